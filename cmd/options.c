@@ -1,0 +1,107 @@
+/* options.c: getopt_long into an options struct. */
+#include <config.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+const char options_usage[] =
+  "Usage: csvstage [OPTIONS] [FILE...]\n"
+  "Load CSV files (plain or gzip'd) into a PostgreSQL table; records that\n"
+  "cannot go in are written, with their line and the server's error, to a\n"
+  "reject file. With no FILE, or when FILE is -, read standard input.\n"
+  "\n"
+  "  -c, --config FILE        import configuration (INI)\n"
+  "  -d, --dbname CONNINFO    libpq connection string or URI (default: the PG*\n"
+  "                           environment, ~/.pgpass, service files)\n"
+  "  -t, --table NAME         target table, may be schema-qualified\n"
+  "  -r, --rejects FILE       reject file (overrides the configuration)\n"
+  "  -n, --dry-run            do everything, report, then roll back\n"
+  "      --max-rejects N|P%   roll back when more records than that are rejected\n"
+  "  -q, --quiet              print errors only\n"
+  "  -v, --verbose            print more; repeat for more still\n"
+  "  -h, --help               show this help and exit\n"
+  "  -V, --version            show the version and exit\n"
+  "\n"
+  "Exit status: 0 all loaded, 3 committed with rejects, 1 nothing committed,\n"
+  "2 usage, configuration or preflight error (nothing done).\n";
+
+enum { OPT_MAX_REJECTS = 256 };
+
+/* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
+static int
+valid_max_rejects(const char *s)
+{
+  char *end;
+  double v;
+
+  if (!*s || *s == '-' || *s == '+' || *s == ' ')
+    return 0;
+  if (s[strlen(s) - 1] == '%') {
+    v = strtod(s, &end);
+    return end == s + strlen(s) - 1 && v >= 0 && v <= 100;
+  }
+  (void)strtoull(s, &end, 10);
+  return *end == '\0';
+}
+
+int
+options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
+{
+  static const struct option longopts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"dbname", required_argument, NULL, 'd'},
+    {"table", required_argument, NULL, 't'},
+    {"rejects", required_argument, NULL, 'r'},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"max-rejects", required_argument, NULL, OPT_MAX_REJECTS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+  };
+  int c;
+
+  memset(opts, 0, sizeof(*opts));
+  opts->action = ACTION_LOAD;
+  optind = 1;
+  opterr = 0;   /* we word the message ourselves; the library must not print */
+  while ((c = getopt_long(argc, argv, ":c:d:t:r:nqvhV", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'c': opts->config = optarg; break;
+    case 'd': opts->dbname = optarg; break;
+    case 't': opts->table = optarg; break;
+    case 'r': opts->rejects = optarg; break;
+    case 'n': opts->dry_run = 1; break;
+    case 'q': opts->verbosity = -1; break;
+    case 'v': opts->verbosity = opts->verbosity < 0 ? 1 : opts->verbosity + 1; break;
+    case 'h': opts->action = ACTION_HELP; return 0;
+    case 'V': opts->action = ACTION_VERSION; return 0;
+    case OPT_MAX_REJECTS:
+      if (!valid_max_rejects(optarg)) {
+        snprintf(why, whysize,
+                 "invalid --max-rejects '%s': give a count (100) or a percentage (1%%)",
+                 optarg);
+        return -1;
+      }
+      opts->max_rejects = optarg;
+      break;
+    case ':':
+      snprintf(why, whysize, "option '%s' needs a value", argv[optind - 1]);
+      return -1;
+    default:
+      if (optopt && optopt != OPT_MAX_REJECTS)
+        snprintf(why, whysize, "unknown option '-%c'", optopt);
+      else
+        snprintf(why, whysize, "unknown option '%s'", argv[optind - 1]);
+      return -1;
+    }
+  }
+  opts->files = argv + optind;
+  opts->nfiles = argc - optind;
+  return 0;
+}

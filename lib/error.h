@@ -1,0 +1,26 @@
+/* error.h: recording errors into a csvstage_error (private to the library). */
+#ifndef CSVSTAGE_ERROR_H
+#define CSVSTAGE_ERROR_H
+
+#include "csvstage.h"
+
+/*
+ * Records an error with a printf-style message and returns code, so that a
+ * caller can write `return cs_fail(err, CSVSTAGE_E_IO, "...", ...);`.
+ * Keeps the first error: if err already holds one, nothing changes (the code
+ * is still returned). err may be NULL.
+ */
+csvstage_code cs_fail(csvstage_error *err, csvstage_code code,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* True when err holds an error. err may be NULL (then false). */
+int cs_failed(const csvstage_error *err);
+
+/*
+ * Copies src into dst (of dstsize bytes) and always terminates it; a cut
+ * falls on a UTF-8 character boundary. src may be NULL (dst becomes "").
+ */
+void cs_strlcpy_utf8(char *dst, const char *src, size_t dstsize);
+
+#endif

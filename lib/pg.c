@@ -1,0 +1,209 @@
+/* pg.c: connecting, running statements, and turning server errors into
+ * csvstage_error, with libpq. */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "pg.h"
+
+/* Splits a libpq message into its first line (message) and the rest
+ * (detail), dropping the trailing newline libpq always adds. */
+static void
+split_message(csvstage_error *err, const char *text)
+{
+  const char *nl;
+  char buf[sizeof(err->message)];
+  size_t n;
+
+  if (!text)
+    text = "";
+  nl = strchr(text, '\n');
+  n = nl ? (size_t)(nl - text) : strlen(text);
+  if (n >= sizeof(buf))
+    n = sizeof(buf) - 1;
+  memcpy(buf, text, n);
+  buf[n] = '\0';
+  cs_strlcpy_utf8(err->message, buf, sizeof(err->message));
+  if (nl) {
+    const char *rest = nl + 1;
+    while (*rest == '\t' || *rest == ' ')
+      rest++;
+    cs_strlcpy_utf8(err->detail, rest, sizeof(err->detail));
+    n = strlen(err->detail);
+    while (n > 0 && err->detail[n - 1] == '\n')
+      err->detail[--n] = '\0';
+  }
+}
+
+PGconn *
+cs_connect(const char *conninfo, csvstage_error *err)
+{
+  const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+  const char *values[] = {conninfo ? conninfo : "", "csvstage", NULL};
+  PGconn *conn;
+
+  conn = PQconnectdbParams(keys, values, 1);
+  if (!conn) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory while connecting");
+    return NULL;
+  }
+  if (PQstatus(conn) != CONNECTION_OK) {
+    /* libpq's connection errors name host, port and user, never the
+     * password. */
+    if (!cs_failed(err)) {
+      cs_fail(err, CSVSTAGE_E_CONNECT, "could not connect");
+      split_message(err, PQerrorMessage(conn));
+    }
+    PQfinish(conn);
+    return NULL;
+  }
+  return conn;
+}
+
+csvstage_code
+cs_fail_result(csvstage_error *err, PGconn *conn, const PGresult *res)
+{
+  csvstage_code code;
+  const char *primary;
+
+  code = (conn && PQstatus(conn) == CONNECTION_BAD) ? CSVSTAGE_E_CONNLOST
+                                                    : CSVSTAGE_E_DB;
+  if (!err || cs_failed(err))
+    return code;
+  primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  cs_fail(err, code, "%s", "");
+  if (primary) {
+    cs_strlcpy_utf8(err->message, primary, sizeof(err->message));
+    cs_strlcpy_utf8(err->detail, PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+                    sizeof(err->detail));
+  } else {
+    split_message(err, res ? PQresultErrorMessage(res)
+                           : (conn ? PQerrorMessage(conn) : NULL));
+    if (!err->message[0])
+      cs_strlcpy_utf8(err->message, csvstage_strerror(code),
+                      sizeof(err->message));
+  }
+  if (res) {
+    cs_strlcpy_utf8(err->sqlstate, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                    sizeof(err->sqlstate));
+    cs_strlcpy_utf8(err->hint, PQresultErrorField(res, PG_DIAG_MESSAGE_HINT),
+                    sizeof(err->hint));
+    cs_strlcpy_utf8(err->table, PQresultErrorField(res, PG_DIAG_TABLE_NAME),
+                    sizeof(err->table));
+    cs_strlcpy_utf8(err->column, PQresultErrorField(res, PG_DIAG_COLUMN_NAME),
+                    sizeof(err->column));
+    cs_strlcpy_utf8(err->constraint,
+                    PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+                    sizeof(err->constraint));
+  }
+  return code;
+}
+
+PGresult *
+cs_exec(PGconn *conn, const char *sql, csvstage_error *err)
+{
+  PGresult *res;
+  ExecStatusType st;
+
+  res = PQexec(conn, sql);
+  st = PQresultStatus(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    return res;
+  cs_fail_result(err, conn, res);
+  PQclear(res);
+  return NULL;
+}
+
+char *
+cs_quote_ident(PGconn *conn, const char *name, csvstage_error *err)
+{
+  char *q = PQescapeIdentifier(conn, name, strlen(name));
+
+  if (!q)
+    cs_fail(err, CSVSTAGE_E_INVALID, "cannot quote identifier: %s",
+            PQerrorMessage(conn));
+  return q;
+}
+
+char *
+cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err)
+{
+  char *q = PQescapeLiteral(conn, text, strlen(text));
+
+  if (!q)
+    cs_fail(err, CSVSTAGE_E_INVALID, "cannot quote literal: %s",
+            PQerrorMessage(conn));
+  return q;
+}
+
+/* Appends s to buf (size bufsize, holding used bytes) and returns the new
+ * length; stops at the end of buf, always terminating it. */
+static size_t
+append(char *buf, size_t bufsize, size_t used, const char *s)
+{
+  size_t n = strlen(s);
+
+  if (used + 1 >= bufsize)
+    return used;
+  if (n > bufsize - used - 1)
+    n = bufsize - used - 1;
+  memcpy(buf + used, s, n);
+  buf[used + n] = '\0';
+  return used + n;
+}
+
+char *
+csvstage_conninfo_redact(const char *conninfo, char *buf, size_t bufsize)
+{
+  PQconninfoOption *opts, *o;
+  char *perr = NULL;
+  int has_password = 0;
+  size_t used = 0;
+
+  if (!buf || bufsize == 0)
+    return buf;
+  buf[0] = '\0';
+  if (!conninfo)
+    conninfo = "";
+  opts = PQconninfoParse(conninfo, &perr);
+  if (!opts) {
+    PQfreemem(perr);
+    append(buf, bufsize, 0, "(connection string not shown: libpq cannot parse it)");
+    return buf;
+  }
+  for (o = opts; o->keyword; o++)
+    if (strcmp(o->keyword, "password") == 0 && o->val)
+      has_password = 1;
+  if (!has_password) {
+    PQconninfoFree(opts);
+    append(buf, bufsize, 0, conninfo);
+    return buf;
+  }
+  /* Rebuild it as key=value pairs: a URI's password can sit in several
+   * places, and only the parsed form tells which. */
+  for (o = opts; o->keyword; o++) {
+    const char *v;
+    if (!o->val)
+      continue;
+    v = strcmp(o->keyword, "password") == 0 ? "********" : o->val;
+    if (used > 0)
+      used = append(buf, bufsize, used, " ");
+    used = append(buf, bufsize, used, o->keyword);
+    used = append(buf, bufsize, used, "='");
+    for (; *v; v++) {
+      char c[3] = {0};
+      if (*v == '\'' || *v == '\\') {
+        c[0] = '\\';
+        c[1] = *v;
+      } else {
+        c[0] = *v;
+      }
+      used = append(buf, bufsize, used, c);
+    }
+    used = append(buf, bufsize, used, "'");
+  }
+  PQconninfoFree(opts);
+  return buf;
+}
