@@ -58,6 +58,7 @@ main(int argc, char **argv)
   if (strcmp(which, "unit") == 0) {
     sr = srunner_create(make_error_suite());
     srunner_add_suite(sr, make_options_suite());
+    srunner_add_suite(sr, make_reader_suite());
   } else if (strcmp(which, "db") == 0) {
     if (!getenv("CSVSTAGE_TEST_DSN")) {
       fprintf(stderr, "check_csvstage: CSVSTAGE_TEST_DSN is not set: run "

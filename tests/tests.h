@@ -8,6 +8,7 @@
 /* Suites that need nothing but the library. */
 Suite *make_error_suite(void);
 Suite *make_options_suite(void);
+Suite *make_reader_suite(void);
 
 /* Suites that need the PostgreSQL started by tests/pg-harness. */
 Suite *make_pg_suite(void);

@@ -1,0 +1,275 @@
+/* input.c: file or stdin, gzip or plain, through zlib's inflate.
+ *
+ * inflate is used directly rather than gzread so that a truncated or corrupt
+ * stream is an error naming the compressed offset, never a short read that
+ * would look like the end of the file. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "error.h"
+#include "input.h"
+
+enum { RAW_SIZE = 256 * 1024 };
+
+struct cs_input {
+  int fd;
+  int own_fd;
+  char *name;
+  int gzip;
+  int raw_eof;            /* read() returned 0 */
+  int member_done;        /* inflate ended a member; another may follow */
+  int done;
+  long long consumed;     /* bytes handed to inflate (or to the caller) */
+  long long total_read;   /* bytes read from the file */
+  unsigned char *raw;     /* compressed bytes, gzip only */
+  size_t raw_len;         /* bytes in raw not yet given to inflate */
+  size_t raw_pos;
+  z_stream zs;
+  int zs_ready;
+  unsigned char peek[2];  /* plain input: the bytes read to detect gzip */
+  size_t peek_len;
+};
+
+static csvstage_code
+read_fail(cs_input *in, csvstage_error *err)
+{
+  return cs_fail(err, CSVSTAGE_E_IO, "%s: read error: %s", in->name,
+                 strerror(errno));
+}
+
+/* read() that retries on EINTR. */
+static long
+read_fd(int fd, void *buf, size_t n)
+{
+  ssize_t r;
+
+  do
+    r = read(fd, buf, n);
+  while (r < 0 && errno == EINTR);
+  return (long)r;
+}
+
+cs_input *
+cs_input_open(const char *path, csvstage_error *err)
+{
+  cs_input *in = calloc(1, sizeof(*in));
+  unsigned char magic[2];
+  size_t got = 0;
+
+  if (!in)
+    goto nomem;
+  in->fd = -1;
+  if (!path || strcmp(path, "-") == 0) {
+    in->fd = STDIN_FILENO;
+    in->name = strdup("stdin");
+  } else {
+    in->name = strdup(path);
+    in->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (in->fd < 0) {
+      cs_fail(err, CSVSTAGE_E_IO, "%s: %s", path, strerror(errno));
+      goto fail;
+    }
+    in->own_fd = 1;
+  }
+  if (!in->name)
+    goto nomem;
+
+  /* Two bytes tell gzip (1f 8b) from anything else; a pipe may give them
+   * one at a time. */
+  while (got < 2) {
+    long r = read_fd(in->fd, magic + got, 2 - got);
+    if (r < 0) {
+      read_fail(in, err);
+      goto fail;
+    }
+    if (r == 0) {
+      in->raw_eof = 1;
+      break;
+    }
+    got += (size_t)r;
+  }
+  in->total_read = (long long)got;
+  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    in->gzip = 1;
+    in->raw = malloc(RAW_SIZE);
+    if (!in->raw)
+      goto nomem;
+    memcpy(in->raw, magic, 2);
+    in->raw_len = 2;
+    /* 15 + 16: a gzip wrapper only, so that a stray zlib stream is an error */
+    if (inflateInit2(&in->zs, 15 + 16) != Z_OK)
+      goto nomem;
+    in->zs_ready = 1;
+  } else {
+    memcpy(in->peek, magic, got);
+    in->peek_len = got;
+  }
+  return in;
+
+nomem:
+  cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory opening %s", path ? path : "stdin");
+fail:
+  cs_input_close(in);
+  return NULL;
+}
+
+static long
+read_plain(cs_input *in, char *buf, size_t cap, csvstage_error *err)
+{
+  long r;
+
+  if (in->peek_len > 0) {
+    size_t n = in->peek_len < cap ? in->peek_len : cap;
+    memcpy(buf, in->peek, n);
+    memmove(in->peek, in->peek + n, in->peek_len - n);
+    in->peek_len -= n;
+    in->consumed += (long long)n;
+    return (long)n;
+  }
+  if (in->raw_eof)
+    return 0;
+  r = read_fd(in->fd, buf, cap);
+  if (r < 0) {
+    read_fail(in, err);
+    return -1;
+  }
+  if (r == 0)
+    in->raw_eof = 1;
+  in->consumed += r;
+  in->total_read += r;
+  return r;
+}
+
+/* Refills in->raw when inflate has used it all. Returns 0, or -1 on error. */
+static int
+fill_raw(cs_input *in, csvstage_error *err)
+{
+  long r;
+
+  if (in->raw_pos < in->raw_len || in->raw_eof)
+    return 0;
+  r = read_fd(in->fd, in->raw, RAW_SIZE);
+  if (r < 0) {
+    read_fail(in, err);
+    return -1;
+  }
+  if (r == 0)
+    in->raw_eof = 1;
+  in->raw_pos = 0;
+  in->raw_len = (size_t)r;
+  in->total_read += r;
+  return 0;
+}
+
+static long
+read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
+{
+  in->zs.next_out = (unsigned char *)buf;
+  in->zs.avail_out = (uInt)(cap > (1u << 30) ? (1u << 30) : cap);
+
+  while (in->zs.avail_out > 0 && !in->done) {
+    int zr;
+    size_t before, out_before;
+
+    if (fill_raw(in, err) < 0)
+      return -1;
+    if (in->member_done) {
+      /* After a member: more gzip data, or the end. Anything else after a
+       * complete member is corruption, not a reason to stop quietly. */
+      if (in->raw_pos == in->raw_len) {
+        in->done = 1;
+        break;
+      }
+      if (in->raw[in->raw_pos] != 0x1f) {
+        cs_fail(err, CSVSTAGE_E_FORMAT,
+                "%s: corrupt gzip data: trailing garbage at byte %lld",
+                in->name, in->consumed);
+        if (err)
+          err->offset = in->consumed;
+        return -1;
+      }
+      inflateReset(&in->zs);
+      in->member_done = 0;
+    }
+    in->zs.next_in = in->raw + in->raw_pos;
+    in->zs.avail_in = (uInt)(in->raw_len - in->raw_pos);
+    before = in->zs.avail_in;
+    out_before = in->zs.avail_out;
+    zr = inflate(&in->zs, Z_NO_FLUSH);
+    if (zr == Z_BUF_ERROR || (zr == Z_OK && before == 0 && out_before == in->zs.avail_out)) {
+      /* No progress: inflate wants input. At the end of the file that means
+       * the stream was cut short (inflate may still have had output to give
+       * from what it already took, so this is asked only after trying). */
+      if (before == 0 && in->raw_eof) {
+        cs_fail(err, CSVSTAGE_E_FORMAT,
+                "%s: truncated gzip data: the stream ends at byte %lld before its end marker",
+                in->name, in->consumed);
+        if (err)
+          err->offset = in->consumed;
+        return -1;
+      }
+    }
+    in->raw_pos += before - in->zs.avail_in;
+    in->consumed += (long long)(before - in->zs.avail_in);
+    if (zr == Z_STREAM_END) {
+      in->member_done = 1;
+    } else if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || zr == Z_STREAM_ERROR) {
+      cs_fail(err, CSVSTAGE_E_FORMAT, "%s: corrupt gzip data near byte %lld: %s",
+              in->name, in->consumed, in->zs.msg ? in->zs.msg : "invalid data");
+      if (err)
+        err->offset = in->consumed;
+      return -1;
+    } else if (zr == Z_MEM_ERROR) {
+      cs_fail(err, CSVSTAGE_E_NOMEM, "%s: out of memory decompressing", in->name);
+      return -1;
+    }
+    /* Z_OK, or Z_BUF_ERROR (no progress possible): loop for more input. */
+  }
+  return (long)(in->zs.next_out - (unsigned char *)buf);
+}
+
+long
+cs_input_read(cs_input *in, char *buf, size_t cap, csvstage_error *err)
+{
+  if (cap == 0)
+    return 0;
+  return in->gzip ? read_gzip(in, buf, cap, err) : read_plain(in, buf, cap, err);
+}
+
+const char *
+cs_input_name(const cs_input *in)
+{
+  return in->name;
+}
+
+long long
+cs_input_position(const cs_input *in)
+{
+  return in->consumed;
+}
+
+int
+cs_input_is_gzip(const cs_input *in)
+{
+  return in->gzip;
+}
+
+void
+cs_input_close(cs_input *in)
+{
+  if (!in)
+    return;
+  if (in->zs_ready)
+    inflateEnd(&in->zs);
+  if (in->own_fd && in->fd >= 0)
+    close(in->fd);
+  free(in->raw);
+  free(in->name);
+  free(in);
+}
