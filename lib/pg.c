@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -136,6 +137,72 @@ cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err)
     cs_fail(err, CSVSTAGE_E_INVALID, "cannot quote literal: %s",
             PQerrorMessage(conn));
   return q;
+}
+
+int
+cs_copy_begin(PGconn *conn, const char *sql, csvstage_error *err)
+{
+  PGresult *res = PQexec(conn, sql);
+
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    cs_fail_result(err, conn, res);
+    PQclear(res);
+    return -1;
+  }
+  PQclear(res);
+  return 0;
+}
+
+int
+cs_copy_put(PGconn *conn, const char *data, size_t len, csvstage_error *err)
+{
+  /* PQputCopyData takes an int length: send huge buffers in slices. */
+  while (len > 0) {
+    int n = len > (1u << 30) ? (1 << 30) : (int)len;
+    if (PQputCopyData(conn, data, n) != 1) {
+      cs_fail_result(err, conn, NULL);
+      return -1;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int
+cs_copy_end(PGconn *conn, const char *abort_reason, long long *rows,
+            csvstage_error *err)
+{
+  PGresult *res;
+  int ok = 0, failed = 0;
+
+  if (PQputCopyEnd(conn, abort_reason) != 1) {
+    cs_fail_result(err, conn, NULL);
+    failed = 1;
+  }
+  /* The verdict comes from PQgetResult; while it still says COPY_IN the end
+   * did not get through, so say it again (psql's handleCopyIn does). */
+  while ((res = PQgetResult(conn)) != NULL) {
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COPY_IN) {
+      if (PQputCopyEnd(conn, abort_reason ? abort_reason : "csvstage: aborted") != 1)
+        failed = 1;
+    } else if (st == PGRES_COMMAND_OK) {
+      ok = 1;
+      if (rows)
+        *rows = strtoll(PQcmdTuples(res), NULL, 10);
+    } else {
+      cs_fail_result(err, conn, res);
+      failed = 1;
+    }
+    PQclear(res);
+    if (PQstatus(conn) == CONNECTION_BAD) {
+      cs_fail_result(err, conn, NULL);
+      failed = 1;
+      break;
+    }
+  }
+  return ok && !failed && !abort_reason ? 0 : -1;
 }
 
 /* Appends s to buf (size bufsize, holding used bytes) and returns the new

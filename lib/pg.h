@@ -39,4 +39,17 @@ csvstage_code cs_fail_result(csvstage_error *err, PGconn *conn,
 char *cs_quote_ident(PGconn *conn, const char *name, csvstage_error *err);
 char *cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err);
 
+/*
+ * COPY ... FROM STDIN, done as psql's copy.c does it, so that the connection
+ * is usable afterwards whatever failed. cs_copy_begin runs the COPY command;
+ * cs_copy_put sends data (any split: rows may straddle calls); cs_copy_end
+ * finishes (or, with abort_reason, aborts) and collects the server's
+ * verdict. Each returns 0, or -1 with err filled from the server. After a
+ * failed put, still call cs_copy_end to bring the connection back.
+ */
+int cs_copy_begin(PGconn *conn, const char *sql, csvstage_error *err);
+int cs_copy_put(PGconn *conn, const char *data, size_t len, csvstage_error *err);
+int cs_copy_end(PGconn *conn, const char *abort_reason, long long *rows,
+                csvstage_error *err);
+
 #endif

@@ -59,6 +59,7 @@ main(int argc, char **argv)
     sr = srunner_create(make_error_suite());
     srunner_add_suite(sr, make_options_suite());
     srunner_add_suite(sr, make_reader_suite());
+    srunner_add_suite(sr, make_copyenc_suite());
   } else if (strcmp(which, "db") == 0) {
     if (!getenv("CSVSTAGE_TEST_DSN")) {
       fprintf(stderr, "check_csvstage: CSVSTAGE_TEST_DSN is not set: run "
@@ -66,6 +67,7 @@ main(int argc, char **argv)
       return EXIT_FAILURE;
     }
     sr = srunner_create(make_pg_suite());
+    srunner_add_suite(sr, make_roundtrip_suite());
   } else {
     fprintf(stderr, "usage: %s unit|db\n", argv[0]);
     return EXIT_FAILURE;

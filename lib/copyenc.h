@@ -1,0 +1,29 @@
+/* copyenc.h: records to COPY ... FROM STDIN data (private). */
+#ifndef CSVSTAGE_COPYENC_H
+#define CSVSTAGE_COPYENC_H
+
+#include <stddef.h>
+
+#include "reader.h"
+
+/* A growable byte buffer. Zero-initialise it; free data with free(). */
+typedef struct cs_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+} cs_buf;
+
+/* Makes room for n more bytes. Returns 0, or -1 when out of memory. */
+int cs_buf_reserve(cs_buf *b, size_t n);
+
+/*
+ * Appends the record as one row of COPY's text format: the record's first
+ * line number, then its fields, tab-separated, NULL as \N, and backslash,
+ * tab, LF and CR escaped, so that any byte sequence (a lone "\." included)
+ * reaches the server unchanged. Text format, not CSV: no quoting to get
+ * wrong, and no end-of-data marker that a field could imitate.
+ * Returns 0, or -1 when out of memory.
+ */
+int cs_copy_encode(cs_buf *out, const cs_record *rec);
+
+#endif
