@@ -188,6 +188,7 @@ grow(void **p, size_t elem, int *cap, int need)
   if (!np)
     return -1;
   *p = np;
+  *cap = ncap;
   return 0;
 }
 

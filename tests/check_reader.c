@@ -579,6 +579,31 @@ START_TEST(records_spanning_buffer_refills_keep_raw_text)
 }
 END_TEST
 
+START_TEST(wide_records_keep_every_field)
+{
+  /* More fields than the reader's first allocation (16), over many records:
+   * the field arrays must grow, once, and hold every value. */
+  size_t n = 0;
+  char *csv = malloc(1 << 20), *got;
+  int rec, c;
+
+  for (c = 0; c < 40; c++)
+    n += (size_t)sprintf(csv + n, c ? ",c%d" : "c%d", c);
+  csv[n++] = '\n';
+  for (rec = 0; rec < 100; rec++) {
+    for (c = 0; c < 40; c++)
+      n += (size_t)sprintf(csv + n, c ? ",%d.%d" : "%d.%d", rec, c);
+    csv[n++] = '\n';
+  }
+  got = dump_opts(csv, n, NULL);
+  ck_assert_ptr_nonnull(strstr(got, "\n2-2: 0.0|0.1|0.2|"));
+  ck_assert_ptr_nonnull(strstr(got, "|99.38|99.39\n"));
+  ck_assert_ptr_null(strstr(got, "!"));
+  free(got);
+  free(csv);
+}
+END_TEST
+
 Suite *
 make_reader_suite(void)
 {
@@ -611,6 +636,7 @@ make_reader_suite(void)
   tcase_add_test(tc, header_problems_stop_the_read);
   tcase_add_test(tc, empty_and_header_only_inputs);
   tcase_add_test(tc, records_spanning_buffer_refills_keep_raw_text);
+  tcase_add_test(tc, wide_records_keep_every_field);
   suite_add_tcase(s, tc);
   tcase_add_test(tz, gzip_is_detected_by_content);
   tcase_add_test(tz, gzip_concatenated_members);
