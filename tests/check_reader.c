@@ -27,11 +27,23 @@ temp_file(const char *data, size_t n)
   return path;
 }
 
-/* Appends to a growing dump string. */
+/* The capacity put() gives a dump of n bytes: a power of two, at least 64. */
+static size_t
+dump_cap(size_t n)
+{
+  size_t cap = 64;
+
+  while (cap < n)
+    cap *= 2;
+  return cap;
+}
+
+/* Appends to a growing dump string, doubling its capacity as needed. */
 static void
 put(char **out, size_t *len, const char *s, size_t n)
 {
-  *out = realloc(*out, *len + n + 1);
+  if (!*out || dump_cap(*len + n + 1) > dump_cap(*len + 1))
+    *out = realloc(*out, dump_cap(*len + n + 1));
   memcpy(*out + *len, s, n);
   *len += n;
   (*out)[*len] = '\0';
