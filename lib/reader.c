@@ -768,12 +768,31 @@ bad:
 
 /* ---- the API ------------------------------------------------------------- */
 
+/* Names n columns "1", "2", ... for input without a header. Returns 0, or
+ * -1 when out of memory (cs_reader_free releases what was made). */
+static int
+positional_columns(cs_reader *r, int n)
+{
+  int i;
+
+  r->cols = calloc((size_t)n, sizeof(char *));
+  if (!r->cols)
+    return -1;
+  r->ncols = n;
+  for (i = 0; i < n; i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "%d", i + 1);
+    if (!(r->cols[i] = strdup(name)))
+      return -1;
+  }
+  return 0;
+}
+
 cs_reader *
 cs_reader_open(cs_input *in, const cs_reader_opts *opts, csvstage_error *err)
 {
   cs_reader_opts defaults;
   cs_reader *r;
-  int i;
 
   if (!opts) {
     cs_reader_opts_init(&defaults);
@@ -825,17 +844,8 @@ cs_reader_open(cs_input *in, const cs_reader_opts *opts, csvstage_error *err)
   if (r->header) {
     if (read_header(r, err) != CSVSTAGE_OK)
       goto fail;
-  } else if (opts->ncolumns > 0) {
-    r->ncols = opts->ncolumns;
-    r->cols = calloc((size_t)r->ncols, sizeof(char *));
-    if (!r->cols)
-      goto nomem;
-    for (i = 0; i < r->ncols; i++) {
-      char name[16];
-      snprintf(name, sizeof(name), "%d", i + 1);
-      if (!(r->cols[i] = strdup(name)))
-        goto nomem;
-    }
+  } else if (opts->ncolumns > 0 && positional_columns(r, opts->ncolumns) != 0) {
+    goto nomem;
   }
   return r;
 
@@ -865,20 +875,10 @@ cs_reader_next(cs_reader *r, cs_record *rec, csvstage_error *err)
 
   if (got <= 0)
     return got;
-  if (r->ncols == 0 && !r->header && rec->kind == CS_RECORD_DATA) {
-    /* No header and no count given: the first record sets the count. */
-    int i;
-    r->cols = calloc((size_t)rec->nfields, sizeof(char *));
-    if (!r->cols)
-      return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-    r->ncols = rec->nfields;
-    for (i = 0; i < r->ncols; i++) {
-      char name[16];
-      snprintf(name, sizeof(name), "%d", i + 1);
-      if (!(r->cols[i] = strdup(name)))
-        return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-    }
-  }
+  /* No header and no count given: the first record sets the count. */
+  if (r->ncols == 0 && !r->header && rec->kind == CS_RECORD_DATA &&
+      positional_columns(r, rec->nfields) != 0)
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
   r->st.records++;
   if (rec->kind == CS_RECORD_REJECT)
     r->st.rejects++;
