@@ -167,6 +167,20 @@ fill_raw(cs_input *in, csvstage_error *err)
   return 0;
 }
 
+/* Records a corrupt or truncated gzip stream: the message names the file
+ * (the caller's format starts with it) and err->offset the compressed byte
+ * where reading stopped. Returns -1 for read_gzip to pass on. */
+static long
+gzip_fail(cs_input *in, csvstage_error *err, const char *fmt, const char *detail)
+{
+  if (cs_failed(err))
+    return -1;
+  cs_fail(err, CSVSTAGE_E_FORMAT, fmt, in->name, in->consumed, detail);
+  if (err)
+    err->offset = in->consumed;
+  return -1;
+}
+
 static long
 read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
 {
@@ -187,12 +201,7 @@ read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
         break;
       }
       if (in->raw[in->raw_pos] != 0x1f) {
-        cs_fail(err, CSVSTAGE_E_FORMAT,
-                "%s: corrupt gzip data: trailing garbage at byte %lld",
-                in->name, in->consumed);
-        if (err)
-          err->offset = in->consumed;
-        return -1;
+        return gzip_fail(in, err, "%s: corrupt gzip data: trailing garbage at byte %lld%s", "");
       }
       inflateReset(&in->zs);
       in->member_done = 0;
@@ -207,12 +216,9 @@ read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
        * the stream was cut short (inflate may still have had output to give
        * from what it already took, so this is asked only after trying). */
       if (before == 0 && in->raw_eof) {
-        cs_fail(err, CSVSTAGE_E_FORMAT,
-                "%s: truncated gzip data: the stream ends at byte %lld before its end marker",
-                in->name, in->consumed);
-        if (err)
-          err->offset = in->consumed;
-        return -1;
+        return gzip_fail(in, err,
+                         "%s: truncated gzip data: the stream ends at byte %lld before its end marker%s",
+                         "");
       }
     }
     in->raw_pos += before - in->zs.avail_in;
@@ -220,11 +226,8 @@ read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
     if (zr == Z_STREAM_END) {
       in->member_done = 1;
     } else if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || zr == Z_STREAM_ERROR) {
-      cs_fail(err, CSVSTAGE_E_FORMAT, "%s: corrupt gzip data near byte %lld: %s",
-              in->name, in->consumed, in->zs.msg ? in->zs.msg : "invalid data");
-      if (err)
-        err->offset = in->consumed;
-      return -1;
+      return gzip_fail(in, err, "%s: corrupt gzip data near byte %lld: %s",
+                       in->zs.msg ? in->zs.msg : "invalid data");
     } else if (zr == Z_MEM_ERROR) {
       cs_fail(err, CSVSTAGE_E_NOMEM, "%s: out of memory decompressing", in->name);
       return -1;
