@@ -5,6 +5,90 @@
 
 #include "csvstage.h"
 #include "options.h"
+#include "report.h"
+
+/* The exit status for a load's outcome: 2 when nothing could start. */
+static int
+exit_status(csvstage_code rc, const csvstage_result *res)
+{
+  switch (rc) {
+  case CSVSTAGE_OK:
+    return res->rejected > 0 ? EXIT_REJECTS : EXIT_LOADED;
+  case CSVSTAGE_E_INVALID:
+  case CSVSTAGE_E_CONFIG:
+  case CSVSTAGE_E_PREFLIGHT:
+    return EXIT_USAGE;
+  default:
+    return EXIT_FAILED;
+  }
+}
+
+/* Applies the command line over the config file. */
+static csvstage_settings *
+settings_from(const options *opts, csvstage_error *err)
+{
+  csvstage_settings *s = csvstage_settings_new();
+
+  if (!s) {
+    snprintf(err->message, sizeof(err->message), "out of memory");
+    return NULL;
+  }
+  if ((opts->config && csvstage_settings_read(s, opts->config, err)) ||
+      (opts->table && csvstage_settings_set(s, "target", "table", opts->table, err)) ||
+      (opts->rejects && csvstage_settings_set(s, "rejects", "file", opts->rejects, err)) ||
+      (opts->max_rejects &&
+       csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, err))) {
+    csvstage_settings_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static int
+load(const options *opts)
+{
+  static char *const stdin_only[] = {"-"};
+  char *const *files = opts->nfiles > 0 ? opts->files : stdin_only;
+  int nfiles = opts->nfiles > 0 ? opts->nfiles : 1;
+  csvstage_error err;
+  csvstage_settings *settings;
+  csvstage_session *session;
+  int worst = EXIT_LOADED;
+
+  csvstage_error_clear(&err);
+  settings = settings_from(opts, &err);
+  if (!settings) {
+    report_error(stderr, &err);
+    return EXIT_USAGE;
+  }
+  session = csvstage_connect(opts->dbname, &err);
+  if (!session) {
+    report_error(stderr, &err);
+    csvstage_settings_free(settings);
+    return EXIT_FAILED;
+  }
+  for (int i = 0; i < nfiles; i++) {
+    csvstage_result res;
+    csvstage_code rc;
+    int status;
+
+    csvstage_error_clear(&err);
+    rc = csvstage_load(session, settings, files[i], opts->dry_run ? CSVSTAGE_DRY_RUN : 0,
+                       &res, &err);
+    if (rc == CSVSTAGE_OK || rc == CSVSTAGE_E_REJECTS)
+      report_result(stderr, &res, opts->verbosity);
+    if (rc != CSVSTAGE_OK)
+      report_error(stderr, &err);
+    status = exit_status(rc, &res);
+    /* The worst outcome wins: failed (1) over usage (2) over rejects (3). */
+    if (status == EXIT_FAILED || (status != EXIT_LOADED && worst != EXIT_FAILED &&
+                                  (worst == EXIT_LOADED || status < worst)))
+      worst = status;
+  }
+  csvstage_disconnect(session);
+  csvstage_settings_free(settings);
+  return worst;
+}
 
 int
 main(int argc, char **argv)
@@ -27,7 +111,5 @@ main(int argc, char **argv)
   case ACTION_LOAD:
     break;
   }
-  /* The load pipeline is not in this build yet. */
-  fprintf(stderr, "csvstage: loading is not available in this version\n");
-  return EXIT_FAILED;
+  return load(&opts);
 }

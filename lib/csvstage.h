@@ -30,6 +30,7 @@ typedef enum csvstage_code {
   CSVSTAGE_E_CONFIG = 7,      /* the configuration is wrong */
   CSVSTAGE_E_PREFLIGHT = 8,   /* the target cannot take this input */
   CSVSTAGE_E_FORMAT = 9,      /* the input stream is corrupt (e.g. gzip) */
+  CSVSTAGE_E_REJECTS = 10,    /* more rejects than max_rejects: rolled back */
   CSVSTAGE_E_LAST             /* not a code: one past the last */
 } csvstage_code;
 
@@ -72,6 +73,108 @@ void csvstage_error_clear(csvstage_error *err);
  * hold a password in a place we cannot find.
  */
 char *csvstage_conninfo_redact(const char *conninfo, char *buf, size_t bufsize);
+
+/*
+ * Import settings: what a config file holds (see README, "Config file").
+ * Built empty (CSV with a header, comma, double quote, UTF8, empty unquoted
+ * field = NULL), then filled from a file and from single settings, in the
+ * order the caller chooses: a later setting replaces an earlier one, so a
+ * command line applied after the file overrides it.
+ */
+typedef struct csvstage_settings csvstage_settings;
+
+/* A new, default settings object, or NULL when out of memory. */
+csvstage_settings *csvstage_settings_new(void);
+void csvstage_settings_free(csvstage_settings *s);
+
+/*
+ * Reads an INI config file into s. Unknown sections and keys, bad values
+ * and duplicate rules are errors, reported as "FILE:LINE: message" with
+ * err->line set (code CSVSTAGE_E_CONFIG; CSVSTAGE_E_IO when unreadable).
+ */
+csvstage_code csvstage_settings_read(csvstage_settings *s, const char *path,
+                                     csvstage_error *err);
+
+/*
+ * Sets one key as the config file would: section "source", "target",
+ * "rejects" or "column \"NAME\"". E.g. ("target", "table", "public.users").
+ */
+csvstage_code csvstage_settings_set(csvstage_settings *s, const char *section,
+                                    const char *key, const char *value,
+                                    csvstage_error *err);
+
+/* A connection to the server, reused by the loads made through it. */
+typedef struct csvstage_session csvstage_session;
+
+/*
+ * Connects with a libpq connection string or URI (NULL: the PG* environment,
+ * ~/.pgpass, service files). application_name is "csvstage". Returns NULL
+ * with err filled (the message never holds the password).
+ */
+csvstage_session *csvstage_connect(const char *conninfo, csvstage_error *err);
+void csvstage_disconnect(csvstage_session *session);
+
+/* The counts of one (SQLSTATE, column) kind of reject. */
+typedef struct csvstage_reject_group {
+  char sqlstate[6];
+  char column[128];           /* "" when the error names no column */
+  char constraint[128];       /* "" when it names none */
+  long long count;
+} csvstage_reject_group;
+
+/* One reject, for showing the first few as FILE:LINE: message. */
+typedef struct csvstage_reject_line {
+  long long line;
+  char sqlstate[6];
+  char message[512];
+} csvstage_reject_line;
+
+#define CSVSTAGE_MAX_GROUPS 16
+#define CSVSTAGE_FIRST_REJECTS 10
+
+/*
+ * What a load did. records == loaded + rejected, always. Filled as far as
+ * the load got, also when csvstage_load fails.
+ */
+typedef struct csvstage_result {
+  char file[1024];            /* the input's name ("-" for stdin) */
+  char table[512];            /* the target, schema-qualified, quoted where
+                                 SQL needs it */
+  long long records;          /* records read (data and malformed) */
+  long long loaded;           /* went in (or would, on a dry run) */
+  long long rejected;         /* in the reject file */
+  long long bytes;            /* input bytes read (compressed, for gzip) */
+  int committed;              /* 1 when the transaction committed */
+  int dry_run;
+  int row_by_row;             /* an unforeseen error made the insert go
+                                 record by record (slower, same result) */
+  double elapsed_s;
+  char reject_file[4096];     /* written, or "" when there were no rejects */
+  int ngroups;                /* reject kinds, most frequent first; */
+  csvstage_reject_group groups[CSVSTAGE_MAX_GROUPS];
+  long long other_rejects;    /* rejects in kinds beyond the table */
+  int nfirst;                 /* the first rejects, in line order */
+  csvstage_reject_line first[CSVSTAGE_FIRST_REJECTS];
+} csvstage_result;
+
+enum {
+  CSVSTAGE_DRY_RUN = 1 << 0   /* do everything, then roll back */
+};
+
+/*
+ * Loads one file ("-" or NULL: standard input) into the target the settings
+ * name, in one transaction: preflight, staging, insert, reject file, commit.
+ * Returns CSVSTAGE_OK when the load committed (or, on a dry run, would have),
+ * rejects or not; otherwise nothing from the file was committed, and:
+ * CSVSTAGE_E_CONFIG or CSVSTAGE_E_PREFLIGHT (the settings, the header and
+ * the table do not fit: nothing was read past the header), CSVSTAGE_E_REJECTS
+ * (over max_rejects; the reject file is written), or an I/O, format or
+ * database error. res is always filled as far as the load got.
+ */
+csvstage_code csvstage_load(csvstage_session *session,
+                            const csvstage_settings *settings,
+                            const char *path, int flags,
+                            csvstage_result *res, csvstage_error *err);
 
 #ifdef __cplusplus
 }

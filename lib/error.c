@@ -25,6 +25,7 @@ static const char *const descriptions[] = {
   [CSVSTAGE_E_CONFIG] = "configuration error",
   [CSVSTAGE_E_PREFLIGHT] = "the target cannot take this input",
   [CSVSTAGE_E_FORMAT] = "the input is corrupt",
+  [CSVSTAGE_E_REJECTS] = "too many rejected records",
 };
 
 const char *

@@ -1,0 +1,356 @@
+/* catalog.c: the target table's columns, types, NOT NULLs, defaults and
+ * constraints, read once per load from the system catalog. */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "error.h"
+#include "pg.h"
+
+void
+cs_table_free(cs_table *t)
+{
+  cs_constraint *lists[3];
+  int counts[3];
+
+  if (!t)
+    return;
+  for (int i = 0; i < t->ncols; i++) {
+    free(t->cols[i].name);
+    free(t->cols[i].type);
+    free(t->cols[i].basetype);
+    free(t->cols[i].default_expr);
+  }
+  free(t->cols);
+  lists[0] = t->checks, counts[0] = t->nchecks;
+  lists[1] = t->uniques, counts[1] = t->nuniques;
+  lists[2] = t->fkeys, counts[2] = t->nfkeys;
+  for (int l = 0; l < 3; l++) {
+    for (int i = 0; i < counts[l]; i++) {
+      cs_constraint *c = &lists[l][i];
+      free(c->name);
+      free(c->expr);
+      free(c->cols);
+      for (int j = 0; c->refcols && j < c->ncols; j++)
+        free(c->refcols[j]);
+      free(c->refcols);
+    }
+    free(lists[l]);
+  }
+  free(t->schema);
+  free(t->name);
+  free(t->sql_name);
+  free(t->display_name);
+  free(t);
+}
+
+int
+cs_table_column(const cs_table *t, const char *name)
+{
+  for (int i = 0; i < t->ncols; i++)
+    if (strcmp(t->cols[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+static int
+column_by_attnum(const cs_table *t, int attnum)
+{
+  for (int i = 0; i < t->ncols; i++)
+    if (t->cols[i].attnum == attnum)
+      return i;
+  return -1;
+}
+
+static char *
+dup_value(const PGresult *res, int row, int col)
+{
+  if (PQgetisnull(res, row, col))
+    return NULL;
+  return strdup(PQgetvalue(res, row, col));
+}
+
+/*
+ * Parses a space-separated list of attnums ("3 5") into column indexes.
+ * Returns the count, or -1 when one is not a plain column of t (an
+ * expression index key, attnum 0): such constraints are not predicted.
+ */
+static int
+parse_attnums(const cs_table *t, const char *text, int **out)
+{
+  int n = 0, cap = 8, *cols = malloc(cap * sizeof(int));
+  const char *p = text;
+  char *end;
+
+  if (!cols)
+    return -1;
+  while (*p) {
+    long v = strtol(p, &end, 10);
+    if (end == p)
+      break;
+    p = end;
+    while (*p == ' ' || *p == ',')
+      p++;
+    int idx = column_by_attnum(t, (int)v);
+    if (idx < 0) {
+      free(cols);
+      return -1;
+    }
+    if (n == cap) {
+      int *nc = realloc(cols, (cap *= 2) * sizeof(int));
+      if (!nc) {
+        free(cols);
+        return -1;
+      }
+      cols = nc;
+    }
+    cols[n++] = idx;
+  }
+  *out = cols;
+  return n;
+}
+
+static csvstage_code
+load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
+{
+  char sql[2048];
+  PGresult *res;
+
+  /*
+   * default_stable: every function the DEFAULT calls is immutable or stable
+   * (the funcids in its parse tree), and it is no identity's NEXTVALUEEXPR.
+   */
+  snprintf(sql, sizeof(sql),
+           "SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),"
+           " format_type(a.atttypid, NULL),"
+           " a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND a.atttypmod < 0,"
+           " a.attnotnull, pg_get_expr(d.adbin, d.adrelid),"
+           " d.adbin IS NOT NULL AND d.adbin::text NOT LIKE '%%NEXTVALUEEXPR%%' AND"
+           "  COALESCE((SELECT bool_and(p.provolatile <> 'v')"
+           "   FROM regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') m"
+           "   JOIN pg_proc p ON p.oid = m[1]::oid), true),"
+           " a.attidentity, a.attgenerated <> ''"
+           " FROM pg_attribute a"
+           " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+           " WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped"
+           " ORDER BY a.attnum", oid);
+  res = cs_exec(conn, sql, err);
+  if (!res)
+    return err ? err->code : CSVSTAGE_E_DB;
+  t->ncols = PQntuples(res);
+  t->cols = calloc((size_t)t->ncols + 1, sizeof(*t->cols));
+  if (!t->cols) {
+    PQclear(res);
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < t->ncols; i++) {
+    cs_column *c = &t->cols[i];
+    c->attnum = atoi(PQgetvalue(res, i, 0));
+    c->name = dup_value(res, i, 1);
+    c->type = dup_value(res, i, 2);
+    c->basetype = dup_value(res, i, 3);
+    c->is_text = PQgetvalue(res, i, 4)[0] == 't';
+    c->notnull = PQgetvalue(res, i, 5)[0] == 't';
+    c->default_expr = dup_value(res, i, 6);
+    c->default_stable = PQgetvalue(res, i, 7)[0] == 't';
+    c->identity = PQgetvalue(res, i, 8)[0];
+    c->generated = PQgetvalue(res, i, 9)[0] == 't';
+    if (!c->name || !c->type || !c->basetype ||
+        (!PQgetisnull(res, i, 6) && !c->default_expr)) {
+      PQclear(res);
+      return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    }
+  }
+  PQclear(res);
+  return CSVSTAGE_OK;
+}
+
+/*
+ * Appends the constraints a query returns (name, expr, attnums) to *list;
+ * those over something other than plain columns are left out.
+ */
+static csvstage_code
+load_constraints(PGconn *conn, cs_table *t, const char *sql, cs_constraint **list,
+                 int *count, csvstage_error *err)
+{
+  PGresult *res = cs_exec(conn, sql, err);
+  int n;
+
+  if (!res)
+    return err ? err->code : CSVSTAGE_E_DB;
+  n = PQntuples(res);
+  *list = calloc((size_t)n + 1, sizeof(**list));
+  if (!*list) {
+    PQclear(res);
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    cs_constraint *c = &(*list)[*count];
+    int nc = parse_attnums(t, PQgetvalue(res, i, 2), &c->cols);
+    if (nc <= 0)
+      continue;
+    c->ncols = nc;
+    c->name = dup_value(res, i, 0);
+    c->expr = dup_value(res, i, 1);
+    (*count)++;
+    if (PQnfields(res) > 3) {
+      /* Foreign keys: the referenced columns, one per line. */
+      char *names = strdup(PQgetvalue(res, i, 3)), *save = NULL, *tok;
+      c->refcols = calloc((size_t)nc, sizeof(char *));
+      if (!names || !c->refcols) {
+        free(names);
+        PQclear(res);
+        return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+      }
+      int j = 0;
+      for (tok = strtok_r(names, "\n", &save); tok && j < nc; tok = strtok_r(NULL, "\n", &save))
+        c->refcols[j++] = strdup(tok);
+      free(names);
+    }
+  }
+  PQclear(res);
+  return CSVSTAGE_OK;
+}
+
+/* A name SQL reads the same without quotes (not checking keywords). */
+static int
+plain(const char *name)
+{
+  if (!*name || !strchr("abcdefghijklmnopqrstuvwxyz_", *name))
+    return 0;
+  return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_$") == strlen(name);
+}
+
+cs_table *
+cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
+{
+  cs_table *t = NULL;
+  PGresult *res = NULL;
+  char *lit = NULL, *qs = NULL, *qn = NULL;
+  char sql[4096], oid[16];
+  int ok = 0;
+
+  lit = cs_quote_literal(conn, name, err);
+  if (!lit)
+    goto out;
+  /*
+   * to_regclass reads the name as SQL does (search_path, quoting) and gives
+   * NULL rather than an error when there is no such relation. Row triggers:
+   * tgtype bits ROW 1, BEFORE 2, INSERT 4, INSTEAD 64.
+   */
+  snprintf(sql, sizeof(sql),
+           "SELECT c.oid, n.nspname, c.relname, c.relkind,"
+           " has_table_privilege(c.oid, 'INSERT'),"
+           " EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid"
+           "  AND NOT g.tgisinternal AND g.tgenabled <> 'D'"
+           "  AND g.tgtype & 5 = 5 AND g.tgtype & 66 <> 0),"
+           " c.relkind <> 'v' OR pg_relation_is_updatable(c.oid, false) & 8 = 8"
+           " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+           " WHERE c.oid = to_regclass(%s)", lit);
+  res = cs_exec(conn, sql, err);
+  if (!res)
+    goto out;
+  if (PQntuples(res) == 0) {
+    cs_fail(err, CSVSTAGE_E_PREFLIGHT, "table %s does not exist", name);
+    goto out;
+  }
+  t = calloc(1, sizeof(*t));
+  if (!t) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  snprintf(oid, sizeof(oid), "%s", PQgetvalue(res, 0, 0));
+  t->schema = strdup(PQgetvalue(res, 0, 1));
+  t->name = strdup(PQgetvalue(res, 0, 2));
+  t->relkind = PQgetvalue(res, 0, 3)[0];
+  t->row_triggers = PQgetvalue(res, 0, 5)[0] == 't';
+  if (!t->schema || !t->name) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  if (!strchr("rpvf", t->relkind)) {
+    cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s is not a table (relkind '%c'): csvstage loads "
+            "tables, partitioned tables, foreign tables and views that take INSERT",
+            name, t->relkind);
+    goto out;
+  }
+  if (PQgetvalue(res, 0, 6)[0] != 't') {
+    cs_fail(err, CSVSTAGE_E_PREFLIGHT, "view %s does not take INSERT: give it an "
+            "INSTEAD OF INSERT trigger or load its underlying table", name);
+    goto out;
+  }
+  if (PQgetvalue(res, 0, 4)[0] != 't') {
+    cs_fail(err, CSVSTAGE_E_PREFLIGHT, "permission denied: the current user may not "
+            "INSERT into %s", name);
+    goto out;
+  }
+  PQclear(res);
+  res = NULL;
+  qs = cs_quote_ident(conn, t->schema, err);
+  qn = qs ? cs_quote_ident(conn, t->name, err) : NULL;
+  if (!qn)
+    goto out;
+  t->sql_name = malloc(strlen(qs) + strlen(qn) + 2);
+  if (!t->sql_name) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  sprintf(t->sql_name, "%s.%s", qs, qn);
+  t->display_name = malloc(strlen(qs) + strlen(qn) + 2);
+  if (!t->display_name) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  sprintf(t->display_name, "%s.%s", plain(t->schema) ? t->schema : qs,
+          plain(t->name) ? t->name : qn);
+
+  if (load_columns(conn, t, oid, err) != CSVSTAGE_OK)
+    goto out;
+  /* CHECK constraints, in the order the server checks them (by name). */
+  snprintf(sql, sizeof(sql),
+           "SELECT conname, pg_get_expr(conbin, conrelid), array_to_string(conkey, ' ')"
+           " FROM pg_constraint WHERE conrelid = %s AND contype = 'c' ORDER BY conname",
+           oid);
+  if (load_constraints(conn, t, sql, &t->checks, &t->nchecks, err) != CSVSTAGE_OK)
+    goto out;
+  /*
+   * Unique indexes on plain columns, without a predicate, NULLs distinct
+   * (the others are left to the insert itself to find).
+   */
+  snprintf(sql, sizeof(sql),
+           "SELECT c.relname, NULL, i.indkey::text"
+           " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+           " WHERE i.indrelid = %s AND i.indisunique AND i.indexprs IS NULL"
+           " AND i.indpred IS NULL AND NOT i.indnullsnotdistinct"
+           " ORDER BY i.indexrelid", oid);
+  if (load_constraints(conn, t, sql, &t->uniques, &t->nuniques, err) != CSVSTAGE_OK)
+    goto out;
+  /* Foreign keys to other tables, MATCH SIMPLE. */
+  snprintf(sql, sizeof(sql),
+           "SELECT c.conname,"
+           " rn.nspname || E'\\n' || rc.relname,"
+           " array_to_string(c.conkey, ' '),"
+           " (SELECT string_agg(a.attname, E'\\n' ORDER BY k.ord)"
+           "  FROM unnest(c.confkey) WITH ORDINALITY k(attnum, ord)"
+           "  JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum)"
+           " FROM pg_constraint c JOIN pg_class rc ON rc.oid = c.confrelid"
+           " JOIN pg_namespace rn ON rn.oid = rc.relnamespace"
+           " WHERE c.conrelid = %s AND c.contype = 'f' AND c.confmatchtype <> 'f'"
+           " AND c.confrelid <> c.conrelid ORDER BY c.conname", oid);
+  if (load_constraints(conn, t, sql, &t->fkeys, &t->nfkeys, err) != CSVSTAGE_OK)
+    goto out;
+  ok = 1;
+out:
+  PQclear(res);
+  PQfreemem(lit);
+  PQfreemem(qs);
+  PQfreemem(qn);
+  if (!ok) {
+    cs_table_free(t);
+    return NULL;
+  }
+  return t;
+}

@@ -1,0 +1,67 @@
+/* catalog.h: what the target table is, read from the server's catalog
+ * (private). */
+#ifndef CSVSTAGE_CATALOG_H
+#define CSVSTAGE_CATALOG_H
+
+#include <libpq-fe.h>
+
+#include "csvstage.h"
+
+typedef struct cs_column {
+  char *name;
+  int attnum;
+  char *type;          /* with its modifier: "character varying(20)" */
+  char *basetype;      /* without: "character varying" */
+  int is_text;         /* text or unbounded varchar: any input is valid */
+  int notnull;
+  char *default_expr;  /* the DEFAULT's SQL, or NULL */
+  int default_stable;  /* the DEFAULT calls no volatile function, so it may
+                          be evaluated more than once (now(): yes; nextval:
+                          no) */
+  char identity;       /* 'a' (ALWAYS), 'd' (BY DEFAULT) or 0 */
+  int generated;       /* a generated column: never inserted */
+} cs_column;
+
+/* A CHECK constraint, a unique index or a foreign key, over columns given
+ * as indexes into cs_table.cols. */
+typedef struct cs_constraint {
+  char *name;
+  char *expr;          /* CHECK: the expression; FOREIGN KEY: the
+                          referenced table as "schema\nname" */
+  int *cols;
+  char **refcols;      /* FOREIGN KEY: the referenced columns */
+  int ncols;
+} cs_constraint;
+
+typedef struct cs_table {
+  char *schema;
+  char *name;
+  char *sql_name;      /* quoted "schema"."name" for SQL */
+  char *display_name;  /* schema.name for people, quoted only where needed */
+  char relkind;
+  int row_triggers;    /* BEFORE or INSTEAD OF row triggers on INSERT: they
+                          may change rows after the type input */
+  cs_column *cols;
+  int ncols;
+  cs_constraint *checks;
+  int nchecks;
+  cs_constraint *uniques;
+  int nuniques;
+  cs_constraint *fkeys;
+  int nfkeys;
+} cs_table;
+
+/*
+ * Looks up name (SQL syntax: may be schema-qualified and quoted) in the
+ * catalog. Returns the table (free with cs_table_free), or NULL with err
+ * filled: CSVSTAGE_E_PREFLIGHT when there is no such table, it is not one
+ * that takes INSERT, or the user may not insert into it.
+ */
+cs_table *cs_table_load(PGconn *conn, const char *name, csvstage_error *err);
+
+/* The index of a column by exact name, or -1. */
+int cs_table_column(const cs_table *t, const char *name);
+
+void cs_table_free(cs_table *t);
+
+#endif

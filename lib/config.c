@@ -1,0 +1,689 @@
+/* config.c: the INI config file (libinih) and single settings, into
+ * csvstage_settings, with FILE:LINE errors. */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "error.h"
+
+/* Bits of csvstage_settings.seen and cs_rule.seen. */
+enum {
+  SEEN_DELIMITER = 1 << 0, SEEN_QUOTE = 1 << 1, SEEN_HEADER = 1 << 2,
+  SEEN_ENCODING = 1 << 3, SEEN_NULL = 1 << 4, SEEN_COLUMNS = 1 << 5,
+  SEEN_IGNORE = 1 << 6, SEEN_TRIM = 1 << 7, SEEN_TABLE = 1 << 8,
+  SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10,
+  SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
+  SEEN_COALESCE = 1 << 3,
+};
+
+csvstage_settings *
+csvstage_settings_new(void)
+{
+  csvstage_settings *s = calloc(1, sizeof(*s));
+
+  if (!s)
+    return NULL;
+  s->delimiter = ',';
+  s->quote = '"';
+  s->header = 1;
+  s->max_rejects = -1;
+  s->max_rejects_pct = -1;
+  s->encoding = strdup("UTF8");
+  s->null_marker = strdup("");
+  if (!s->encoding || !s->null_marker) {
+    csvstage_settings_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void
+free_list(char **list, int n)
+{
+  for (int i = 0; i < n; i++)
+    free(list[i]);
+  free(list);
+}
+
+static void
+free_rule(cs_rule *r)
+{
+  free(r->column);
+  free(r->from);
+  free_list(r->nullif, r->nnullif);
+  for (int i = 0; i < r->ncoalesce; i++)
+    free(r->coalesce[i].text);
+  free(r->coalesce);
+}
+
+void
+csvstage_settings_free(csvstage_settings *s)
+{
+  if (!s)
+    return;
+  free(s->encoding);
+  free(s->null_marker);
+  free_list(s->columns, s->ncolumns);
+  free_list(s->ignore, s->nignore);
+  free(s->table);
+  free(s->rejects_file);
+  free(s->path);
+  for (int i = 0; i < s->nrules; i++)
+    free_rule(&s->rules[i]);
+  free(s->rules);
+  free(s);
+}
+
+const cs_rule *
+cs_settings_rule(const csvstage_settings *s, const char *column)
+{
+  for (int i = 0; i < s->nrules; i++)
+    if (strcmp(s->rules[i].column, column) == 0)
+      return &s->rules[i];
+  return NULL;
+}
+
+int
+cs_parse_max_rejects(const char *text, long long *count, double *pct)
+{
+  size_t n = strlen(text);
+  char *end;
+
+  *count = -1;
+  *pct = -1;
+  if (n == 0 || !isdigit((unsigned char)text[0]))
+    return -1;
+  errno = 0;
+  if (text[n - 1] == '%') {
+    double v = strtod(text, &end);
+    if (end != text + n - 1 || errno || v < 0 || v > 100)
+      return -1;
+    *pct = v;
+    return 0;
+  }
+  long long v = strtoll(text, &end, 10);
+  if (*end || errno || v < 0)
+    return -1;
+  *count = v;
+  return 0;
+}
+
+/* ---- values ---- */
+
+/*
+ * A value as written, minus one pair of surrounding double quotes (inside
+ * which "" stands for "), so that values with leading spaces, an inline
+ * comment character or nothing at all can be written: null = "".
+ */
+static char *
+unquote(const char *v, size_t n)
+{
+  char *out = malloc(n + 1), *o = out;
+
+  if (!out)
+    return NULL;
+  if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+    for (size_t i = 1; i < n - 1; i++) {
+      *o++ = v[i];
+      if (v[i] == '"' && i + 1 < n - 1 && v[i + 1] == '"')
+        i++;
+    }
+  } else {
+    memcpy(out, v, n);
+    o += n;
+  }
+  *o = '\0';
+  return out;
+}
+
+/*
+ * Splits "a, "b, c", 'd'" at the commas outside quotes (double or single),
+ * trimming white space around each item. Items keep their quotes. Returns
+ * the count, or -1 on an unterminated quote or an empty item.
+ */
+static int
+split_list(const char *v, char ***items_out, size_t **lens_out, const char ***starts_out)
+{
+  int n = 0, cap = 0;
+  const char **starts = NULL;
+  size_t *lens = NULL;
+  const char *p = v;
+
+  *items_out = NULL;
+  for (;;) {
+    while (*p == ' ' || *p == '\t')
+      p++;
+    const char *start = p;
+    char q = 0;
+    for (; *p; p++) {
+      if (q) {
+        if (*p == q) {
+          if (p[1] == q)
+            p++;
+          else
+            q = 0;
+        }
+      } else if (*p == '"' || *p == '\'') {
+        q = *p;
+      } else if (*p == ',') {
+        break;
+      }
+    }
+    if (q)
+      goto bad;
+    const char *end = p;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+      end--;
+    if (end == start)
+      goto bad;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 8;
+      const char **ns = realloc(starts, cap * sizeof(*ns));
+      if (!ns)
+        goto bad;
+      starts = ns;
+      size_t *nl = realloc(lens, cap * sizeof(*nl));
+      if (!nl)
+        goto bad;
+      lens = nl;
+    }
+    starts[n] = start;
+    lens[n] = (size_t)(end - start);
+    n++;
+    if (!*p)
+      break;
+    p++;
+  }
+  *starts_out = starts;
+  *lens_out = lens;
+  return n;
+bad:
+  free(starts);
+  free(lens);
+  return -1;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+  static const char *const yes[] = {"true", "yes", "on", "1"};
+  static const char *const no[] = {"false", "no", "off", "0"};
+
+  for (size_t i = 0; i < 4; i++) {
+    if (strcasecmp(v, yes[i]) == 0)
+      return *out = 1, 0;
+    if (strcasecmp(v, no[i]) == 0)
+      return *out = 0, 0;
+  }
+  return -1;
+}
+
+/* One character: itself, "x" quoted, or tab / \t. */
+static int
+parse_char(const char *v, char *out)
+{
+  size_t n = strlen(v);
+
+  if (strcasecmp(v, "tab") == 0 || strcmp(v, "\\t") == 0)
+    return *out = '\t', 0;
+  if (n == 3 && v[0] == '"' && v[2] == '"')
+    return *out = v[1], 0;
+  if (n == 4 && strcmp(v, "\"\"\"\"") == 0)
+    return *out = '"', 0;
+  if (n != 1)
+    return -1;
+  *out = v[0];
+  return 0;
+}
+
+/* ---- keys ---- */
+
+typedef struct parse_ctx {
+  csvstage_settings *s;
+  csvstage_error *err;
+  char why[768];        /* the handler's reason for failing */
+  int line;             /* the line being parsed; 0 for API settings */
+  int at_line_start;    /* the next chunk read starts a line */
+  FILE *f;
+} parse_ctx;
+
+static int
+fail(parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(parse_ctx *c, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(c->why, sizeof(c->why), fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* Replaces *dst with a copy of the unquoted value. */
+static int
+set_string(parse_ctx *c, char **dst, const char *v)
+{
+  char *copy = unquote(v, strlen(v));
+
+  if (!copy)
+    return fail(c, "out of memory");
+  free(*dst);
+  *dst = copy;
+  return 0;
+}
+
+/* A comma-separated list of names (quoted or not) into *list. */
+static int
+set_names(parse_ctx *c, const char *key, char ***list, int *count, const char *v)
+{
+  const char **starts = NULL;
+  size_t *lens = NULL;
+  char **names = NULL;
+  int n = split_list(v, (char ***)&names, &lens, &starts);
+
+  if (n < 0)
+    return fail(c, "%s: expected a comma-separated list of column names", key);
+  names = calloc((size_t)n, sizeof(*names));
+  for (int i = 0; names && i < n; i++) {
+    names[i] = unquote(starts[i], lens[i]);
+    if (!names[i]) {
+      free_list(names, n);
+      names = NULL;
+    }
+  }
+  free(starts);
+  free(lens);
+  if (!names)
+    return fail(c, "out of memory");
+  free_list(*list, *count);
+  *list = names;
+  *count = n;
+  return 0;
+}
+
+static int
+once(parse_ctx *c, unsigned *seen, unsigned bit, const char *key)
+{
+  /* Keys set through the API may be set again: the later one wins. */
+  if (c->f && (*seen & bit))
+    return fail(c, "'%s' is set twice", key);
+  *seen |= bit;
+  return 0;
+}
+
+static int
+source_key(parse_ctx *c, const char *key, const char *v)
+{
+  csvstage_settings *s = c->s;
+
+  if (strcmp(key, "delimiter") == 0) {
+    if (once(c, &s->seen, SEEN_DELIMITER, key) || parse_char(v, &s->delimiter) ||
+        s->delimiter == '\n' || s->delimiter == '\r')
+      return c->why[0] ? -1 : fail(c, "delimiter must be one character (write \";\" or tab for those)");
+  } else if (strcmp(key, "quote") == 0) {
+    if (once(c, &s->seen, SEEN_QUOTE, key) || parse_char(v, &s->quote) ||
+        s->quote == '\n' || s->quote == '\r')
+      return c->why[0] ? -1 : fail(c, "quote must be one character");
+  } else if (strcmp(key, "header") == 0) {
+    if (once(c, &s->seen, SEEN_HEADER, key) || parse_bool(v, &s->header))
+      return c->why[0] ? -1 : fail(c, "header must be true or false");
+  } else if (strcmp(key, "trim") == 0) {
+    if (once(c, &s->seen, SEEN_TRIM, key) || parse_bool(v, &s->trim))
+      return c->why[0] ? -1 : fail(c, "trim must be true or false");
+  } else if (strcmp(key, "encoding") == 0) {
+    if (once(c, &s->seen, SEEN_ENCODING, key))
+      return -1;
+    if (!*v || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(v))
+      return fail(c, "encoding '%s' is not an encoding name (e.g. UTF8, LATIN1, WIN1252)", v);
+    return set_string(c, &s->encoding, v);
+  } else if (strcmp(key, "null") == 0) {
+    if (once(c, &s->seen, SEEN_NULL, key))
+      return -1;
+    return set_string(c, &s->null_marker, v);
+  } else if (strcmp(key, "columns") == 0) {
+    if (once(c, &s->seen, SEEN_COLUMNS, key))
+      return -1;
+    return set_names(c, key, &s->columns, &s->ncolumns, v);
+  } else if (strcmp(key, "ignore") == 0) {
+    if (once(c, &s->seen, SEEN_IGNORE, key))
+      return -1;
+    return set_names(c, key, &s->ignore, &s->nignore, v);
+  } else {
+    return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
+                   "encoding, null, columns, ignore, trim)", key);
+  }
+  if (s->delimiter == s->quote)
+    return fail(c, "delimiter and quote must differ");
+  return 0;
+}
+
+static int
+target_key(parse_ctx *c, const char *key, const char *v)
+{
+  csvstage_settings *s = c->s;
+
+  if (strcmp(key, "table") == 0) {
+    if (once(c, &s->seen, SEEN_TABLE, key))
+      return -1;
+    if (!*v)
+      return fail(c, "table is empty");
+    free(s->table);
+    /* Not unquoted: double quotes belong to the SQL name ("Odd ""Name""") */
+    s->table = strdup(v);
+    return s->table ? 0 : fail(c, "out of memory");
+  }
+  if (strcmp(key, "max_rejects") == 0) {
+    if (once(c, &s->seen, SEEN_MAX_REJECTS, key))
+      return -1;
+    if (cs_parse_max_rejects(v, &s->max_rejects, &s->max_rejects_pct) != 0)
+      return fail(c, "max_rejects must be a count (100) or a percentage (1%%), not '%s'", v);
+    return 0;
+  }
+  return fail(c, "unknown key '%s' in [target] (known: table, max_rejects)", key);
+}
+
+static int
+rejects_key(parse_ctx *c, const char *key, const char *v)
+{
+  if (strcmp(key, "file") == 0) {
+    if (once(c, &c->s->seen, SEEN_FILE, key))
+      return -1;
+    if (!*v)
+      return fail(c, "file is empty");
+    return set_string(c, &c->s->rejects_file, v);
+  }
+  return fail(c, "unknown key '%s' in [rejects] (known: file)", key);
+}
+
+/* The coalesce list: 'SQL literals', numbers, CSV columns, and DEFAULT last. */
+static int
+set_coalesce(parse_ctx *c, cs_rule *r, const char *v)
+{
+  const char **starts = NULL;
+  size_t *lens = NULL;
+  char **unused;
+  int n = split_list(v, &unused, &lens, &starts), rc = 0;
+  cs_fallback *fb;
+
+  if (n < 0)
+    return fail(c, "coalesce: expected a comma-separated list of 'literals', "
+                   "CSV column names and DEFAULT");
+  fb = calloc((size_t)n, sizeof(*fb));
+  if (!fb) {
+    rc = fail(c, "out of memory");
+    goto out;
+  }
+  for (int i = 0; i < n; i++) {
+    const char *t = starts[i];
+    size_t len = lens[i];
+
+    if (len == 7 && strncasecmp(t, "DEFAULT", 7) == 0) {
+      if (i != n - 1) {
+        rc = fail(c, "coalesce: DEFAULT must come last");
+        break;
+      }
+      fb[i].kind = CS_FALLBACK_DEFAULT;
+      fb[i].text = strdup("DEFAULT");
+    } else if (t[0] == '\'') {
+      if (len < 2 || t[len - 1] != '\'') {
+        rc = fail(c, "coalesce: unterminated literal");
+        break;
+      }
+      fb[i].kind = CS_FALLBACK_LITERAL;
+      fb[i].text = malloc(len);
+      if (fb[i].text) {
+        char *o = fb[i].text;
+        for (size_t j = 1; j < len - 1; j++) {
+          *o++ = t[j];
+          if (t[j] == '\'' && t[j + 1] == '\'')
+            j++;
+        }
+        *o = '\0';
+      }
+    } else if (strspn(t, "+-0123456789.eE") >= len) {
+      fb[i].kind = CS_FALLBACK_LITERAL;
+      fb[i].text = strndup(t, len);
+    } else {
+      fb[i].kind = CS_FALLBACK_COLUMN;
+      fb[i].text = unquote(t, len);
+    }
+    if (!fb[i].text) {
+      rc = fail(c, "out of memory");
+      break;
+    }
+  }
+  if (rc == 0) {
+    for (int i = 0; i < r->ncoalesce; i++)
+      free(r->coalesce[i].text);
+    free(r->coalesce);
+    r->coalesce = fb;
+    r->ncoalesce = n;
+    fb = NULL;
+  }
+out:
+  if (fb) {
+    for (int i = 0; i < n; i++)
+      free(fb[i].text);
+    free(fb);
+  }
+  free(starts);
+  free(lens);
+  return rc;
+}
+
+static int
+set_nullif(parse_ctx *c, cs_rule *r, const char *v)
+{
+  const char **starts = NULL;
+  size_t *lens = NULL;
+  char **unused, **vals;
+  int n = split_list(v, &unused, &lens, &starts);
+
+  if (n < 0)
+    return fail(c, "nullif: expected a comma-separated list of values, "
+                   "e.g. \"\", \"N/A\", \"-\"");
+  vals = calloc((size_t)n, sizeof(*vals));
+  for (int i = 0; vals && i < n; i++) {
+    vals[i] = unquote(starts[i], lens[i]);
+    if (!vals[i]) {
+      free_list(vals, n);
+      vals = NULL;
+    }
+  }
+  free(starts);
+  free(lens);
+  if (!vals)
+    return fail(c, "out of memory");
+  free_list(r->nullif, r->nnullif);
+  r->nullif = vals;
+  r->nnullif = n;
+  return 0;
+}
+
+/* The column name in a section header: column "NAME" ("" doubles a quote). */
+static char *
+section_column(const char *section)
+{
+  const char *p = section + 6;   /* after "column" */
+  size_t n;
+
+  if (!isspace((unsigned char)*p))
+    return NULL;
+  while (isspace((unsigned char)*p))
+    p++;
+  n = strlen(p);
+  if (n < 3 || p[0] != '"' || p[n - 1] != '"')
+    return NULL;
+  return unquote(p, n);
+}
+
+static int
+column_key(parse_ctx *c, const char *section, const char *key, const char *v)
+{
+  csvstage_settings *s = c->s;
+  char *name = section_column(section);
+  cs_rule *r = NULL;
+
+  if (!name)
+    return fail(c, "write the section as [column \"NAME\"], with the table "
+                   "column's name in double quotes");
+  for (int i = 0; i < s->nrules; i++)
+    if (strcmp(s->rules[i].column, name) == 0)
+      r = &s->rules[i];
+  if (!r) {
+    cs_rule *nr = realloc(s->rules, (size_t)(s->nrules + 1) * sizeof(*nr));
+    if (!nr) {
+      free(name);
+      return fail(c, "out of memory");
+    }
+    s->rules = nr;
+    r = &s->rules[s->nrules++];
+    memset(r, 0, sizeof(*r));
+    r->column = name;
+    r->trim = -1;
+    r->line = c->line;
+  } else {
+    free(name);
+  }
+  if (strcmp(key, "from") == 0) {
+    if (once(c, &r->seen, SEEN_FROM, key))
+      return -1;
+    if (!*v)
+      return fail(c, "from is empty");
+    return set_string(c, &r->from, v);
+  }
+  if (strcmp(key, "trim") == 0) {
+    if (once(c, &r->seen, SEEN_RTRIM, key))
+      return -1;
+    return parse_bool(v, &r->trim) ? fail(c, "trim must be true or false") : 0;
+  }
+  if (strcmp(key, "nullif") == 0) {
+    if (once(c, &r->seen, SEEN_NULLIF, key))
+      return -1;
+    return set_nullif(c, r, v);
+  }
+  if (strcmp(key, "coalesce") == 0) {
+    if (once(c, &r->seen, SEEN_COALESCE, key))
+      return -1;
+    return set_coalesce(c, r, v);
+  }
+  return fail(c, "unknown key '%s' in [%s] (known: from, trim, nullif, coalesce)",
+              key, section);
+}
+
+static int
+set_key(parse_ctx *c, const char *section, const char *key, const char *v)
+{
+  if (strcmp(section, "source") == 0)
+    return source_key(c, key, v);
+  if (strcmp(section, "target") == 0)
+    return target_key(c, key, v);
+  if (strcmp(section, "rejects") == 0)
+    return rejects_key(c, key, v);
+  if (strncmp(section, "column", 6) == 0 && column_key(c, section, key, v) == 0)
+    return 0;
+  if (c->why[0])
+    return -1;
+  if (!*section)
+    return fail(c, "'%s' is outside any section: put it under [source], [target], "
+                   "[rejects] or [column \"NAME\"]", key);
+  return fail(c, "unknown section [%s] (known: [source], [target], [rejects], "
+                 "[column \"NAME\"])", section);
+}
+
+/* libinih calls this for each key; returning 0 stops it at this line. */
+static int
+ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+  return set_key(user, section, name, value) == 0;
+}
+
+/*
+ * libinih's line reader, counting lines: Debian's libinih does not pass
+ * the line number to the handler, and rules keep theirs for the messages
+ * that preflight gives later.
+ */
+static char *
+ini_reader_cb(char *str, int num, void *user)
+{
+  parse_ctx *c = user;
+  char *got = fgets(str, num, c->f);
+  size_t n;
+
+  if (!got)
+    return NULL;
+  if (c->at_line_start)
+    c->line++;
+  n = strlen(got);
+  c->at_line_start = n > 0 && got[n - 1] == '\n';
+  return got;
+}
+
+csvstage_code
+csvstage_settings_read(csvstage_settings *s, const char *path, csvstage_error *err)
+{
+  parse_ctx c = {.s = s, .err = err, .at_line_start = 1};
+  int line;
+  char *copy;
+
+  if (!s || !path)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "no settings or no config path");
+  c.f = fopen(path, "r");
+  if (!c.f)
+    return cs_fail(err, CSVSTAGE_E_IO, "%s: %s", path, strerror(errno));
+  copy = strdup(path);
+  if (!copy) {
+    fclose(c.f);
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  }
+  free(s->path);
+  s->path = copy;
+  /*
+   * libinih's behaviour is set through process globals in the Debian build:
+   * stop at the first error (its line is what ini_parse returns), no
+   * continuation lines (an indented line would silently extend the previous
+   * value), and lines of any length.
+   */
+  ini_stop_on_first_error = 1;
+  ini_allow_multiline = 0;
+  ini_use_stack = 0;
+  ini_allow_realloc = 1;
+  ini_max_line = 1 << 20;
+  line = ini_parse_stream(ini_reader_cb, &c, ini_handler_cb, &c);
+  fclose(c.f);
+  if (line == 0)
+    return CSVSTAGE_OK;
+  if (line < 0)
+    return cs_fail(err, CSVSTAGE_E_IO, "%s: cannot read the file", path);
+  if (!c.why[0])
+    snprintf(c.why, sizeof(c.why), "syntax error: expected [section], key = value, "
+                                   "or a comment");
+  cs_fail(err, CSVSTAGE_E_CONFIG, "%s:%d: %s", path, line, c.why);
+  if (err)
+    err->line = line;
+  return CSVSTAGE_E_CONFIG;
+}
+
+csvstage_code
+csvstage_settings_set(csvstage_settings *s, const char *section, const char *key,
+                      const char *value, csvstage_error *err)
+{
+  parse_ctx c = {.s = s, .err = err};
+
+  if (!s || !section || !key || !value)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "settings, section, key and value are required");
+  if (set_key(&c, section, key, value) != 0)
+    return cs_fail(err, CSVSTAGE_E_CONFIG, "%s", c.why);
+  return CSVSTAGE_OK;
+}

@@ -1,0 +1,1420 @@
+/*
+ * load.c: one file, one transaction: preflight, staging, insert, rejects,
+ * commit or roll back.
+ *
+ * The plan, and why:
+ *  1. The CSV goes by COPY into a temporary table of text columns (plus the
+ *     source line), so that no value can fail on the way in.
+ *  2. One set-based pass marks the records that may fail ("suspects"): bad
+ *     input for a column's type (pg_input_is_valid on 16+; on 15 a regular
+ *     expression that proves the common cases valid, then a PL/pgSQL cast
+ *     for the doubtful rest), NULL into NOT NULL, CHECK constraints, keys
+ *     that repeat within the file or exist in the table, foreign keys with
+ *     no referenced row. A suspect may turn out fine: it only costs time.
+ *  3. Everything else goes in with one INSERT ... SELECT: no subtransaction
+ *     per clean record.
+ *  4. The suspects are then inserted one by one, in line order, each in its
+ *     own subtransaction (a PL/pgSQL loop on the server: no round trip per
+ *     record). The errors are the server's own, word for word, and the
+ *     order makes "a later duplicate is the reject" hold.
+ *  5. Should the bulk INSERT fail anyway (a trigger, an exclusion
+ *     constraint, a missing partition: what step 2 cannot foresee), it is
+ *     rolled back to a savepoint and every record goes one by one: slower,
+ *     same result.
+ * A unique key shared by records of the file makes all of them suspects, so
+ * clean records never conflict with suspects and inserting the clean ones
+ * first gives the same result as inserting every record alone in order.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "copyenc.h"
+#include "error.h"
+#include "input.h"
+#include "pg.h"
+#include "reader.h"
+#include "rejects.h"
+
+struct csvstage_session {
+  PGconn *conn;
+  int server_version;
+};
+
+csvstage_session *
+csvstage_connect(const char *conninfo, csvstage_error *err)
+{
+  csvstage_session *s = calloc(1, sizeof(*s));
+  PGresult *res;
+
+  if (!s) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  s->conn = cs_connect(conninfo, err);
+  if (!s->conn) {
+    free(s);
+    return NULL;
+  }
+  s->server_version = PQserverVersion(s->conn);
+  /*
+   * The staging table lives in local buffers; the default 8 MB makes a
+   * large load spill to disk. It can only be set before the session first
+   * touches a temporary table.
+   */
+  res = cs_exec(s->conn, "SET temp_buffers = '256MB'", err);
+  if (!res) {
+    csvstage_disconnect(s);
+    return NULL;
+  }
+  PQclear(res);
+  return s;
+}
+
+void
+csvstage_disconnect(csvstage_session *s)
+{
+  if (!s)
+    return;
+  PQfinish(s->conn);
+  free(s);
+}
+
+/* ---- SQL text ---- */
+
+/* A growing SQL statement; after a failure every append is a no-op and
+ * `failed` says why (err is filled). */
+typedef struct sql {
+  cs_buf b;
+  PGconn *conn;
+  csvstage_error *err;
+  int failed;
+} sql;
+
+static void
+sql_add(sql *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sql_add(sql *q, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  if (q->failed)
+    return;
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || cs_buf_reserve(&q->b, (size_t)n + 1) != 0) {
+    q->failed = 1;
+    cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory");
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(q->b.data + q->b.len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  q->b.len += (size_t)n;
+}
+
+static void
+sql_ident(sql *q, const char *name)
+{
+  char *s;
+
+  if (q->failed)
+    return;
+  s = cs_quote_ident(q->conn, name, q->err);
+  if (!s) {
+    q->failed = 1;
+    return;
+  }
+  sql_add(q, "%s", s);
+  PQfreemem(s);
+}
+
+static void
+sql_literal(sql *q, const char *text)
+{
+  char *s;
+
+  if (q->failed)
+    return;
+  s = cs_quote_literal(q->conn, text, q->err);
+  if (!s) {
+    q->failed = 1;
+    return;
+  }
+  sql_add(q, "%s", s);
+  PQfreemem(s);
+}
+
+static const char *
+sql_text(sql *q)
+{
+  if (q->failed)
+    return NULL;
+  if (cs_buf_reserve(&q->b, 1) != 0) {
+    q->failed = 1;
+    cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  q->b.data[q->b.len] = '\0';
+  return q->b.data;
+}
+
+static void
+sql_reset(sql *q)
+{
+  q->b.len = 0;
+}
+
+/* Runs q and resets it. Returns 0, or -1 with err filled. */
+static int
+sql_run(sql *q, long long *rows)
+{
+  const char *text = sql_text(q);
+  PGresult *res;
+
+  if (!text)
+    return -1;
+  res = cs_exec(q->conn, text, q->err);
+  sql_reset(q);
+  if (!res)
+    return -1;
+  if (rows)
+    *rows = atoll(PQcmdTuples(res));
+  PQclear(res);
+  return 0;
+}
+
+/* ---- the mapping: which CSV column feeds which table column, how ---- */
+
+typedef struct fed_col {
+  int col;               /* index in table->cols */
+  int src;               /* CSV column, or -1 (fed by coalesce literals) */
+  const cs_rule *rule;
+  int trim;
+  int use_default;       /* a NULL takes the column's DEFAULT */
+  int valid_fn;          /* PostgreSQL 15: index of its pg_temp validator */
+} fed_col;
+
+typedef struct plan {
+  csvstage_session *session;
+  const csvstage_settings *settings;
+  cs_table *table;
+  int ncsv;              /* CSV columns */
+  const char *const *csv_names;
+  int *csv_meta;         /* per CSV column: one of a reject file's own */
+  fed_col *fed;          /* in table column order */
+  int nfed;
+  int overriding;        /* an identity ALWAYS column is fed */
+  int *col_fed;          /* per table column: index into fed, or -1 */
+} plan;
+
+static void
+plan_free(plan *p)
+{
+  free(p->csv_meta);
+  free(p->fed);
+  free(p->col_fed);
+}
+
+static int
+csv_index(const plan *p, const char *name, int exact_only)
+{
+  int found = -1;
+
+  for (int i = 0; i < p->ncsv; i++)
+    if (!p->csv_meta[i] && strcmp(p->csv_names[i], name) == 0)
+      return i;
+  if (exact_only)
+    return -1;
+  for (int i = 0; i < p->ncsv; i++) {
+    if (!p->csv_meta[i] && strcasecmp(p->csv_names[i], name) == 0) {
+      if (found >= 0)
+        return -1;   /* ambiguous: only an exact name will do */
+      found = i;
+    }
+  }
+  return found;
+}
+
+/* "FILE:LINE: " for a rule from a config file, or "". */
+static const char *
+rule_where(const csvstage_settings *s, const cs_rule *r, char *buf, size_t n)
+{
+  if (s->path && r->line > 0)
+    snprintf(buf, n, "%s:%d: ", s->path, r->line);
+  else
+    buf[0] = '\0';
+  return buf;
+}
+
+/* Appends "a", "b", ... (up to a few) for a message. */
+static void
+list_names(char *buf, size_t n, const char *name)
+{
+  size_t len = strlen(buf);
+
+  if (len + strlen(name) + 8 >= n) {
+    if (len + 5 < n && !strstr(buf, "..."))
+      strcat(buf, ", ...");
+    return;
+  }
+  snprintf(buf + len, n - len, "%s\"%s\"", len ? ", " : "", name);
+}
+
+/*
+ * Preflight: matches the CSV's columns to the table's, applying the rules.
+ * Fails with CSVSTAGE_E_PREFLIGHT (or _CONFIG for rules that cannot apply)
+ * when anything would make every record fail or silently lose data.
+ */
+static csvstage_code
+plan_build(plan *p, const char *input_name, csvstage_error *err)
+{
+  const csvstage_settings *s = p->settings;
+  cs_table *t = p->table;
+  int *claimed = NULL, *used = NULL, is_reject_file = 0;
+  char where[1200], names[700];
+  csvstage_code rc = CSVSTAGE_OK;
+
+  p->csv_meta = calloc((size_t)p->ncsv + 1, sizeof(int));
+  claimed = calloc((size_t)p->ncsv + 1, sizeof(int));
+  used = calloc((size_t)p->ncsv + 1, sizeof(int));
+  p->fed = calloc((size_t)t->ncols + 1, sizeof(fed_col));
+  p->col_fed = calloc((size_t)t->ncols + 1, sizeof(int));
+  if (!p->csv_meta || !claimed || !used || !p->fed || !p->col_fed) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  /* A reject file of ours loads again: its own columns are set aside. */
+  for (int i = 0; i < p->ncsv; i++)
+    if (strcmp(p->csv_names[i], "_sqlstate") == 0 && cs_table_column(t, "_sqlstate") < 0)
+      is_reject_file = 1;
+  for (int i = 0; is_reject_file && i < p->ncsv; i++)
+    for (int m = 0; m < 7; m++)
+      if (strcmp(p->csv_names[i], cs_reject_meta[m]) == 0)
+        p->csv_meta[i] = 1;
+  for (int i = 0; i < s->nignore; i++) {
+    int c = csv_index(p, s->ignore[i], 1);
+    if (c < 0) {
+      rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "[source] ignore: %s has no column \"%s\"",
+                   input_name, s->ignore[i]);
+      goto out;
+    }
+    claimed[c] = used[c] = 1;
+  }
+  /* Rules: each names a table column; `from` claims a CSV column. */
+  for (int i = 0; i < s->nrules; i++) {
+    const cs_rule *r = &s->rules[i];
+    int col = cs_table_column(t, r->column);
+
+    rule_where(s, r, where, sizeof(where));
+    if (col < 0) {
+      rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: table %s has no column \"%s\"",
+                   where, r->column, t->sql_name, r->column);
+      goto out;
+    }
+    if (r->from) {
+      int c = csv_index(p, r->from, 1);
+      if (c < 0) {
+        rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: from = \"%s\": %s has no such column",
+                     where, r->column, r->from, input_name);
+        goto out;
+      }
+      claimed[c] = 1;
+    }
+    for (int k = 0; k < r->ncoalesce; k++) {
+      if (r->coalesce[k].kind == CS_FALLBACK_COLUMN) {
+        int c = csv_index(p, r->coalesce[k].text, 1);
+        if (c < 0) {
+          rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce: %s has no column "
+                       "\"%s\" (write a text literal in single quotes: 'text')",
+                       where, r->column, input_name, r->coalesce[k].text);
+          goto out;
+        }
+        used[c] = 1;
+      }
+      if (r->coalesce[k].kind == CS_FALLBACK_DEFAULT && !t->cols[col].default_expr) {
+        rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce = DEFAULT, but the "
+                     "column has no DEFAULT", where, r->column);
+        goto out;
+      }
+    }
+  }
+  /* Each insertable table column: fed by a rule, by name, by position, or
+   * left to its DEFAULT. */
+  int position = 0;
+  for (int i = 0; i < t->ncols; i++) {
+    const cs_column *c = &t->cols[i];
+    const cs_rule *r = cs_settings_rule(s, c->name);
+    int src = -1;
+
+    p->col_fed[i] = -1;
+    if (c->generated)
+      continue;
+    if (r && r->from) {
+      src = csv_index(p, r->from, 1);
+    } else if (!s->header && s->ncolumns == 0) {
+      /* No names at all: the CSV's columns are the table's, in order. */
+      while (position < p->ncsv && (claimed[position] || p->csv_meta[position]))
+        position++;
+      if (position < p->ncsv)
+        src = position++;
+    } else {
+      src = csv_index(p, c->name, 0);
+      if (src >= 0 && claimed[src])
+        src = -1;
+    }
+    if (src < 0 && !(r && r->ncoalesce > 0 && r->coalesce[0].kind != CS_FALLBACK_DEFAULT))
+      continue;
+    fed_col *f = &p->fed[p->nfed];
+    f->col = i;
+    f->src = src;
+    f->rule = r;
+    f->trim = r && r->trim >= 0 ? r->trim : s->trim;
+    f->use_default = r && r->ncoalesce > 0
+                   ? r->coalesce[r->ncoalesce - 1].kind == CS_FALLBACK_DEFAULT
+                   : c->notnull && c->default_expr != NULL;
+    if (src >= 0)
+      claimed[src] = used[src] = 1;
+    if (c->identity == 'a')
+      p->overriding = 1;
+    p->col_fed[i] = p->nfed++;
+  }
+  /* Every CSV column feeds something, or is said to feed nothing. */
+  names[0] = '\0';
+  for (int i = 0; i < p->ncsv; i++)
+    if (!used[i] && !p->csv_meta[i])
+      list_names(names, sizeof(names), p->csv_names[i]);
+  if (names[0]) {
+    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT,
+                 "%s: no column of table %s for CSV column%s %s: map %s with "
+                 "[column \"NAME\"] from = ..., or list %s in [source] ignore",
+                 input_name, t->sql_name, strchr(names, ',') ? "s" : "", names,
+                 strchr(names, ',') ? "them" : "it", strchr(names, ',') ? "them" : "it");
+    goto out;
+  }
+  /* NOT NULL columns with no DEFAULT need a source. */
+  names[0] = '\0';
+  for (int i = 0; i < t->ncols; i++) {
+    const cs_column *c = &t->cols[i];
+    if (c->notnull && !c->default_expr && !c->identity && !c->generated && p->col_fed[i] < 0)
+      list_names(names, sizeof(names), c->name);
+  }
+  if (names[0]) {
+    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT,
+                 "%s: nothing feeds NOT NULL column%s %s of table %s, which ha%s no "
+                 "DEFAULT: every record would be rejected; map a CSV column with "
+                 "[column \"NAME\"] from = ..., or give a coalesce",
+                 input_name, strchr(names, ',') ? "s" : "", names, t->sql_name,
+                 strchr(names, ',') ? "ve" : "s");
+    goto out;
+  }
+  if (p->nfed == 0)
+    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: no CSV column feeds table %s",
+                 input_name, t->sql_name);
+out:
+  free(claimed);
+  free(used);
+  return rc;
+}
+
+/* ---- expressions ---- */
+
+/* The CSV value of column src in row `row` ("s" or "r"), trimmed or not. */
+static void
+add_source(sql *q, const char *row, int src, int trim)
+{
+  if (trim)
+    sql_add(q, "btrim(%s.c%d, E' \\t\\r\\n')", row, src + 1);
+  else
+    sql_add(q, "%s.c%d", row, src + 1);
+}
+
+/* The column's value as text, after trim, nullif and coalesce (except
+ * DEFAULT, which comes after the cast). */
+static void
+add_text_value(sql *q, const plan *p, const fed_col *f, const char *row)
+{
+  const cs_rule *r = f->rule;
+  int nfallback = 0;
+
+  if (r)
+    for (int k = 0; k < r->ncoalesce; k++)
+      nfallback += r->coalesce[k].kind != CS_FALLBACK_DEFAULT;
+  if (nfallback)
+    sql_add(q, "COALESCE(");
+  for (int k = 0; r && k < r->nnullif; k++)
+    sql_add(q, "NULLIF(");
+  if (f->src >= 0)
+    add_source(q, row, f->src, f->trim);
+  else
+    sql_add(q, "NULL::text");
+  for (int k = 0; r && k < r->nnullif; k++) {
+    sql_add(q, ", ");
+    sql_literal(q, r->nullif[k]);
+    sql_add(q, ")");
+  }
+  for (int k = 0; r && k < r->ncoalesce; k++) {
+    const cs_fallback *fb = &r->coalesce[k];
+    if (fb->kind == CS_FALLBACK_LITERAL) {
+      sql_add(q, ", ");
+      sql_literal(q, fb->text);
+    } else if (fb->kind == CS_FALLBACK_COLUMN) {
+      sql_add(q, ", ");
+      add_source(q, row, csv_index(p, fb->text, 1), f->trim);   /* plan_build checked it */
+    }
+  }
+  if (nfallback)
+    sql_add(q, ")");
+}
+
+/*
+ * The typed value as an INSERT gets it. The cast is to the type without its
+ * modifier, so that the INSERT's own assignment applies it as COPY would
+ * ("value too long for type character varying(5)", not a silent cut).
+ * typmod: cast to the full type instead (for predictions).
+ */
+static void
+add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int typmod)
+{
+  const cs_column *c = &p->table->cols[f->col];
+
+  if (f->use_default)
+    sql_add(q, "COALESCE(");
+  sql_add(q, "(");
+  add_text_value(q, p, f, row);
+  sql_add(q, ")");
+  if (!c->is_text)
+    sql_add(q, "::%s", typmod ? c->type : c->basetype);
+  if (f->use_default)
+    sql_add(q, ", %s)", c->default_expr);
+}
+
+/*
+ * A regular expression that only valid input of the type matches, for the
+ * common types: on PostgreSQL 15 it spares most values the PL/pgSQL cast
+ * (a subtransaction each). NULL: none.
+ */
+static const char *
+valid_regex(const cs_column *c, char *buf, size_t n)
+{
+  static const char date[] = "[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])";
+  const char *t = c->type;
+
+  if (strcmp(t, "smallint") == 0)
+    return "^ *[-+]?[0-9]{1,4} *$";
+  if (strcmp(t, "integer") == 0)
+    return "^ *[-+]?[0-9]{1,9} *$";
+  if (strcmp(t, "bigint") == 0)
+    return "^ *[-+]?[0-9]{1,18} *$";
+  if (strcmp(t, "numeric") == 0)
+    return "^ *[-+]?([0-9]{1,100}(\\.[0-9]{0,100})?|\\.[0-9]{1,100}) *$";
+  if (strncmp(t, "numeric(", 8) == 0) {
+    int prec, scale;
+    /* Fewer integer digits than precision - scale: rounding cannot overflow. */
+    if (sscanf(t, "numeric(%d,%d)", &prec, &scale) == 2 && prec - scale >= 2) {
+      snprintf(buf, n, "^ *[-+]?[0-9]{1,%d}(\\.[0-9]*)? *$", prec - scale - 1);
+      return buf;
+    }
+    return NULL;
+  }
+  if (strcmp(t, "boolean") == 0)
+    return "^ *([tT]([rR][uU][eE])?|[fF]([aA][lL][sS][eE])?|[yY]([eE][sS])?|[nN][oO]?|"
+           "[oO][nN]|[oO][fF][fF]|1|0) *$";
+  if (strcmp(t, "date") == 0) {
+    snprintf(buf, n, "^%s$", date);
+    return buf;
+  }
+  if (strcmp(t, "timestamp with time zone") == 0 ||
+      strcmp(t, "timestamp without time zone") == 0) {
+    snprintf(buf, n, "^%s([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?)?"
+             "( ?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?))?$", date);
+    return buf;
+  }
+  return NULL;
+}
+
+/*
+ * "(the input is invalid for the column's type)" as a boolean that is
+ * false for NULL, or nothing (returns 0) when any text is valid.
+ */
+static int
+add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
+{
+  const cs_column *c = &p->table->cols[f->col];
+  char buf[512];
+  const char *re;
+
+  if (c->is_text)
+    return 0;
+  sql_add(q, "(");
+  if (p->session->server_version >= 160000) {
+    sql_add(q, "pg_input_is_valid(");
+    add_text_value(q, p, f, row);
+    sql_add(q, ", ");
+    sql_literal(q, c->type);
+    sql_add(q, ")");
+  } else {
+    re = valid_regex(c, buf, sizeof(buf));
+    if (re) {
+      add_text_value(q, p, f, row);
+      sql_add(q, " ~ ");
+      sql_literal(q, re);
+      sql_add(q, " OR ");
+    }
+    sql_add(q, "pg_temp.csvstage_valid_%d(", f->valid_fn);
+    add_text_value(q, p, f, row);
+    sql_add(q, ")");
+  }
+  sql_add(q, ") IS FALSE");
+  return 1;
+}
+
+/* The insert's column list. */
+static void
+add_column_list(sql *q, const plan *p)
+{
+  sql_add(q, "(");
+  for (int i = 0; i < p->nfed; i++) {
+    if (i)
+      sql_add(q, ", ");
+    sql_ident(q, p->table->cols[p->fed[i].col].name);
+  }
+  sql_add(q, ")%s", p->overriding ? " OVERRIDING SYSTEM VALUE" : "");
+}
+
+/* ---- predicting the records that may fail ---- */
+
+/* Whether predictions can know column col's value without evaluating a
+ * volatile DEFAULT (nextval, identity). */
+static int
+known(const plan *p, int col)
+{
+  const cs_column *c = &p->table->cols[col];
+  int fi = p->col_fed[col];
+
+  if (fi >= 0)
+    return !p->fed[fi].use_default || c->default_stable;
+  return !c->generated && !c->identity && (!c->default_expr || c->default_stable);
+}
+
+/* Column col's value as the table would store it; NULL for invalid input
+ * (such records are suspects already). Only for known columns. */
+static void
+add_known_value(sql *q, const plan *p, int col)
+{
+  const cs_column *c = &p->table->cols[col];
+  int fi = p->col_fed[col];
+
+  if (fi < 0) {
+    if (c->default_expr)
+      sql_add(q, "(%s)::%s", c->default_expr, c->type);
+    else
+      sql_add(q, "NULL::%s", c->type);
+    return;
+  }
+  if (!c->is_text) {
+    sql_add(q, "CASE WHEN ");
+    add_invalid(q, p, &p->fed[fi], "s");
+    sql_add(q, " THEN NULL ELSE ");
+  }
+  add_typed_value(q, p, &p->fed[fi], "s", 1);
+  if (!c->is_text)
+    sql_add(q, " END");
+}
+
+static int
+all_known(const plan *p, const cs_constraint *k)
+{
+  int fed = 0;
+
+  for (int j = 0; j < k->ncols; j++) {
+    if (!known(p, k->cols[j]))
+      return 0;
+    fed += p->col_fed[k->cols[j]] >= 0;
+  }
+  return fed > 0;
+}
+
+/* PostgreSQL 15 has no pg_input_is_valid: one PL/pgSQL cast per type. */
+static int
+create_validators(plan *p, sql *q)
+{
+  for (int i = 0; i < p->nfed; i++) {
+    const cs_column *c = &p->table->cols[p->fed[i].col];
+    sql body = {.conn = q->conn, .err = q->err};
+
+    p->fed[i].valid_fn = i;
+    if (c->is_text)
+      continue;
+    /* Assignment to a variable of the full type applies the modifier as an
+     * INSERT does (too long: an error, not a cut). */
+    sql_add(&body, "DECLARE x %s; BEGIN x := v::%s; RETURN true; "
+                   "EXCEPTION WHEN others THEN RETURN false; END", c->type, c->basetype);
+    sql_add(q, "CREATE OR REPLACE FUNCTION pg_temp.csvstage_valid_%d(v text) "
+               "RETURNS boolean LANGUAGE plpgsql STABLE STRICT AS ", i);
+    sql_literal(q, sql_text(&body));
+    free(body.b.data);
+    if (body.failed)
+      q->failed = 1;
+    if (sql_run(q, NULL))
+      return -1;
+  }
+  return 0;
+}
+
+/*
+ * Fills csvstage_suspect with the lines of the records that may fail:
+ * invalid input, NULL into NOT NULL, CHECK, unique keys, foreign keys.
+ */
+static int
+predict(plan *p, sql *q, int target_empty)
+{
+  const cs_table *t = p->table;
+  int any = 0;
+  int *check_cols = calloc((size_t)t->ncols + 1, sizeof(int));
+
+  if (!check_cols)
+    return cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  sql_add(q, "CREATE TEMP TABLE csvstage_suspect ON COMMIT DROP AS "
+             "SELECT \"csvstage:line\" AS _line FROM (SELECT s._line AS \"csvstage:line\", (false");
+  for (int i = 0; i < p->nfed; i++) {
+    size_t mark = q->b.len;
+    sql_add(q, " OR ");
+    if (add_invalid(q, p, &p->fed[i], "s"))
+      any = 1;
+    else
+      q->b.len = mark;
+  }
+  for (int i = 0; i < p->nfed; i++) {
+    const cs_column *c = &t->cols[p->fed[i].col];
+    if (c->notnull && !p->fed[i].use_default) {
+      sql_add(q, " OR (");
+      add_text_value(q, p, &p->fed[i], "s");
+      sql_add(q, ") IS NULL");
+      any = 1;
+    }
+  }
+  sql_add(q, ") AS \"csvstage:bad\"");
+  for (int k = 0; k < t->nchecks; k++)
+    if (all_known(p, &t->checks[k]))
+      for (int j = 0; j < t->checks[k].ncols; j++)
+        check_cols[t->checks[k].cols[j]] = 1;
+  for (int i = 0; i < t->ncols; i++) {
+    if (!check_cols[i])
+      continue;
+    sql_add(q, ", ");
+    add_known_value(q, p, i);
+    sql_add(q, " AS ");
+    sql_ident(q, t->cols[i].name);
+  }
+  sql_add(q, " FROM csvstage_stage s OFFSET 0) t WHERE \"csvstage:bad\"");
+  for (int k = 0; k < t->nchecks; k++) {
+    if (!all_known(p, &t->checks[k]))
+      continue;
+    sql_add(q, " OR (%s) IS FALSE", t->checks[k].expr);
+    any = 1;
+  }
+  free(check_cols);
+  if (!any) {
+    sql_reset(q);
+    sql_add(q, "CREATE TEMP TABLE csvstage_suspect (_line bigint) ON COMMIT DROP");
+  }
+  if (sql_run(q, NULL))
+    return -1;
+
+  /* Keys: every record of a key that repeats in the file, or exists. */
+  for (int k = 0; k < t->nuniques; k++) {
+    const cs_constraint *u = &t->uniques[k];
+    if (!all_known(p, u))
+      continue;
+    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT *, "
+               "count(*) OVER (PARTITION BY ");
+    for (int j = 0; j < u->ncols; j++) {
+      sql_add(q, j ? ", " : "");
+      sql_ident(q, t->cols[u->cols[j]].name);
+    }
+    sql_add(q, ") AS \"csvstage:n\" FROM (SELECT s._line AS \"csvstage:line\"");
+    for (int j = 0; j < u->ncols; j++) {
+      sql_add(q, ", ");
+      add_known_value(q, p, u->cols[j]);
+      sql_add(q, " AS ");
+      sql_ident(q, t->cols[u->cols[j]].name);
+    }
+    sql_add(q, " FROM csvstage_stage s OFFSET 0) u WHERE true");
+    for (int j = 0; j < u->ncols; j++) {
+      sql_add(q, " AND ");
+      sql_ident(q, t->cols[u->cols[j]].name);
+      sql_add(q, " IS NOT NULL");
+    }
+    sql_add(q, ") d WHERE \"csvstage:n\" > 1");
+    if (!target_empty) {
+      sql_add(q, " OR EXISTS (SELECT 1 FROM %s x WHERE true", t->sql_name);
+      for (int j = 0; j < u->ncols; j++) {
+        sql_add(q, " AND x.");
+        sql_ident(q, t->cols[u->cols[j]].name);
+        sql_add(q, " = d.");
+        sql_ident(q, t->cols[u->cols[j]].name);
+      }
+      sql_add(q, ")");
+    }
+    if (sql_run(q, NULL))
+      return -1;
+  }
+
+  /* Foreign keys: records whose key is complete and has no referenced row. */
+  for (int k = 0; k < t->nfkeys; k++) {
+    const cs_constraint *f = &t->fkeys[k];
+    char *nl = strchr(f->expr, '\n');
+    if (!all_known(p, f) || !nl)
+      continue;
+    *nl = '\0';
+    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT s._line "
+               "AS \"csvstage:line\"");
+    for (int j = 0; j < f->ncols; j++) {
+      sql_add(q, ", ");
+      add_known_value(q, p, f->cols[j]);
+      sql_add(q, " AS ");
+      sql_ident(q, t->cols[f->cols[j]].name);
+    }
+    sql_add(q, " FROM csvstage_stage s OFFSET 0) d WHERE NOT EXISTS (SELECT 1 FROM ");
+    sql_ident(q, f->expr);
+    sql_add(q, ".");
+    sql_ident(q, nl + 1);
+    sql_add(q, " x WHERE true");
+    *nl = '\n';
+    for (int j = 0; j < f->ncols; j++) {
+      sql_add(q, " AND x.");
+      sql_ident(q, f->refcols[j] ? f->refcols[j] : "");
+      sql_add(q, " = d.");
+      sql_ident(q, t->cols[f->cols[j]].name);
+    }
+    sql_add(q, ")");
+    for (int j = 0; j < f->ncols; j++) {
+      sql_add(q, " AND d.");
+      sql_ident(q, t->cols[f->cols[j]].name);
+      sql_add(q, " IS NOT NULL");
+    }
+    if (sql_run(q, NULL))
+      return -1;
+  }
+  return 0;
+}
+
+/* ---- inserting ---- */
+
+/* INSERT ... SELECT of every record that is not a suspect. */
+static int
+insert_clean(plan *p, sql *q, long long *rows)
+{
+  sql_add(q, "INSERT INTO %s ", p->table->sql_name);
+  add_column_list(q, p);
+  sql_add(q, " SELECT ");
+  for (int i = 0; i < p->nfed; i++) {
+    sql_add(q, i ? ", " : "");
+    add_typed_value(q, p, &p->fed[i], "s", 0);
+  }
+  sql_add(q, " FROM csvstage_stage s WHERE NOT EXISTS (SELECT 1 FROM csvstage_suspect x "
+             "WHERE x._line = s._line)");
+  return sql_run(q, rows);
+}
+
+/*
+ * Inserts records one by one, in line order, each in its own
+ * subtransaction, on the server; the errors go to csvstage_reject with the
+ * server's words. all: every record (else the suspects only).
+ */
+static int
+insert_one_by_one(plan *p, sql *q, int all, long long *rows)
+{
+  sql body = {.conn = q->conn, .err = q->err};
+  PGresult *res;
+  int rc = -1;
+
+  sql_add(&body, "DECLARE r record; st text; msg text; det text; col text; con text; "
+                 "n bigint := 0; k bigint; "
+                 "BEGIN FOR r IN SELECT s.* FROM csvstage_stage s%s ORDER BY s._line LOOP "
+                 "BEGIN INSERT INTO %s ",
+          all ? "" : " WHERE s._line IN (SELECT _line FROM csvstage_suspect)",
+          p->table->sql_name);
+  add_column_list(&body, p);
+  sql_add(&body, " VALUES (");
+  for (int i = 0; i < p->nfed; i++) {
+    sql_add(&body, i ? ", " : "");
+    add_typed_value(&body, p, &p->fed[i], "r", 0);
+  }
+  sql_add(&body, "); GET DIAGNOSTICS k = ROW_COUNT; n := n + k; "
+                 "EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS "
+                 "st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, "
+                 "col = COLUMN_NAME, con = CONSTRAINT_NAME; ");
+  /* Bad input for a type names no column: find the first that fails. */
+  sql_add(&body, "IF col = '' AND st LIKE '22%%' THEN col := CASE");
+  for (int i = 0; i < p->nfed; i++) {
+    size_t mark = body.b.len;
+    sql_add(&body, " WHEN ");
+    if (!add_invalid(&body, p, &p->fed[i], "r")) {
+      body.b.len = mark;
+      continue;
+    }
+    sql_add(&body, " THEN ");
+    sql_literal(&body, p->table->cols[p->fed[i].col].name);
+  }
+  sql_add(&body, " ELSE '' END; END IF; "
+                 "INSERT INTO csvstage_reject VALUES (r._line, st, col, con, msg, det); "
+                 "END; END LOOP; PERFORM set_config('csvstage.inserted', n::text, true); END");
+  sql_add(q, "DO ");
+  sql_literal(q, sql_text(&body));
+  if (body.failed)
+    q->failed = 1;
+  if (sql_run(q, NULL))
+    goto out;
+  res = cs_exec(q->conn, "SELECT current_setting('csvstage.inserted')", q->err);
+  if (!res)
+    goto out;
+  *rows = atoll(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  rc = 0;
+out:
+  free(body.b.data);
+  return rc;
+}
+
+/* ---- reporting rejects ---- */
+
+typedef struct tally {
+  csvstage_result *res;
+  int ngroups;
+  csvstage_reject_group groups[64];   /* the first 64 kinds; the rest: other */
+  long long other;
+  int nfirst_early;
+  csvstage_reject_line first_early[CSVSTAGE_FIRST_REJECTS];
+  int nfirst_late;
+  csvstage_reject_line first_late[CSVSTAGE_FIRST_REJECTS];
+} tally;
+
+/* Rejects are grouped by SQLSTATE and column, or constraint when the error
+ * names no column (a unique key). */
+static void
+tally_add(tally *t, int early, long long line, const char *sqlstate, const char *column,
+          const char *constraint, const char *message)
+{
+  int g;
+  csvstage_reject_line *first = early ? t->first_early : t->first_late;
+  int *nfirst = early ? &t->nfirst_early : &t->nfirst_late;
+
+  for (g = 0; g < t->ngroups; g++)
+    if (strcmp(t->groups[g].sqlstate, sqlstate) == 0 && strcmp(t->groups[g].column, column) == 0 &&
+        strcmp(t->groups[g].constraint, *column ? "" : constraint) == 0)
+      break;
+  if (g == t->ngroups && g < 64) {
+    cs_strlcpy_utf8(t->groups[g].sqlstate, sqlstate, sizeof(t->groups[g].sqlstate));
+    cs_strlcpy_utf8(t->groups[g].column, column, sizeof(t->groups[g].column));
+    cs_strlcpy_utf8(t->groups[g].constraint, *column ? "" : constraint,
+                    sizeof(t->groups[g].constraint));
+    t->groups[g].count = 0;
+    t->ngroups++;
+  }
+  if (g < 64)
+    t->groups[g].count++;
+  else
+    t->other++;
+  if (*nfirst < CSVSTAGE_FIRST_REJECTS) {
+    first[*nfirst].line = line;
+    cs_strlcpy_utf8(first[*nfirst].sqlstate, sqlstate, sizeof(first[*nfirst].sqlstate));
+    cs_strlcpy_utf8(first[*nfirst].message, message, sizeof(first[*nfirst].message));
+    (*nfirst)++;
+  }
+}
+
+static int
+group_cmp(const void *a, const void *b)
+{
+  const csvstage_reject_group *x = a, *y = b;
+
+  if (x->count != y->count)
+    return x->count > y->count ? -1 : 1;
+  int c = strcmp(x->sqlstate, y->sqlstate);
+  return c ? c : strcmp(x->column, y->column);
+}
+
+/* Moves the tally into the result: kinds by frequency, first rejects by line. */
+static void
+tally_finish(tally *t)
+{
+  csvstage_result *res = t->res;
+  int i = 0, j = 0;
+
+  qsort(t->groups, (size_t)t->ngroups, sizeof(t->groups[0]), group_cmp);
+  res->ngroups = t->ngroups < CSVSTAGE_MAX_GROUPS ? t->ngroups : CSVSTAGE_MAX_GROUPS;
+  memcpy(res->groups, t->groups, (size_t)res->ngroups * sizeof(t->groups[0]));
+  res->other_rejects = t->other;
+  for (int g = res->ngroups; g < t->ngroups; g++)
+    res->other_rejects += t->groups[g].count;
+  res->nfirst = 0;
+  while (res->nfirst < CSVSTAGE_FIRST_REJECTS && (i < t->nfirst_early || j < t->nfirst_late)) {
+    if (j >= t->nfirst_late || (i < t->nfirst_early && t->first_early[i].line < t->first_late[j].line))
+      res->first[res->nfirst++] = t->first_early[i++];
+    else
+      res->first[res->nfirst++] = t->first_late[j++];
+  }
+}
+
+/* The record's fields that go to the reject file (a reject file's own
+ * columns are left out when it is loaded again). */
+static int
+pick_fields(const plan *p, int nfields, const char *const *in, const size_t *inlen,
+            const char **out, size_t *outlen)
+{
+  int n = 0;
+
+  for (int i = 0; i < p->ncsv; i++) {
+    if (p->csv_meta[i])
+      continue;
+    out[n] = i < nfields ? in[i] : NULL;
+    outlen[n] = i < nfields && in[i] ? inlen[i] : 0;
+    n++;
+  }
+  return n;
+}
+
+/* Streams csvstage_reject, joined to the records, into the reject file. */
+static int
+write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_error *err)
+{
+  sql q = {.conn = conn, .err = err};
+  PGresult *res = NULL;
+  const char **fields = NULL, **picked = NULL;
+  size_t *lens = NULL, *plens = NULL;
+  int rc = -1, done = 0;
+
+  fields = calloc((size_t)p->ncsv + 1, sizeof(*fields));
+  picked = calloc((size_t)p->ncsv + 1, sizeof(*picked));
+  lens = calloc((size_t)p->ncsv + 1, sizeof(*lens));
+  plens = calloc((size_t)p->ncsv + 1, sizeof(*plens));
+  if (!fields || !picked || !lens || !plens) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  sql_add(&q, "SELECT r._line, r.st, r.col, r.con, r.msg, r.det");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(&q, ", s.c%d", i + 1);
+  sql_add(&q, " FROM csvstage_reject r JOIN csvstage_stage s ON s._line = r._line "
+              "ORDER BY r._line");
+  /* Row by row: the rejects may be many; memory stays flat. */
+  if (!sql_text(&q) || !PQsendQuery(conn, sql_text(&q)) || !PQsetSingleRowMode(conn)) {
+    cs_fail_result(err, conn, NULL);
+    goto out;
+  }
+  while ((res = PQgetResult(conn)) != NULL) {
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_SINGLE_TUPLE && !done) {
+      for (int i = 0; i < p->ncsv; i++) {
+        fields[i] = PQgetisnull(res, 0, 6 + i) ? NULL : PQgetvalue(res, 0, 6 + i);
+        lens[i] = (size_t)PQgetlength(res, 0, 6 + i);
+      }
+      int n = pick_fields(p, p->ncsv, fields, lens, picked, plens);
+      cs_reject_row row = {
+        .line = atoll(PQgetvalue(res, 0, 0)),
+        .sqlstate = PQgetvalue(res, 0, 1), .column = PQgetvalue(res, 0, 2),
+        .constraint = PQgetvalue(res, 0, 3), .message = PQgetvalue(res, 0, 4),
+        .detail = PQgetvalue(res, 0, 5), .fields = picked, .lens = plens, .nfields = n,
+      };
+      if (cs_rejects_add(rj, &row, err))
+        done = -1;   /* keep draining: the connection must stay usable */
+      else
+        tally_add(ty, 0, row.line, row.sqlstate, row.column, row.constraint, row.message);
+    } else if (st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE && done == 0) {
+      cs_fail_result(err, conn, res);
+      done = -1;
+    }
+    PQclear(res);
+  }
+  res = NULL;
+  if (done == 0)
+    rc = 0;
+out:
+  free(q.b.data);
+  free(fields);
+  free(picked);
+  free(lens);
+  free(plens);
+  return rc;
+}
+
+/* ---- one load ---- */
+
+/* The reject file's path: the configured one, with strftime patterns, or
+ * NAME.rejects.csv beside the input (stdin: in the current directory). */
+static int
+reject_path(const csvstage_settings *s, const char *input, char *out, size_t n,
+            csvstage_error *err)
+{
+  if (s->rejects_file) {
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    if (strftime(out, n, s->rejects_file, &tm) == 0)
+      return cs_fail(err, CSVSTAGE_E_CONFIG, "[rejects] file: the path is empty or too long"), -1;
+    return 0;
+  }
+  if (!input || strcmp(input, "-") == 0)
+    input = "stdin";
+  size_t len = strlen(input);
+  if (len > 3 && strcmp(input + len - 3, ".gz") == 0)
+    len -= 3;
+  if (len > 4 && strncasecmp(input + len - 4, ".csv", 4) == 0)
+    len -= 4;
+  if (len + 13 > n)
+    return cs_fail(err, CSVSTAGE_E_CONFIG, "the input path is too long"), -1;
+  memcpy(out, input, len);
+  strcpy(out + len, ".rejects.csv");
+  return 0;
+}
+
+static double
+now_s(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Reads every record: data into COPY, malformed ones into the reject file. */
+static int
+stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, csvstage_error *err)
+{
+  sql q = {.conn = conn, .err = err};
+  cs_buf out = {0};
+  cs_record rec;
+  const char **picked = NULL;
+  size_t *plens = NULL;
+  int rc = -1, more;
+
+  picked = calloc((size_t)p->ncsv + 1, sizeof(*picked));
+  plens = calloc((size_t)p->ncsv + 1, sizeof(*plens));
+  if (!picked || !plens) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  sql_add(&q, "CREATE TEMP TABLE csvstage_stage (_line bigint");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(&q, ", c%d text", i + 1);
+  sql_add(&q, ") ON COMMIT DROP");
+  if (sql_run(&q, NULL))
+    goto out;
+  if (cs_copy_begin(conn, "COPY csvstage_stage FROM STDIN", err))
+    goto out;
+  while ((more = cs_reader_next(rd, &rec, err)) == 1) {
+    if (rec.kind == CS_RECORD_REJECT) {
+      int n = pick_fields(p, rec.nfields, (const char *const *)rec.field, rec.len, picked, plens);
+      cs_reject_row row = {
+        .line = rec.line, .sqlstate = rec.sqlstate, .column = "", .constraint = "",
+        .message = rec.message, .detail = rec.detail, .fields = picked, .lens = plens,
+        .nfields = n, .raw = rec.raw, .raw_len = rec.raw_len,
+      };
+      if (cs_rejects_add_early(rj, &row, err))
+        break;
+      tally_add(ty, 1, rec.line, rec.sqlstate, "", "", rec.message);
+      continue;
+    }
+    if (cs_copy_encode(&out, &rec) != 0) {
+      cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+      break;
+    }
+    /* 256 KiB per message: few enough calls, small enough to stay in cache. */
+    if (out.len >= 256 * 1024) {
+      if (cs_copy_put(conn, out.data, out.len, err))
+        break;
+      out.len = 0;
+    }
+  }
+  if (!cs_failed(err) && out.len > 0)
+    cs_copy_put(conn, out.data, out.len, err);
+  if (cs_failed(err)) {
+    cs_copy_end(conn, "csvstage stopped reading the input", NULL, NULL);
+    goto out;
+  }
+  if (cs_copy_end(conn, NULL, NULL, err))
+    goto out;
+  rc = 0;
+out:
+  free(q.b.data);
+  free(out.data);
+  free(picked);
+  free(plens);
+  return rc;
+}
+
+static int
+run(PGconn *conn, const char *text, csvstage_error *err)
+{
+  PGresult *res = cs_exec(conn, text, err);
+
+  PQclear(res);
+  return res ? 0 : -1;
+}
+
+csvstage_code
+csvstage_load(csvstage_session *session, const csvstage_settings *settings,
+              const char *path, int flags, csvstage_result *res, csvstage_error *err)
+{
+  PGconn *conn = session ? session->conn : NULL;
+  csvstage_result dummy;
+  csvstage_error localerr;
+  cs_input *in = NULL;
+  cs_reader *rd = NULL;
+  cs_rejects *rj = NULL;
+  plan p = {0};
+  tally *ty = NULL;
+  sql q = {.conn = conn};
+  const char **names = NULL;
+  int in_tx = 0, dry = (flags & CSVSTAGE_DRY_RUN) != 0, over = 0;
+  double t0 = now_s();
+  csvstage_code rc = CSVSTAGE_OK;
+  char rpath[4096];
+  cs_reader_opts ro;
+  cs_reader_stats st;
+  long long bulk = 0, one = 0;
+
+  if (!err) {
+    csvstage_error_clear(&localerr);
+    err = &localerr;
+  }
+  q.err = err;
+  if (!res)
+    res = &dummy;
+  memset(res, 0, sizeof(*res));
+  res->dry_run = dry;
+  cs_strlcpy_utf8(res->file, path && strcmp(path, "-") != 0 ? path : "-", sizeof(res->file));
+  if (!session || !settings) {
+    rc = cs_fail(err, CSVSTAGE_E_INVALID, "no session or no settings");
+    goto out;
+  }
+  if (!settings->table) {
+    rc = cs_fail(err, CSVSTAGE_E_CONFIG, "no target table: give -t TABLE, or table = in [target]");
+    goto out;
+  }
+  if (settings->header && settings->ncolumns > 0) {
+    rc = cs_fail(err, CSVSTAGE_E_CONFIG, "[source] columns names the columns of a file without "
+                 "a header: set header = false, or leave columns out");
+    goto out;
+  }
+  p.session = session;
+  p.settings = settings;
+  ty = calloc(1, sizeof(*ty));
+  if (!ty) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  ty->res = res;
+
+  in = cs_input_open(path, err);
+  if (!in)
+    goto failed;
+  cs_reader_opts_init(&ro);
+  ro.delimiter = settings->delimiter;
+  ro.quote = settings->quote;
+  ro.header = settings->header;
+  ro.ncolumns = settings->ncolumns;
+  ro.null_marker = settings->null_marker;
+  ro.encoding = settings->encoding;
+  rd = cs_reader_open(in, &ro, err);
+  if (!rd)
+    goto failed;
+
+  if (run(conn, "BEGIN", err))
+    goto failed;
+  in_tx = 1;
+  /* Deferrable constraints are checked per record, not at COMMIT, where one
+   * bad record would take the whole file down. */
+  if (run(conn, "SET CONSTRAINTS ALL IMMEDIATE", err))
+    goto failed;
+  sql_add(&q, "SET LOCAL client_encoding = ");
+  sql_literal(&q, settings->encoding);
+  if (sql_run(&q, NULL)) {
+    if (err->code == CSVSTAGE_E_DB) {
+      char msg[sizeof(err->message)];
+      cs_strlcpy_utf8(msg, err->message, sizeof(msg));
+      csvstage_error_clear(err);
+      cs_fail(err, CSVSTAGE_E_CONFIG, "[source] encoding: %s", msg);
+    }
+    goto failed;
+  }
+  p.table = cs_table_load(conn, settings->table, err);
+  if (!p.table)
+    goto failed;
+  snprintf(res->table, sizeof(res->table), "%s", p.table->display_name);
+
+  /* The CSV's column names: the header's, the configured ones, or 1, 2, ... */
+  p.ncsv = cs_reader_ncolumns(rd);
+  names = calloc((size_t)p.ncsv + 1, sizeof(*names));
+  if (!names) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto failed;
+  }
+  for (int i = 0; i < p.ncsv; i++)
+    names[i] = i < settings->ncolumns ? settings->columns[i] : cs_reader_column(rd, i);
+  p.csv_names = names;
+  if (p.ncsv > 0 && plan_build(&p, cs_input_name(in), err) != CSVSTAGE_OK)
+    goto failed;
+
+  /* The reject file's directory must take a file before anything loads. */
+  if (reject_path(settings, path, rpath, sizeof(rpath), err))
+    goto failed;
+  {
+    const char **picked = calloc((size_t)p.ncsv + 1, sizeof(*picked));
+    size_t *plens = calloc((size_t)p.ncsv + 1, sizeof(*plens));
+    int n = picked && plens ? pick_fields(&p, p.ncsv, names, plens, picked, plens) : -1;
+    for (int i = 0; i < n; i++)
+      plens[i] = strlen(picked[i]);
+    if (n >= 0)
+      rj = cs_rejects_open(rpath, settings->delimiter, settings->quote, settings->null_marker,
+                           picked, n, err);
+    else
+      cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    free(picked);
+    free(plens);
+    if (!rj) {
+      if (err->code == CSVSTAGE_E_IO)
+        err->code = CSVSTAGE_E_CONFIG;   /* nothing was loaded: a setup error */
+      goto failed;
+    }
+  }
+  if (p.ncsv == 0)
+    goto counted;   /* an empty file: nothing to load */
+
+  if (stage(&p, conn, rd, rj, ty, err))
+    goto failed;
+  if (session->server_version < 160000 && create_validators(&p, &q))
+    goto failed;
+  {
+    PGresult *r = cs_exec(conn, "SELECT count(*) FROM csvstage_stage", err);
+    long long staged;
+    int target_empty = 0;
+    if (!r)
+      goto failed;
+    staged = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    sql_add(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p.table->sql_name);
+    r = sql_text(&q) ? cs_exec(conn, sql_text(&q), err) : NULL;
+    sql_reset(&q);
+    if (!r)
+      goto failed;
+    target_empty = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (staged > 0) {
+      if (run(conn, "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, col text, "
+                    "con text, msg text, det text) ON COMMIT DROP", err) ||
+          predict(&p, &q, target_empty) ||
+          run(conn, "SAVEPOINT csvstage_bulk", err))
+        goto failed;
+      if (insert_clean(&p, &q, &bulk) == 0) {
+        if (run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
+            insert_one_by_one(&p, &q, 0, &one))
+          goto failed;
+      } else {
+        /* What prediction could not foresee: start over, one by one. */
+        if (err->code != CSVSTAGE_E_DB)
+          goto failed;
+        csvstage_error_clear(err);
+        bulk = 0;
+        res->row_by_row = 1;
+        if (run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
+            insert_one_by_one(&p, &q, 1, &one))
+          goto failed;
+      }
+      if (write_server_rejects(&p, conn, rj, ty, err))
+        goto failed;
+    }
+  }
+counted:
+  if (cs_rejects_finish(rj, err))
+    goto failed;
+  cs_reader_get_stats(rd, &st);
+  res->records = st.records;
+  res->rejected = cs_rejects_count(rj);
+  res->loaded = res->records - res->rejected;
+  res->bytes = cs_input_position(in);
+  tally_finish(ty);
+  over = (settings->max_rejects >= 0 && res->rejected > settings->max_rejects) ||
+         (settings->max_rejects_pct >= 0 &&
+          (double)res->rejected * 100.0 > settings->max_rejects_pct * (double)res->records);
+  if (over || dry) {
+    if (run(conn, "ROLLBACK", err))
+      goto failed;
+  } else if (run(conn, "COMMIT", err)) {
+    if (err->code == CSVSTAGE_E_CONNLOST) {
+      char msg[sizeof(err->message)];
+      cs_strlcpy_utf8(msg, err->message, sizeof(msg));
+      csvstage_error_clear(err);
+      cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection was lost during COMMIT: whether %s "
+              "was loaded is unknown; count the rows in %s before loading it again (%s)",
+              res->file, res->table, msg);
+    }
+    in_tx = 0;
+    goto failed;
+  } else {
+    res->committed = 1;
+  }
+  in_tx = 0;
+  if (res->rejected > 0)
+    snprintf(res->reject_file, sizeof(res->reject_file), "%s", rpath);
+  {
+    cs_rejects *r = rj;
+    rj = NULL;
+    if (cs_rejects_commit(r, err) != 0 && res->committed)
+      /* The load is in; only the report of its rejects failed. */
+      res->reject_file[0] = '\0';
+  }
+  if (over) {
+    char limit[64];
+    if (settings->max_rejects >= 0)
+      snprintf(limit, sizeof(limit), "%lld", settings->max_rejects);
+    else
+      snprintf(limit, sizeof(limit), "%g%%", settings->max_rejects_pct);
+    res->loaded = 0;
+    rc = cs_fail(err, CSVSTAGE_E_REJECTS, "%s: %lld of %lld records rejected, more than "
+                 "max_rejects %s: nothing committed", res->file, res->rejected,
+                 res->records, limit);
+  } else if (cs_failed(err)) {
+    rc = err->code;
+  }
+  goto out;
+
+failed:
+  rc = err->code ? err->code : CSVSTAGE_E_DB;
+  if (in_tx && PQstatus(conn) == CONNECTION_OK) {
+    csvstage_error ignored;
+    csvstage_error_clear(&ignored);
+    run(conn, "ROLLBACK", &ignored);
+  }
+  if (rd) {
+    cs_reader_get_stats(rd, &st);
+    res->records = st.records;
+  }
+  res->loaded = 0;
+  res->committed = 0;
+out:
+  res->elapsed_s = now_s() - t0;
+  cs_rejects_discard(rj);
+  cs_reader_free(rd);
+  cs_input_close(in);
+  cs_table_free(p.table);
+  plan_free(&p);
+  free(names);
+  free(ty);
+  free(q.b.data);
+  return rc;
+}

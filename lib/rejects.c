@@ -1,0 +1,307 @@
+/* rejects.c: the reject file, written beside its final path and renamed
+ * into place, so that the path always holds a whole file. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "copyenc.h"
+#include "error.h"
+#include "rejects.h"
+
+const char *const cs_reject_meta[7] = {
+  "_line", "_sqlstate", "_column", "_constraint", "_message", "_detail", "_raw",
+};
+
+struct cs_rejects {
+  char *path;
+  char *tmp_path;
+  FILE *out;
+  FILE *early;          /* malformed records, [line][len][row] each */
+  long long nearly_left;
+  long long early_line; /* the next early reject's line, -1 when none read */
+  int early_reading;    /* early rejects are being read back */
+  cs_buf early_row;
+  char delimiter, quote;
+  char *null_marker;
+  long long rows;
+  cs_buf buf;
+};
+
+/* One field, quoted when it must be: empty (vs NULL), or holding the
+ * delimiter, the quote, a line end, or the NULL marker. */
+static int
+put_field(cs_rejects *r, cs_buf *b, const char *f, size_t n, int first)
+{
+  int quote = 0;
+
+  if (cs_buf_reserve(b, 2 * n + 3 + strlen(r->null_marker)) != 0)
+    return -1;
+  if (!first)
+    b->data[b->len++] = r->delimiter;
+  if (!f) {
+    memcpy(b->data + b->len, r->null_marker, strlen(r->null_marker));
+    b->len += strlen(r->null_marker);
+    return 0;
+  }
+  quote = n == 0 || (*r->null_marker && strlen(r->null_marker) == n &&
+                     memcmp(f, r->null_marker, n) == 0);
+  for (size_t i = 0; i < n; i++) {
+    if (f[i] == r->delimiter || f[i] == r->quote || f[i] == '\n' || f[i] == '\r')
+      quote = 1;
+  }
+  if (!quote) {
+    memcpy(b->data + b->len, f, n);
+    b->len += n;
+    return 0;
+  }
+  b->data[b->len++] = r->quote;
+  for (size_t i = 0; i < n; i++) {
+    if (f[i] == r->quote)
+      b->data[b->len++] = r->quote;
+    b->data[b->len++] = f[i];
+  }
+  b->data[b->len++] = r->quote;
+  return 0;
+}
+
+/* csvstage's own columns: empty is written as nothing, not as "". */
+static int
+put_text(cs_rejects *r, cs_buf *b, const char *s, int first)
+{
+  if (!s || !*s) {
+    if (cs_buf_reserve(b, 1) != 0)
+      return -1;
+    if (!first)
+      b->data[b->len++] = r->delimiter;
+    return 0;
+  }
+  return put_field(r, b, s, strlen(s), first);
+}
+
+/* Formats row into b (replacing its content), newline included. */
+static int
+format_row(cs_rejects *r, cs_buf *b, const cs_reject_row *row)
+{
+  char line[32];
+
+  b->len = 0;
+  snprintf(line, sizeof(line), "%lld", row->line);
+  if (put_text(r, b, line, 1) || put_text(r, b, row->sqlstate, 0) ||
+      put_text(r, b, row->column, 0) || put_text(r, b, row->constraint, 0) ||
+      put_text(r, b, row->message, 0) || put_text(r, b, row->detail, 0))
+    return -1;
+  for (int i = 0; i < row->nfields; i++) {
+    const char *f = row->fields ? row->fields[i] : NULL;
+    size_t n = f ? (row->lens ? row->lens[i] : strlen(f)) : 0;
+    if (put_field(r, b, f, n, 0))
+      return -1;
+  }
+  /* The raw record without its final line end: the file adds its own. */
+  size_t rawlen = row->raw ? row->raw_len : 0;
+  while (rawlen > 0 && (row->raw[rawlen - 1] == '\n' || row->raw[rawlen - 1] == '\r'))
+    rawlen--;
+  if ((rawlen ? put_field(r, b, row->raw, rawlen, 0) : put_text(r, b, "", 0)) ||
+      cs_buf_reserve(b, 2) != 0)
+    return -1;
+  b->data[b->len++] = '\n';
+  return 0;
+}
+
+static int
+write_out(cs_rejects *r, const char *data, size_t n, csvstage_error *err)
+{
+  if (fwrite(data, 1, n, r->out) != n) {
+    cs_fail(err, CSVSTAGE_E_IO, "%s: %s", r->tmp_path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+cs_rejects *
+cs_rejects_open(const char *path, char delimiter, char quote, const char *null_marker,
+                const char *const *names, int n, csvstage_error *err)
+{
+  cs_rejects *r = calloc(1, sizeof(*r));
+  int fd = -1;
+
+  if (!r)
+    goto nomem;
+  r->delimiter = delimiter;
+  r->quote = quote;
+  r->early_line = -1;
+  r->null_marker = strdup(null_marker ? null_marker : "");
+  r->path = strdup(path);
+  r->tmp_path = malloc(strlen(path) + 16);
+  if (!r->null_marker || !r->path || !r->tmp_path)
+    goto nomem;
+  sprintf(r->tmp_path, "%s.tmp-XXXXXX", path);
+  fd = mkstemp(r->tmp_path);   /* mode 0600 */
+  if (fd < 0) {
+    cs_fail(err, CSVSTAGE_E_IO, "cannot create the reject file %s: %s", path,
+            strerror(errno));
+    free(r->tmp_path);
+    r->tmp_path = NULL;
+    goto fail;
+  }
+  r->out = fdopen(fd, "w");
+  if (!r->out) {
+    close(fd);
+    goto nomem;
+  }
+  r->early = tmpfile();
+  if (!r->early) {
+    cs_fail(err, CSVSTAGE_E_IO, "cannot create a temporary file: %s", strerror(errno));
+    goto fail;
+  }
+  r->buf.len = 0;
+  for (int i = 0; i < CS_REJECT_META_BEFORE + n + 1; i++) {
+    const char *name = i < CS_REJECT_META_BEFORE ? cs_reject_meta[i]
+                     : i < CS_REJECT_META_BEFORE + n ? names[i - CS_REJECT_META_BEFORE]
+                     : cs_reject_meta[6];
+    if (put_text(r, &r->buf, name, i == 0))
+      goto nomem;
+  }
+  if (cs_buf_reserve(&r->buf, 1))
+    goto nomem;
+  r->buf.data[r->buf.len++] = '\n';
+  if (write_out(r, r->buf.data, r->buf.len, err))
+    goto fail;
+  return r;
+nomem:
+  cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+fail:
+  cs_rejects_discard(r);
+  return NULL;
+}
+
+int
+cs_rejects_add_early(cs_rejects *r, const cs_reject_row *row, csvstage_error *err)
+{
+  int64_t head[2];
+
+  if (format_row(r, &r->buf, row))
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  head[0] = row->line;
+  head[1] = (int64_t)r->buf.len;
+  if (fwrite(head, sizeof(head), 1, r->early) != 1 ||
+      fwrite(r->buf.data, 1, r->buf.len, r->early) != r->buf.len)
+    return cs_fail(err, CSVSTAGE_E_IO, "writing a temporary file: %s", strerror(errno)), -1;
+  r->nearly_left++;
+  r->rows++;
+  return 0;
+}
+
+/* Writes the early rejects on lines before `before` (all: -1). */
+static int
+flush_early(cs_rejects *r, long long before, csvstage_error *err)
+{
+  int64_t head[2];
+
+  for (;;) {
+    if (r->early_line < 0) {
+      if (r->nearly_left == 0)
+        return 0;
+      if (!r->early_reading) {
+        /* All early rejects come before the first late one is added. */
+        if (fflush(r->early) != 0 || fseek(r->early, 0, SEEK_SET) != 0)
+          return cs_fail(err, CSVSTAGE_E_IO, "reading back a temporary file: %s",
+                         strerror(errno)), -1;
+        r->early_reading = 1;
+      }
+      if (fread(head, sizeof(head), 1, r->early) != 1 ||
+          cs_buf_reserve(&r->early_row, (size_t)head[1]) != 0 ||
+          fread(r->early_row.data, 1, (size_t)head[1], r->early) != (size_t)head[1])
+        return cs_fail(err, CSVSTAGE_E_IO, "reading back a temporary file"), -1;
+      r->early_row.len = (size_t)head[1];
+      r->early_line = head[0];
+      r->nearly_left--;
+    }
+    if (before >= 0 && r->early_line >= before)
+      return 0;
+    if (write_out(r, r->early_row.data, r->early_row.len, err))
+      return -1;
+    r->early_line = -1;
+  }
+}
+
+int
+cs_rejects_add(cs_rejects *r, const cs_reject_row *row, csvstage_error *err)
+{
+  if (flush_early(r, row->line, err))
+    return -1;
+  if (format_row(r, &r->buf, row))
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  r->rows++;
+  return write_out(r, r->buf.data, r->buf.len, err);
+}
+
+int
+cs_rejects_finish(cs_rejects *r, csvstage_error *err)
+{
+  if (flush_early(r, -1, err))
+    return -1;
+  if (fflush(r->out) != 0 || fsync(fileno(r->out)) != 0)
+    return cs_fail(err, CSVSTAGE_E_IO, "%s: %s", r->tmp_path, strerror(errno)), -1;
+  return 0;
+}
+
+long long
+cs_rejects_count(const cs_rejects *r)
+{
+  return r ? r->rows : 0;
+}
+
+int
+cs_rejects_commit(cs_rejects *r, csvstage_error *err)
+{
+  int rc = 0;
+
+  if (fclose(r->out) != 0) {
+    r->out = NULL;
+    cs_fail(err, CSVSTAGE_E_IO, "%s: %s", r->tmp_path, strerror(errno));
+    cs_rejects_discard(r);
+    return -1;
+  }
+  r->out = NULL;
+  if (r->rows > 0) {
+    if (rename(r->tmp_path, r->path) != 0) {
+      cs_fail(err, CSVSTAGE_E_IO, "cannot move the reject file into place at %s: %s",
+              r->path, strerror(errno));
+      rc = -1;
+    } else {
+      free(r->tmp_path);
+      r->tmp_path = NULL;
+    }
+  } else if (unlink(r->path) != 0 && errno != ENOENT) {
+    cs_fail(err, CSVSTAGE_E_IO, "cannot remove the old reject file %s: %s",
+            r->path, strerror(errno));
+    rc = -1;
+  }
+  cs_rejects_discard(r);
+  return rc;
+}
+
+void
+cs_rejects_discard(cs_rejects *r)
+{
+  if (!r)
+    return;
+  if (r->out)
+    fclose(r->out);
+  if (r->early)
+    fclose(r->early);
+  if (r->tmp_path)
+    unlink(r->tmp_path);
+  free(r->tmp_path);
+  free(r->path);
+  free(r->null_marker);
+  free(r->buf.data);
+  free(r->early_row.data);
+  free(r);
+}
