@@ -12,7 +12,7 @@
 
 #include <ini.h>
 
-#include "config.h"
+#include "settings.h"
 #include "error.h"
 
 /* Bits of csvstage_settings.seen and cs_rule.seen. */

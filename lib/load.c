@@ -37,7 +37,7 @@
 #include <libpq-fe.h>
 
 #include "catalog.h"
-#include "config.h"
+#include "settings.h"
 #include "copyenc.h"
 #include "error.h"
 #include "input.h"

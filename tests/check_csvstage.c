@@ -60,6 +60,7 @@ main(int argc, char **argv)
     srunner_add_suite(sr, make_options_suite());
     srunner_add_suite(sr, make_reader_suite());
     srunner_add_suite(sr, make_copyenc_suite());
+    srunner_add_suite(sr, make_config_suite());
   } else if (strcmp(which, "db") == 0) {
     if (!getenv("CSVSTAGE_TEST_DSN")) {
       fprintf(stderr, "check_csvstage: CSVSTAGE_TEST_DSN is not set: run "

@@ -10,10 +10,12 @@ Suite *make_error_suite(void);
 Suite *make_options_suite(void);
 Suite *make_reader_suite(void);
 Suite *make_copyenc_suite(void);
+Suite *make_config_suite(void);
 
 /* Suites that need the PostgreSQL started by tests/pg-harness. */
 Suite *make_pg_suite(void);
 Suite *make_roundtrip_suite(void);
+Suite *make_load_suite(void);
 
 /*
  * The harness's connection string. A test that needs the server fails (it

@@ -1,0 +1,67 @@
+/* settings.h: import settings, from an INI file (libinih) or one key at a
+ * time (private). */
+#ifndef CSVSTAGE_SETTINGS_H
+#define CSVSTAGE_SETTINGS_H
+
+#include "csvstage.h"
+
+/* One fallback in a column's coalesce list. */
+typedef enum cs_fallback_kind {
+  CS_FALLBACK_LITERAL,  /* a constant, cast to the column's type */
+  CS_FALLBACK_COLUMN,   /* another CSV column's value */
+  CS_FALLBACK_DEFAULT   /* the table column's DEFAULT (always last) */
+} cs_fallback_kind;
+
+typedef struct cs_fallback {
+  cs_fallback_kind kind;
+  char *text;           /* the literal's value or the CSV column's name */
+} cs_fallback;
+
+/* A [column "NAME"] section: how one table column is fed. */
+typedef struct cs_rule {
+  char *column;         /* the table column */
+  char *from;           /* the CSV column feeding it; NULL: same name */
+  int trim;             /* -1: as [source] trim says */
+  char **nullif;        /* values that become NULL */
+  int nnullif;
+  cs_fallback *coalesce;
+  int ncoalesce;
+  int line;             /* config line of the section's first key, or 0 */
+  unsigned seen;        /* keys already set (duplicates are errors) */
+} cs_rule;
+
+struct csvstage_settings {
+  /* [source] */
+  char delimiter;
+  char quote;
+  int header;
+  char *encoding;       /* PostgreSQL client encoding name */
+  char *null_marker;    /* unquoted text meaning NULL; "" by default */
+  char **columns;       /* names for the CSV's columns, when given */
+  int ncolumns;
+  char **ignore;        /* CSV columns that feed nothing */
+  int nignore;
+  int trim;             /* strip white space around every value */
+  /* [target] */
+  char *table;
+  long long max_rejects;      /* -1: no limit */
+  double max_rejects_pct;     /* -1: no limit */
+  /* [rejects] */
+  char *rejects_file;   /* may hold strftime patterns; NULL: FILE.rejects.csv */
+  /* [column "..."] */
+  cs_rule *rules;
+  int nrules;
+  unsigned seen;        /* [source]/[target]/[rejects] keys already set */
+  char *path;           /* the config file read last, for messages */
+};
+
+/* The rule for a table column, or NULL. */
+const cs_rule *cs_settings_rule(const csvstage_settings *s, const char *column);
+
+/*
+ * Parses "N" or "P%" into *count or *pct (the other becomes -1). Returns 0,
+ * or -1 when the text is neither.
+ */
+int cs_parse_max_rejects(const char *text, long long *count, double *pct);
+
+#endif
