@@ -133,15 +133,17 @@ typedef struct csvstage_reject_line {
 #define CSVSTAGE_FIRST_REJECTS 10
 
 /*
- * What a load did. records == loaded + rejected, always. Filled as far as
- * the load got, also when csvstage_load fails.
+ * What a load did. records == loaded + rejected, always; committed says
+ * whether the loaded records are in. When csvstage_load fails with
+ * anything but CSVSTAGE_E_REJECTS, the counts are 0: nothing was committed.
  */
 typedef struct csvstage_result {
   char file[1024];            /* the input's name ("-" for stdin) */
   char table[512];            /* the target, schema-qualified, quoted where
                                  SQL needs it */
   long long records;          /* records read (data and malformed) */
-  long long loaded;           /* went in (or would, on a dry run) */
+  long long loaded;           /* went in (or would have: on a dry run, or
+                                 over max_rejects, when nothing committed) */
   long long rejected;         /* in the reject file */
   long long bytes;            /* input bytes read (compressed, for gzip) */
   int committed;              /* 1 when the transaction committed */

@@ -321,7 +321,7 @@ plan_build(plan *p, const char *input_name, csvstage_error *err)
     rule_where(s, r, where, sizeof(where));
     if (col < 0) {
       rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: table %s has no column \"%s\"",
-                   where, r->column, t->sql_name, r->column);
+                   where, r->column, t->display_name, r->column);
       goto out;
     }
     if (r->from) {
@@ -400,7 +400,7 @@ plan_build(plan *p, const char *input_name, csvstage_error *err)
     rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT,
                  "%s: no column of table %s for CSV column%s %s: map %s with "
                  "[column \"NAME\"] from = ..., or list %s in [source] ignore",
-                 input_name, t->sql_name, strchr(names, ',') ? "s" : "", names,
+                 input_name, t->display_name, strchr(names, ',') ? "s" : "", names,
                  strchr(names, ',') ? "them" : "it", strchr(names, ',') ? "them" : "it");
     goto out;
   }
@@ -416,13 +416,13 @@ plan_build(plan *p, const char *input_name, csvstage_error *err)
                  "%s: nothing feeds NOT NULL column%s %s of table %s, which ha%s no "
                  "DEFAULT: every record would be rejected; map a CSV column with "
                  "[column \"NAME\"] from = ..., or give a coalesce",
-                 input_name, strchr(names, ',') ? "s" : "", names, t->sql_name,
+                 input_name, strchr(names, ',') ? "s" : "", names, t->display_name,
                  strchr(names, ',') ? "ve" : "s");
     goto out;
   }
   if (p->nfed == 0)
     rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: no CSV column feeds table %s",
-                 input_name, t->sql_name);
+                 input_name, t->display_name);
 out:
   free(claimed);
   free(used);
@@ -870,7 +870,7 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
     sql_add(&body, " THEN ");
     sql_literal(&body, p->table->cols[p->fed[i].col].name);
   }
-  sql_add(&body, " ELSE '' END; END IF; "
+  sql_add(&body, " WHEN false THEN '' ELSE '' END; END IF; "
                  "INSERT INTO csvstage_reject VALUES (r._line, st, col, con, msg, det); "
                  "END; END LOOP; PERFORM set_config('csvstage.inserted', n::text, true); END");
   sql_add(q, "DO ");
@@ -1220,20 +1220,6 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   }
   ty->res = res;
 
-  in = cs_input_open(path, err);
-  if (!in)
-    goto failed;
-  cs_reader_opts_init(&ro);
-  ro.delimiter = settings->delimiter;
-  ro.quote = settings->quote;
-  ro.header = settings->header;
-  ro.ncolumns = settings->ncolumns;
-  ro.null_marker = settings->null_marker;
-  ro.encoding = settings->encoding;
-  rd = cs_reader_open(in, &ro, err);
-  if (!rd)
-    goto failed;
-
   if (run(conn, "BEGIN", err))
     goto failed;
   in_tx = 1;
@@ -1256,6 +1242,26 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   if (!p.table)
     goto failed;
   snprintf(res->table, sizeof(res->table), "%s", p.table->display_name);
+
+  in = cs_input_open(path, err);
+  if (!in)
+    goto failed;
+  cs_reader_opts_init(&ro);
+  ro.delimiter = settings->delimiter;
+  ro.quote = settings->quote;
+  ro.header = settings->header;
+  ro.ncolumns = settings->ncolumns;
+  if (!settings->header && settings->ncolumns == 0) {
+    /* Neither a header nor names: as COPY without a column list, every
+     * record holds every column the table takes, in order. */
+    for (int i = 0; i < p.table->ncols; i++)
+      ro.ncolumns += !p.table->cols[i].generated;
+  }
+  ro.null_marker = settings->null_marker;
+  ro.encoding = settings->encoding;
+  rd = cs_reader_open(in, &ro, err);
+  if (!rd)
+    goto failed;
 
   /* The CSV's column names: the header's, the configured ones, or 1, 2, ... */
   p.ncsv = cs_reader_ncolumns(rd);
@@ -1384,7 +1390,6 @@ counted:
       snprintf(limit, sizeof(limit), "%lld", settings->max_rejects);
     else
       snprintf(limit, sizeof(limit), "%g%%", settings->max_rejects_pct);
-    res->loaded = 0;
     rc = cs_fail(err, CSVSTAGE_E_REJECTS, "%s: %lld of %lld records rejected, more than "
                  "max_rejects %s: nothing committed", res->file, res->rejected,
                  res->records, limit);
@@ -1400,11 +1405,8 @@ failed:
     csvstage_error_clear(&ignored);
     run(conn, "ROLLBACK", &ignored);
   }
-  if (rd) {
-    cs_reader_get_stats(rd, &st);
-    res->records = st.records;
-  }
-  res->loaded = 0;
+  /* Nothing was committed, so nothing is accounted for: the error says why. */
+  res->records = res->loaded = res->rejected = 0;
   res->committed = 0;
 out:
   res->elapsed_s = now_s() - t0;

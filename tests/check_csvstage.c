@@ -69,6 +69,7 @@ main(int argc, char **argv)
     }
     sr = srunner_create(make_pg_suite());
     srunner_add_suite(sr, make_roundtrip_suite());
+    srunner_add_suite(sr, make_load_suite());
   } else {
     fprintf(stderr, "usage: %s unit|db\n", argv[0]);
     return EXIT_FAILURE;

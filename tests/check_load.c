@@ -1,0 +1,545 @@
+/*
+ * Integration tests for lib/load.c against the harness's PostgreSQL: every
+ * error class, the mapping rules, preflight, dry runs, max_rejects and the
+ * reject file. Each load asserts the accounting invariant (records = loaded
+ * + rejected; rows added to the table = loaded) and each test the exact
+ * rows loaded and the exact lines and SQLSTATEs rejected.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "csvstage.h"
+#include "input.h"
+#include "reader.h"
+#include "tests.h"
+
+static PGconn *conn;
+static csvstage_session *session;
+static char dir[64], csv_path[128], conf_path[128], rej_path[128];
+static csvstage_result res;
+static csvstage_error err;
+
+static void
+setup(void)
+{
+  conn = test_connect();
+  test_exec(conn, "SET client_min_messages = warning");
+  test_exec(conn, "DROP SCHEMA IF EXISTS lt CASCADE");
+  test_exec(conn, "CREATE SCHEMA lt");
+  csvstage_error_clear(&err);
+  session = csvstage_connect(test_dsn(), &err);
+  ck_assert_msg(session != NULL, "%s", err.message);
+  strcpy(dir, "/tmp/csvstage-load-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(csv_path, sizeof(csv_path), "%s/in.csv", dir);
+  snprintf(conf_path, sizeof(conf_path), "%s/load.conf", dir);
+  snprintf(rej_path, sizeof(rej_path), "%s/rejects.csv", dir);
+}
+
+static void
+teardown(void)
+{
+  char cmd[128];
+
+  csvstage_disconnect(session);
+  PQfinish(conn);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static long long
+count_rows(const char *table)
+{
+  char sql[256];
+  PGresult *r;
+  long long n;
+
+  snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+  r = PQexec(conn, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK &&
+      strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42P01") == 0) {
+    PQclear(r);
+    return -1;   /* no such table: a preflight test */
+  }
+  ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+  n = atoll(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return n;
+}
+
+/*
+ * Loads csv into table with the config text (may be NULL) and extra
+ * settings; the reject file goes to rej_path. Asserts the invariants.
+ */
+static csvstage_code
+load_flags(const char *table, const char *csv, const char *conf, int flags)
+{
+  csvstage_settings *s = csvstage_settings_new();
+  long long before = count_rows(table);
+  csvstage_code rc;
+
+  write_file(csv_path, csv);
+  csvstage_error_clear(&err);
+  if (conf) {
+    write_file(conf_path, conf);
+    ck_assert_msg(csvstage_settings_read(s, conf_path, &err) == CSVSTAGE_OK, "%s", err.message);
+  }
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "table", table, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_settings_set(s, "rejects", "file", rej_path, &err), CSVSTAGE_OK);
+  rc = csvstage_load(session, s, csv_path, flags, &res, &err);
+  csvstage_settings_free(s);
+  ck_assert_int_eq(res.records, res.loaded + res.rejected);
+  if (res.committed)
+    ck_assert_int_eq(count_rows(table), before + res.loaded);
+  else
+    ck_assert_int_eq(count_rows(table), before);
+  if (rc == CSVSTAGE_OK)
+    ck_assert_int_eq(res.committed, !(flags & CSVSTAGE_DRY_RUN));
+  return rc;
+}
+
+static csvstage_code
+load(const char *table, const char *csv, const char *conf)
+{
+  return load_flags(table, csv, conf, 0);
+}
+
+/* One query's rows as "a,b|c,d" (NULL as NULL). */
+static char *
+rows(const char *sql)
+{
+  static char out[8192];
+  PGresult *r = PQexec(conn, sql);
+
+  ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
+  out[0] = '\0';
+  for (int i = 0; i < PQntuples(r); i++) {
+    if (i)
+      strcat(out, "|");
+    for (int j = 0; j < PQnfields(r); j++) {
+      if (j)
+        strcat(out, ",");
+      strcat(out, PQgetisnull(r, i, j) ? "NULL" : PQgetvalue(r, i, j));
+    }
+  }
+  PQclear(r);
+  return out;
+}
+
+/*
+ * The reject file read back with csvstage's own reader, as
+ * "LINE:SQLSTATE:COLUMN LINE:SQLSTATE:COLUMN", or "none" without a file.
+ * With `field` >= 0, that record field is appended (NULL as \N, "" as '').
+ */
+static char *
+rejects_field(int field)
+{
+  static char out[8192];
+  csvstage_error e;
+  cs_input *in;
+  cs_reader *rd;
+  cs_reader_opts o;
+  cs_record rec;
+
+  out[0] = '\0';
+  if (access(rej_path, F_OK) != 0)
+    return strcpy(out, "none");
+  csvstage_error_clear(&e);
+  in = cs_input_open(rej_path, &e);
+  ck_assert_ptr_nonnull(in);
+  cs_reader_opts_init(&o);
+  rd = cs_reader_open(in, &o, &e);
+  ck_assert_msg(rd != NULL, "%s", e.message);
+  ck_assert_str_eq(cs_reader_column(rd, 0), "_line");
+  ck_assert_str_eq(cs_reader_column(rd, cs_reader_ncolumns(rd) - 1), "_raw");
+  while (cs_reader_next(rd, &rec, &e) == 1) {
+    ck_assert_msg(rec.kind == CS_RECORD_DATA, "the reject file is malformed at %lld", rec.line);
+    size_t n = strlen(out);
+    snprintf(out + n, sizeof(out) - n, "%s%.*s:%.*s:%.*s", n ? " " : "",
+             (int)rec.len[0], rec.field[0], (int)rec.len[1], rec.field[1],
+             rec.field[2] ? (int)rec.len[2] : 0, rec.field[2] ? rec.field[2] : "");
+    if (field >= 0) {
+      n = strlen(out);
+      int f = 6 + field;
+      if (!rec.field[f])
+        snprintf(out + n, sizeof(out) - n, "=\\N");
+      else if (rec.len[f] == 0)
+        snprintf(out + n, sizeof(out) - n, "=''");
+      else
+        snprintf(out + n, sizeof(out) - n, "=%.*s", (int)rec.len[f], rec.field[f]);
+    }
+  }
+  cs_reader_free(rd);
+  cs_input_close(in);
+  return out;
+}
+
+static char *
+rejects(void)
+{
+  return rejects_field(-1);
+}
+
+START_TEST(sample_users)
+{
+  FILE *f = fopen("samples/users.csv", "r");
+  char buf[8192];
+  size_t n;
+
+  ck_assert_msg(f != NULL, "run from the source directory");
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  test_exec(conn, "CREATE TABLE lt.users (id integer PRIMARY KEY, first_name text NOT NULL,"
+                  " last_name text NOT NULL, email text NOT NULL UNIQUE,"
+                  " status text NOT NULL DEFAULT 'pending'"
+                  "  CHECK (status IN ('active', 'pending', 'suspended', 'closed')),"
+                  " signup_at timestamptz NOT NULL, balance numeric(12,2) NOT NULL DEFAULT 0,"
+                  " active boolean NOT NULL DEFAULT true, score integer, notes text)");
+  ck_assert_int_eq(load("lt.users", buf, NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.records, 9);
+  ck_assert_int_eq(res.loaded, 4);
+  ck_assert_str_eq(rows("SELECT id, status, balance FROM lt.users ORDER BY id"),
+                   "1,active,120.50|2,pending,0.00|7,active,42.00|9,active,7.70");
+  ck_assert_str_eq(rejects(), "4:22008:signup_at 5:23502:email 6:22P02:balance 7:23505: "
+                              "10:22P04:");
+  ck_assert_str_eq(res.first[1].message, "null value in column \"email\" of relation "
+                                         "\"users\" violates not-null constraint");
+  ck_assert_str_eq(res.reject_file, rej_path);
+  ck_assert_str_eq(res.table, "lt.users");
+}
+END_TEST
+
+START_TEST(type_errors)
+{
+  test_exec(conn, "CREATE TABLE lt.t (i int, b bigint, d date, ts timestamptz,"
+                  " v varchar(3), n numeric(5,2), f boolean)");
+  ck_assert_int_eq(load("lt.t",
+    "i,b,d,ts,v,n,f\n"
+    "1,1,2024-01-01,2024-01-01 10:00+00,abc,1.5,t\n"   /* 2: ok */
+    "x,1,,,,,\n"                                       /* 3: 22P02 i */
+    "99999999999,,,,,,\n"                              /* 4: 22003 i */
+    "5,,2024-13-01,,,,\n"                              /* 5: 22008 d */
+    "6,,soon,,,,\n"                                    /* 6: 22007 d */
+    "7,,,2024-02-30 10:00,,,\n"                        /* 7: 22008 ts */
+    "8,,,,abcd,,\n"                                    /* 8: 22001 v */
+    "9,,,,,1000,\n"                                    /* 9: 22003 n */
+    "10,,,,,,maybe\n"                                  /* 10: 22P02 f */
+    " 11 ,-12,2024-02-29,2024-12-31T23:59:59.5Z,  ,999.999,off\n", /* 11: 999.999 rounds to 1000.00: 22003 */
+    NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:22P02:i 4:22003:i 5:22008:d 6:22007:d 7:22008:ts "
+                              "8:22001:v 9:22003:n 10:22P02:f 11:22003:n");
+  ck_assert_str_eq(rows("SELECT i, v, n, f FROM lt.t"), "1,abc,1.50,t");
+}
+END_TEST
+
+START_TEST(unique_in_file_order)
+{
+  test_exec(conn, "CREATE TABLE lt.t (id int PRIMARY KEY, d date, name text UNIQUE)");
+  test_exec(conn, "INSERT INTO lt.t VALUES (100, NULL, 'old')");
+  ck_assert_int_eq(load("lt.t",
+    "id,d,name\n"
+    "1,,a\n"            /* 2: loads */
+    "2,,b\n"            /* 3: loads */
+    "1,,c\n"            /* 4: a later duplicate of line 2: rejected */
+    "5,never,d\n"       /* 5: bad date: rejected */
+    "5,,e\n"            /* 6: the earlier 5 was rejected: loads */
+    "100,,f\n"          /* 7: exists in the table */
+    "7,,old\n"          /* 8: name exists in the table */
+    "8,,b\n"            /* 9: name repeats line 3 */
+    "01,,g\n",          /* 10: integer 1 again, written differently */
+    NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "4:23505: 5:22007:d 7:23505: 8:23505: 9:23505: 10:23505:");
+  ck_assert_str_eq(rows("SELECT id, name FROM lt.t ORDER BY id"), "1,a|2,b|5,e|100,old");
+  ck_assert_int_eq(res.row_by_row, 0);
+}
+END_TEST
+
+START_TEST(foreign_key_and_check)
+{
+  test_exec(conn, "CREATE TABLE lt.p (id int PRIMARY KEY)");
+  test_exec(conn, "INSERT INTO lt.p VALUES (1), (2)");
+  test_exec(conn, "CREATE TABLE lt.c (id int, pid int REFERENCES lt.p,"
+                  " qty int CONSTRAINT qty_positive CHECK (qty > 0))");
+  ck_assert_int_eq(load("lt.c", "id,pid,qty\n1,1,5\n2,3,5\n3,,5\n4,2,0\n5,2,\n", NULL),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:23503: 5:23514:");
+  ck_assert_str_eq(rows("SELECT id FROM lt.c ORDER BY id"), "1|3|5");
+  ck_assert_int_eq(res.row_by_row, 0);
+  ck_assert_str_eq(res.first[1].message, "new row for relation \"c\" violates check "
+                                         "constraint \"qty_positive\"");
+}
+END_TEST
+
+START_TEST(no_partition)
+{
+  test_exec(conn, "CREATE TABLE lt.m (id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at)");
+  test_exec(conn, "CREATE TABLE lt.m2024 PARTITION OF lt.m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')");
+  ck_assert_int_eq(load("lt.m", "id,at\n1,2024-05-01\n2,2023-05-01\n3,2024-12-31\n", NULL),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:23514:");
+  ck_assert_str_eq(rows("SELECT id FROM lt.m ORDER BY id"), "1|3");
+}
+END_TEST
+
+START_TEST(triggers)
+{
+  test_exec(conn, "CREATE TABLE lt.t (id int, email text NOT NULL)");
+  /* Clears the NOT NULL column of some rows; raises for others. */
+  test_exec(conn, "CREATE FUNCTION lt.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                  " IF NEW.email LIKE '%@spam.example' THEN NEW.email := NULL; END IF;"
+                  " IF NEW.email = 'boom' THEN RAISE EXCEPTION 'no boom, please' USING"
+                  "  ERRCODE = 'P0001'; END IF; RETURN NEW; END $$");
+  test_exec(conn, "CREATE TRIGGER t BEFORE INSERT ON lt.t FOR EACH ROW EXECUTE FUNCTION lt.f()");
+  ck_assert_int_eq(load("lt.t", "id,email\n1,a@x.example\n2,b@spam.example\n3,boom\n"
+                                "4,c@x.example\n5,d@spam.example\n", NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:23502:email 4:P0001: 6:23502:email");
+  ck_assert_str_eq(rows("SELECT id FROM lt.t ORDER BY id"), "1|4");
+  ck_assert_int_eq(res.row_by_row, 1);   /* what prediction could not see */
+}
+END_TEST
+
+START_TEST(exclusion)
+{
+  test_exec(conn, "CREATE TABLE lt.b (id int, r int4range, EXCLUDE USING gist (r WITH &&))");
+  ck_assert_int_eq(load("lt.b", "id,r\n1,\"[1,5)\"\n2,\"[3,8)\"\n3,\"[5,9)\"\n", NULL),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:23P01:");
+  ck_assert_str_eq(rows("SELECT id FROM lt.b ORDER BY id"), "1|3");
+}
+END_TEST
+
+START_TEST(mapping_rules)
+{
+  test_exec(conn, "CREATE TABLE lt.u (id serial, email text NOT NULL,"
+                  " status text NOT NULL DEFAULT 'pending', tier text DEFAULT 'basic',"
+                  " note text DEFAULT 'none', score int, nick text)");
+  ck_assert_int_eq(load("lt.u",
+    "E-mail Address,Status,tier,note,score,alt,junk,Nick\n"
+    "  a@x.example ,active,,,N/A,,z,n1\n"     /* trim; nullif on score; blank tier = NULL */
+    "-,,gold,,7,b@x.example,z,\n"             /* email from alt; status DEFAULT */
+    "N/A,,,,,,z,\n"                           /* email literal fallback */
+    ",closed,,,-,,z,n4\n",
+    "[source]\nignore = junk\n"
+    "[column \"email\"]\nfrom = E-mail Address\ntrim = true\nnullif = \"-\", \"N/A\"\n"
+    "coalesce = alt, 'unknown@example.com'\n"
+    "[column \"note\"]\ncoalesce = DEFAULT\n"
+    "[column \"score\"]\nnullif = \"N/A\", \"-\"\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(res.rejected, 0);
+  ck_assert_str_eq(rejects(), "none");
+  /* Status and Nick match status and nick case-insensitively. */
+  ck_assert_str_eq(rows("SELECT id, email, status, tier, note, score, nick FROM lt.u ORDER BY id"),
+                   "1,a@x.example,active,NULL,none,NULL,n1|"
+                   "2,b@x.example,pending,gold,none,7,NULL|"
+                   "3,unknown@example.com,pending,NULL,none,NULL,NULL|"
+                   "4,unknown@example.com,closed,NULL,none,NULL,n4");
+}
+END_TEST
+
+START_TEST(preflight_errors)
+{
+  test_exec(conn, "CREATE TABLE lt.t (id int NOT NULL, name text NOT NULL, note text)");
+  ck_assert_int_eq(load("lt.t", "id,name,nmae\n1,a,x\n", NULL), CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "no column of table lt.t for CSV column \"nmae\""),
+                "%s", err.message);
+  ck_assert_int_eq(res.records, 0);
+  ck_assert_int_eq(load("lt.t", "id,note\n1,x\n", NULL), CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "nothing feeds NOT NULL column \"name\""), "%s", err.message);
+  ck_assert_int_eq(load("lt.t", "id,name\n1,a\n", "[column \"nmae\"]\ntrim = true\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "load.conf:2: [column \"nmae\"]: table lt.t has no "
+                       "column \"nmae\""), "%s", err.message);
+  ck_assert_int_eq(load("lt.t", "id,name\n1,a\n", "[column \"name\"]\nfrom = Name\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "from = \"Name\""), "%s", err.message);
+  ck_assert_int_eq(load("lt.t", "id,name,\"name); DROP TABLE lt.t; --\"\n1,a,x\n", NULL),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_int_eq(count_rows("lt.t"), 0);   /* and the table is still there */
+  ck_assert_int_eq(load("lt.nosuch", "id\n1\n", NULL), CSVSTAGE_E_PREFLIGHT);
+  ck_assert_str_eq(err.message, "table lt.nosuch does not exist");
+  ck_assert_str_eq(rejects(), "none");
+}
+END_TEST
+
+START_TEST(explicit_null_is_not_default)
+{
+  /* Without a rule, a blank in a nullable column is NULL, as in COPY. */
+  test_exec(conn, "CREATE TABLE lt.t (id int, tier text DEFAULT 'basic')");
+  ck_assert_int_eq(load("lt.t", "id,tier\n1,\n2,\"\"\n", NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT id, tier FROM lt.t ORDER BY id"), "1,NULL|2,");
+}
+END_TEST
+
+START_TEST(dry_run_and_max_rejects)
+{
+  test_exec(conn, "CREATE TABLE lt.t (id int NOT NULL)");
+  ck_assert_int_eq(load_flags("lt.t", "id\n1\nx\n3\n", NULL, CSVSTAGE_DRY_RUN), CSVSTAGE_OK);
+  ck_assert_int_eq(res.committed, 0);
+  ck_assert_int_eq(res.loaded, 2);
+  ck_assert_str_eq(rejects(), "3:22P02:id");
+  ck_assert_int_eq(count_rows("lt.t"), 0);
+
+  ck_assert_int_eq(load("lt.t", "id\n1\nx\n3\ny\n", "[target]\nmax_rejects = 1\n"),
+                   CSVSTAGE_E_REJECTS);
+  ck_assert_int_eq(res.rejected, 2);
+  ck_assert_int_eq(res.loaded, 2);
+  ck_assert_int_eq(res.committed, 0);
+  ck_assert_msg(strstr(err.message, "2 of 4 records rejected, more than max_rejects 1: "
+                       "nothing committed"), "%s", err.message);
+  ck_assert_str_eq(rejects(), "3:22P02:id 5:22P02:id");   /* written all the same */
+  ck_assert_int_eq(load("lt.t", "id\n1\nx\n3\ny\n", "[target]\nmax_rejects = 50%\n"),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(load("lt.t", "id\n1\nx\n3\ny\n", "[target]\nmax_rejects = 49.9%\n"),
+                   CSVSTAGE_E_REJECTS);
+  ck_assert_int_eq(count_rows("lt.t"), 2);
+}
+END_TEST
+
+START_TEST(reject_file)
+{
+  struct stat sb;
+
+  test_exec(conn, "CREATE TABLE lt.t (id int NOT NULL, a text, b text)");
+  ck_assert_int_eq(load("lt.t", "id,a,b\nx,\"\",\n2,\"q,\"\"uote\"\"\",\"two\nlines\"\n"
+                                "y,\"\",\n4,a\n", NULL), CSVSTAGE_OK);
+  /* NULL and "" kept apart, the malformed record's raw text kept. */
+  ck_assert_str_eq(rejects_field(1), "2:22P02:id='' 5:22P02:id='' 6:22P04:=a");
+  ck_assert_int_eq(stat(rej_path, &sb), 0);
+  ck_assert_int_eq(sb.st_mode & 0777, 0600);
+  ck_assert_str_eq(rejects_field(2), "2:22P02:id=\\N 5:22P02:id=\\N 6:22P04:=\\N");
+  /* Fixed and loaded again with the same settings: the _ columns are ignored. */
+  FILE *f = fopen(rej_path, "r");
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strstr(buf, "\nx,");   /* never: fields follow 6 meta columns */
+  ck_assert_ptr_null(p);
+  p = strstr(buf, ",x,\"\"");
+  ck_assert_ptr_nonnull(p);
+  p[1] = '1';
+  p = strstr(buf, ",y,\"\"");
+  ck_assert_ptr_nonnull(p);
+  p[1] = '5';
+  p = strstr(buf, ",4,a,,");
+  ck_assert_ptr_nonnull(p);
+  memmove(p + 6, p + 5, strlen(p + 5) + 1);
+  memcpy(p, ",4,a,b,", 7);
+  ck_assert_int_eq(load("lt.t", buf, NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.rejected, 0);
+  ck_assert_str_eq(rows("SELECT id, a, b FROM lt.t ORDER BY id"),
+                   "1,,NULL|2,q,\"uote\",two\nlines|4,a,b|5,,NULL");
+  /* A clean run removes the reject file of the run before. */
+  ck_assert_str_eq(rejects(), "none");
+  /* A reject file in a directory that does not exist: nothing loads. */
+  csvstage_settings *s = csvstage_settings_new();
+  write_file(csv_path, "id\n9\n");
+  csvstage_settings_set(s, "target", "table", "lt.t", &err);
+  csvstage_settings_set(s, "rejects", "file", "/nonexistent/dir/r.csv", &err);
+  csvstage_error_clear(&err);
+  ck_assert_int_eq(csvstage_load(session, s, csv_path, 0, &res, &err), CSVSTAGE_E_CONFIG);
+  ck_assert_msg(strstr(err.message, "cannot create the reject file /nonexistent/dir/r.csv"),
+                "%s", err.message);
+  csvstage_settings_free(s);
+  ck_assert_int_eq(count_rows("lt.t"), 4);
+}
+END_TEST
+
+START_TEST(hostile_names_and_encoding)
+{
+  test_exec(conn, "CREATE TABLE lt.\"Odd \"\"Name\"\"\" (\"a b\" int, \"É\" text)");
+  ck_assert_int_eq(load("lt.\"Odd \"\"Name\"\"\"", "a b,É\n1,x\n", NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(res.table, "lt.\"Odd \"\"Name\"\"\"");
+  ck_assert_str_eq(rows("SELECT \"a b\", \"É\" FROM lt.\"Odd \"\"Name\"\"\""), "1,x");
+  /* LATIN1 bytes, converted by the server. */
+  test_exec(conn, "CREATE TABLE lt.l (name text)");
+  ck_assert_int_eq(load("lt.l", "name\nM\xfcller\n", "[source]\nencoding = LATIN1\n"),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT name FROM lt.l"), "M\xc3\xbcller");
+  ck_assert_int_eq(load("lt.l", "name\nx\n", "[source]\nencoding = KLINGON\n"),
+                   CSVSTAGE_E_CONFIG);
+}
+END_TEST
+
+START_TEST(positional_and_empty)
+{
+  test_exec(conn, "CREATE TABLE lt.t (id int, name text)");
+  ck_assert_int_eq(load("lt.t", "1,a\n2,b\n", "[source]\nheader = false\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(load("lt.t", "b,3\n", "[source]\nheader = false\ncolumns = name, id\n"),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT id, name FROM lt.t ORDER BY id"), "1,a|2,b|3,b");
+  ck_assert_int_eq(load("lt.t", "", NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.records, 0);
+  ck_assert_int_eq(load("lt.t", "id,name\n", NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.records, 0);
+}
+END_TEST
+
+START_TEST(many_records)
+{
+  /* 5,000 records, every 97th with a bad integer and every 89th a
+   * duplicate key of the record before: exact counts, one pass. */
+  size_t cap = 1 << 20, len = 0;
+  char *csv = malloc(cap);
+  int bad = 0;
+
+  test_exec(conn, "CREATE TABLE lt.t (id int PRIMARY KEY, n int NOT NULL)");
+  len += sprintf(csv, "id,n\n");
+  for (int i = 1; i <= 5000; i++) {
+    if (i % 97 == 0)
+      len += sprintf(csv + len, "%d,x%d\n", i, i), bad++;
+    else if (i % 89 == 0)
+      len += sprintf(csv + len, "%d,%d\n", i - 1, i), bad += (i - 1) % 97 != 0;
+    else
+      len += sprintf(csv + len, "%d,%d\n", i, i);
+  }
+  ck_assert_int_eq(load("lt.t", csv, NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.records, 5000);
+  ck_assert_int_eq(res.rejected, bad);
+  ck_assert_int_eq(res.row_by_row, 0);
+  free(csv);
+}
+END_TEST
+
+Suite *
+make_load_suite(void)
+{
+  Suite *s = suite_create("load");
+  TCase *tc = tcase_create("load");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, sample_users);
+  tcase_add_test(tc, type_errors);
+  tcase_add_test(tc, unique_in_file_order);
+  tcase_add_test(tc, foreign_key_and_check);
+  tcase_add_test(tc, no_partition);
+  tcase_add_test(tc, triggers);
+  tcase_add_test(tc, exclusion);
+  tcase_add_test(tc, mapping_rules);
+  tcase_add_test(tc, preflight_errors);
+  tcase_add_test(tc, explicit_null_is_not_default);
+  tcase_add_test(tc, dry_run_and_max_rejects);
+  tcase_add_test(tc, reject_file);
+  tcase_add_test(tc, hostile_names_and_encoding);
+  tcase_add_test(tc, positional_and_empty);
+  tcase_add_test(tc, many_records);
+  suite_add_tcase(s, tc);
+  return s;
+}
