@@ -1,0 +1,77 @@
+#!/bin/sh
+# Run by tests/load.test under tests/pg-harness (CSVSTAGE_TEST_DSN is set).
+set -u
+bin=./csvstage
+dsn=$CSVSTAGE_TEST_DSN
+src=${srcdir:-.}
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 "$dsn" -c "SET client_min_messages = warning" -c "$1"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+err=$tmp/err
+
+sql "DROP TABLE IF EXISTS public.users" && psql -X -q "$dsn" -f "$src/schemas/users.sql"
+
+# The sample: committed with rejects: 3.
+"$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" "$src/samples/users.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && ok || bad "sample: exit $st, want 3: $(cat "$err")"
+grep -q "^csvstage: $src/samples/users.csv -> public.users: 9 records, 4 loaded, 5 rejected" "$err" \
+  && ok || bad "sample summary: $(head -1 "$err")"
+grep -q "^$src/samples/users.csv:5: null value in column \"email\" of relation \"users\" violates not-null constraint\$" "$err" \
+  && ok || bad "no FILE:LINE line for line 5"
+[ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM users')" = "1,2,7,9" ] && ok || bad "sample rows"
+[ "$(stat -c %a "$tmp/rej.csv")" = 600 ] && ok || bad "reject file mode $(stat -c %a "$tmp/rej.csv")"
+
+# Again, from stdin, gzip'd: every record is now a duplicate or bad: 3, nothing new.
+"$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" --max-rejects 100% <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+[ $st -eq 3 ] && ok || bad "gzip stdin: exit $st: $(cat "$err")"
+grep -q '^csvstage: stdin -> public.users: 9 records, 0 loaded, 9 rejected' "$err" && ok || bad "stdin summary: $(head -1 "$err")"
+
+# Over --max-rejects: 1, nothing committed, the reject file written.
+rm -f "$tmp/rej.csv"
+sql "TRUNCATE users"
+"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" --max-rejects 2 "$src/samples/users.csv" 2>"$err"; st=$?
+[ $st -eq 1 ] && ok || bad "max-rejects: exit $st, want 1"
+grep -q 'more than max_rejects 2: nothing committed' "$err" && ok || bad "max-rejects message: $(cat "$err")"
+[ "$(sql 'SELECT count(*) FROM users')" = 0 ] && ok || bad "max-rejects committed rows"
+[ -s "$tmp/rej.csv" ] && ok || bad "max-rejects: no reject file"
+
+# A dry run: 3 (would be), nothing committed.
+"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" -n "$src/samples/users.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && ok || bad "dry run: exit $st, want 3"
+grep -q 'would load.*dry run: rolled back' "$err" && ok || bad "dry run summary: $(head -1 "$err")"
+[ "$(sql 'SELECT count(*) FROM users')" = 0 ] && ok || bad "dry run committed rows"
+
+# A clean file: 0, and the old reject file is gone.
+printf 'id,first_name,last_name,email,signup_at\n1,A,B,a@x.example,2024-01-01\n' >"$tmp/clean.csv"
+"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/clean.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && ok || bad "clean: exit $st, want 0: $(cat "$err")"
+[ ! -e "$tmp/rej.csv" ] && ok || bad "clean run left the old reject file"
+[ "$(sql 'SELECT status || $$/$$ || balance || $$/$$ || active FROM users')" = "pending/0.00/true" ] \
+  && ok || bad "defaults for omitted columns"
+
+# Preflight: 2, and nothing done.
+printf 'id,emial\n2,b@x.example\n' >"$tmp/typo.csv"
+"$bin" -d "$dsn" -t users "$tmp/typo.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && ok || bad "preflight: exit $st, want 2"
+grep -q 'no column of table public.users for CSV column "emial"' "$err" && ok || bad "preflight message: $(cat "$err")"
+"$bin" -d "$dsn" -t nosuch "$tmp/clean.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q '^csvstage: table nosuch does not exist$' "$err" && ok || bad "no table: exit $st: $(cat "$err")"
+"$bin" -d "$dsn" "$tmp/clean.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'no target table' "$err" && ok || bad "no -t: exit $st: $(cat "$err")"
+printf '[target]\ntabel = users\n' >"$tmp/bad.conf"
+"$bin" -d "$dsn" -c "$tmp/bad.conf" "$tmp/clean.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "bad.conf:2: unknown key 'tabel' in \[target\]" "$err" && ok || bad "bad config: exit $st: $(cat "$err")"
+
+# Unreadable input, unreachable server, a password in the conninfo: 1, never shown.
+"$bin" -d "$dsn" -t users "$tmp/none.csv" 2>"$err"; st=$?
+[ $st -eq 1 ] && grep -q 'none.csv' "$err" && ok || bad "missing input: exit $st: $(cat "$err")"
+"$bin" -d "host=/nonexistent user=u password=s3cret-pw" -t users "$tmp/clean.csv" 2>"$err"; st=$?
+[ $st -eq 1 ] && ok || bad "no server: exit $st, want 1"
+grep -q 's3cret-pw' "$err" && bad "the password was printed: $(cat "$err")" || ok
+[ "$(sql 'SELECT count(*) FROM users')" = 1 ] && ok || bad "rows after the failures"
+
+echo "load-cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]
