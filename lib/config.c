@@ -151,14 +151,13 @@ unquote(const char *v, size_t n)
  * the count, or -1 on an unterminated quote or an empty item.
  */
 static int
-split_list(const char *v, char ***items_out, size_t **lens_out, const char ***starts_out)
+split_list(const char *v, size_t **lens_out, const char ***starts_out)
 {
   int n = 0, cap = 0;
   const char **starts = NULL;
   size_t *lens = NULL;
   const char *p = v;
 
-  *items_out = NULL;
   for (;;) {
     while (*p == ' ' || *p == '\t')
       p++;
@@ -283,31 +282,34 @@ set_string(parse_ctx *c, char **dst, const char *v)
   return 0;
 }
 
-/* A comma-separated list of names (quoted or not) into *list. */
+/*
+ * A comma-separated list of values (each may be double-quoted) into *list,
+ * replacing what it held; `what` names the key in the error.
+ */
 static int
-set_names(parse_ctx *c, const char *key, char ***list, int *count, const char *v)
+set_list(parse_ctx *c, const char *what, char ***list, int *count, const char *v)
 {
   const char **starts = NULL;
   size_t *lens = NULL;
-  char **names = NULL;
-  int n = split_list(v, (char ***)&names, &lens, &starts);
+  char **items;
+  int n = split_list(v, &lens, &starts);
 
   if (n < 0)
-    return fail(c, "%s: expected a comma-separated list of column names", key);
-  names = calloc((size_t)n, sizeof(*names));
-  for (int i = 0; names && i < n; i++) {
-    names[i] = unquote(starts[i], lens[i]);
-    if (!names[i]) {
-      free_list(names, n);
-      names = NULL;
+    return fail(c, "%s", what);
+  items = calloc((size_t)n, sizeof(*items));
+  for (int i = 0; items && i < n; i++) {
+    items[i] = unquote(starts[i], lens[i]);
+    if (!items[i]) {
+      free_list(items, n);
+      items = NULL;
     }
   }
   free(starts);
   free(lens);
-  if (!names)
+  if (!items)
     return fail(c, "out of memory");
   free_list(*list, *count);
-  *list = names;
+  *list = items;
   *count = n;
   return 0;
 }
@@ -354,11 +356,13 @@ source_key(parse_ctx *c, const char *key, const char *v)
   } else if (strcmp(key, "columns") == 0) {
     if (once(c, &s->seen, SEEN_COLUMNS, key))
       return -1;
-    return set_names(c, key, &s->columns, &s->ncolumns, v);
+    return set_list(c, "columns: expected a comma-separated list of column names",
+                    &s->columns, &s->ncolumns, v);
   } else if (strcmp(key, "ignore") == 0) {
     if (once(c, &s->seen, SEEN_IGNORE, key))
       return -1;
-    return set_names(c, key, &s->ignore, &s->nignore, v);
+    return set_list(c, "ignore: expected a comma-separated list of column names",
+                    &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
                    "encoding, null, columns, ignore, trim)", key);
@@ -412,8 +416,7 @@ set_coalesce(parse_ctx *c, cs_rule *r, const char *v)
 {
   const char **starts = NULL;
   size_t *lens = NULL;
-  char **unused;
-  int n = split_list(v, &unused, &lens, &starts), rc = 0;
+  int n = split_list(v, &lens, &starts), rc = 0;
   cs_fallback *fb;
 
   if (n < 0)
@@ -482,35 +485,6 @@ out:
   return rc;
 }
 
-static int
-set_nullif(parse_ctx *c, cs_rule *r, const char *v)
-{
-  const char **starts = NULL;
-  size_t *lens = NULL;
-  char **unused, **vals;
-  int n = split_list(v, &unused, &lens, &starts);
-
-  if (n < 0)
-    return fail(c, "nullif: expected a comma-separated list of values, "
-                   "e.g. \"\", \"N/A\", \"-\"");
-  vals = calloc((size_t)n, sizeof(*vals));
-  for (int i = 0; vals && i < n; i++) {
-    vals[i] = unquote(starts[i], lens[i]);
-    if (!vals[i]) {
-      free_list(vals, n);
-      vals = NULL;
-    }
-  }
-  free(starts);
-  free(lens);
-  if (!vals)
-    return fail(c, "out of memory");
-  free_list(r->nullif, r->nnullif);
-  r->nullif = vals;
-  r->nnullif = n;
-  return 0;
-}
-
 /* The column name in a section header: column "NAME" ("" doubles a quote). */
 static char *
 section_column(const char *section)
@@ -571,7 +545,8 @@ column_key(parse_ctx *c, const char *section, const char *key, const char *v)
   if (strcmp(key, "nullif") == 0) {
     if (once(c, &r->seen, SEEN_NULLIF, key))
       return -1;
-    return set_nullif(c, r, v);
+    return set_list(c, "nullif: expected a comma-separated list of values, "
+                       "e.g. \"\", \"N/A\", \"-\"", &r->nullif, &r->nnullif, v);
   }
   if (strcmp(key, "coalesce") == 0) {
     if (once(c, &r->seen, SEEN_COALESCE, key))

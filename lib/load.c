@@ -125,14 +125,16 @@ sql_add(sql *q, const char *fmt, ...)
   q->b.len += (size_t)n;
 }
 
+/* Appends text quoted by quote (cs_quote_ident or cs_quote_literal). */
 static void
-sql_ident(sql *q, const char *name)
+sql_quoted(sql *q, const char *text,
+           char *(*quote)(PGconn *, const char *, csvstage_error *))
 {
   char *s;
 
   if (q->failed)
     return;
-  s = cs_quote_ident(q->conn, name, q->err);
+  s = quote(q->conn, text, q->err);
   if (!s) {
     q->failed = 1;
     return;
@@ -142,19 +144,15 @@ sql_ident(sql *q, const char *name)
 }
 
 static void
+sql_ident(sql *q, const char *name)
+{
+  sql_quoted(q, name, cs_quote_ident);
+}
+
+static void
 sql_literal(sql *q, const char *text)
 {
-  char *s;
-
-  if (q->failed)
-    return;
-  s = cs_quote_literal(q->conn, text, q->err);
-  if (!s) {
-    q->failed = 1;
-    return;
-  }
-  sql_add(q, "%s", s);
-  PQfreemem(s);
+  sql_quoted(q, text, cs_quote_literal);
 }
 
 static const char *
@@ -859,6 +857,8 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
                  "st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, "
                  "col = COLUMN_NAME, con = CONSTRAINT_NAME; ");
   /* Bad input for a type names no column: find the first that fails. */
+  size_t case_start = body.b.len;
+  int nwhen = 0;
   sql_add(&body, "IF col = '' AND st LIKE '22%%' THEN col := CASE");
   for (int i = 0; i < p->nfed; i++) {
     size_t mark = body.b.len;
@@ -869,9 +869,13 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
     }
     sql_add(&body, " THEN ");
     sql_literal(&body, p->table->cols[p->fed[i].col].name);
+    nwhen++;
   }
-  sql_add(&body, " WHEN false THEN '' ELSE '' END; END IF; "
-                 "INSERT INTO csvstage_reject VALUES (r._line, st, col, con, msg, det); "
+  if (nwhen)
+    sql_add(&body, " ELSE '' END; END IF; ");
+  else
+    body.b.len = case_start;   /* text columns only: no input is bad */
+  sql_add(&body, "INSERT INTO csvstage_reject VALUES (r._line, st, col, con, msg, det); "
                  "END; END LOOP; PERFORM set_config('csvstage.inserted', n::text, true); END");
   sql_add(q, "DO ");
   sql_literal(q, sql_text(&body));
@@ -1280,18 +1284,18 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   if (reject_path(settings, path, rpath, sizeof(rpath), err))
     goto failed;
   {
+    /* The header: the input's names, but a reject file's own columns. */
     const char **picked = calloc((size_t)p.ncsv + 1, sizeof(*picked));
-    size_t *plens = calloc((size_t)p.ncsv + 1, sizeof(*plens));
-    int n = picked && plens ? pick_fields(&p, p.ncsv, names, plens, picked, plens) : -1;
-    for (int i = 0; i < n; i++)
-      plens[i] = strlen(picked[i]);
-    if (n >= 0)
+    int n = 0;
+    for (int i = 0; picked && i < p.ncsv; i++)
+      if (!p.csv_meta[i])
+        picked[n++] = names[i];
+    if (picked)
       rj = cs_rejects_open(rpath, settings->delimiter, settings->quote, settings->null_marker,
                            picked, n, err);
     else
       cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     free(picked);
-    free(plens);
     if (!rj) {
       if (err->code == CSVSTAGE_E_IO)
         err->code = CSVSTAGE_E_CONFIG;   /* nothing was loaded: a setup error */
@@ -1306,13 +1310,12 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   if (session->server_version < 160000 && create_validators(&p, &q))
     goto failed;
   {
-    PGresult *r = cs_exec(conn, "SELECT count(*) FROM csvstage_stage", err);
+    PGresult *r;
     long long staged;
     int target_empty = 0;
-    if (!r)
-      goto failed;
-    staged = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
+    /* Staged: every record read but the malformed ones (no scan needed). */
+    cs_reader_get_stats(rd, &st);
+    staged = st.records - st.rejects;
     sql_add(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p.table->sql_name);
     r = sql_text(&q) ? cs_exec(conn, sql_text(&q), err) : NULL;
     sql_reset(&q);
