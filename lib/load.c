@@ -37,6 +37,8 @@
 #include <libpq-fe.h>
 
 #include "catalog.h"
+#include "direct.h"
+#include "plan.h"
 #include "settings.h"
 #include "copyenc.h"
 #include "error.h"
@@ -45,10 +47,6 @@
 #include "reader.h"
 #include "rejects.h"
 
-struct csvstage_session {
-  PGconn *conn;
-  int server_version;
-};
 
 csvstage_session *
 csvstage_connect(const char *conninfo, csvstage_error *err)
@@ -194,33 +192,11 @@ sql_run(sql *q, long long *rows)
   return 0;
 }
 
-/* ---- the mapping: which CSV column feeds which table column, how ---- */
-
-typedef struct fed_col {
-  int col;               /* index in table->cols */
-  int src;               /* CSV column, or -1 (fed by coalesce literals) */
-  const cs_rule *rule;
-  int trim;
-  int use_default;       /* a NULL takes the column's DEFAULT */
-  int valid_fn;          /* PostgreSQL 15: index of its pg_temp validator */
-} fed_col;
-
-typedef struct plan {
-  csvstage_session *session;
-  const csvstage_settings *settings;
-  cs_table *table;
-  int ncsv;              /* CSV columns */
-  const char *const *csv_names;
-  int *csv_meta;         /* per CSV column: one of a reject file's own */
-  fed_col *fed;          /* in table column order */
-  int nfed;
-  int overriding;        /* an identity ALWAYS column is fed */
-  int *col_fed;          /* per table column: index into fed, or -1 */
-} plan;
-
 static void
 plan_free(plan *p)
 {
+  for (int i = 0; p->fed && i < p->nfed; i++)
+    free(p->fed[i].default_text);
   free(p->csv_meta);
   free(p->fed);
   free(p->col_fed);
@@ -1095,12 +1071,17 @@ now_s(void)
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Reads every record: data into COPY, malformed ones into the reject file. */
+/*
+ * Reads every record: malformed ones into the reject file, the others
+ * straight into the table (direct.c) or, when they may fail, into the
+ * staging table. *staged: how many went there.
+ */
 static int
-stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, csvstage_error *err)
+stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, long long *staged,
+      csvstage_error *err)
 {
   sql q = {.conn = conn, .err = err};
-  cs_buf out = {0};
+  cs_direct *d = NULL;
   cs_record rec;
   const char **picked = NULL;
   size_t *plens = NULL;
@@ -1112,13 +1093,9 @@ stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, csvstage_
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
   }
-  sql_add(&q, "CREATE TEMP TABLE csvstage_stage (_line bigint");
-  for (int i = 0; i < p->ncsv; i++)
-    sql_add(&q, ", c%d text", i + 1);
-  sql_add(&q, ") ON COMMIT DROP");
-  if (sql_run(&q, NULL))
-    goto out;
-  if (cs_copy_begin(conn, "COPY csvstage_stage FROM STDIN", err))
+  /* A view takes INSERT through its rules or triggers, not COPY. */
+  d = cs_direct_open(p, conn, p->table->relkind != 'v', err);
+  if (!d)
     goto out;
   while ((more = cs_reader_next(rd, &rec, err)) == 1) {
     if (rec.kind == CS_RECORD_REJECT) {
@@ -1133,32 +1110,69 @@ stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, csvstage_
       tally_add(ty, 1, rec.line, rec.sqlstate, "", "", rec.message);
       continue;
     }
-    if (cs_copy_encode(&out, &rec) != 0) {
-      cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    if (cs_direct_add(d, &rec, err))
       break;
-    }
-    /* 256 KiB per message: few enough calls, small enough to stay in cache. */
-    if (out.len >= 256 * 1024) {
-      if (cs_copy_put(conn, out.data, out.len, err))
-        break;
-      out.len = 0;
-    }
   }
-  if (!cs_failed(err) && out.len > 0)
-    cs_copy_put(conn, out.data, out.len, err);
-  if (cs_failed(err)) {
-    cs_copy_end(conn, "csvstage stopped reading the input", NULL, NULL);
+  if (cs_failed(err) || cs_direct_finish(d, err))
+    goto out;
+  *staged = cs_direct_set_aside(d);
+  p->refusals = cs_direct_refusals(d);
+  if (*staged == 0) {
+    rc = 0;
+    goto out;
+  }
+  sql_add(&q, "CREATE TEMP TABLE csvstage_stage (_line bigint");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(&q, ", c%d text", i + 1);
+  sql_add(&q, ") ON COMMIT DROP");
+  if (sql_run(&q, NULL))
+    goto out;
+  if (cs_copy_begin(conn, "COPY csvstage_stage FROM STDIN", err))
+    goto out;
+  if (cs_direct_send_set_aside(d, err)) {
+    cs_copy_end(conn, "csvstage stopped reading the records set aside", NULL, NULL);
     goto out;
   }
   if (cs_copy_end(conn, NULL, NULL, err))
     goto out;
   rc = 0;
 out:
+  cs_direct_free(d);
   free(q.b.data);
-  free(out.data);
   free(picked);
   free(plens);
   return rc;
+}
+
+/*
+ * Before COPY's DEFAULT option (16), a blank that takes the DEFAULT goes in
+ * as the DEFAULT's value, computed once here: for stable DEFAULTs only
+ * (now() is one value in a transaction; nextval() is not one value).
+ */
+static int
+compute_defaults(plan *p, sql *q)
+{
+  for (int i = 0; i < p->nfed; i++) {
+    fed_col *f = &p->fed[i];
+    const cs_column *c = &p->table->cols[f->col];
+    PGresult *r;
+
+    if (!f->use_default || !c->default_expr || !c->default_stable ||
+        p->session->server_version >= 160000)
+      continue;
+    sql_add(q, "SELECT ((%s)::%s)::text", c->default_expr, c->type);
+    r = sql_text(q) ? cs_exec(q->conn, sql_text(q), q->err) : NULL;
+    sql_reset(q);
+    if (!r)
+      return -1;
+    f->default_known = 1;
+    if (!PQgetisnull(r, 0, 0) && !(f->default_text = strdup(PQgetvalue(r, 0, 0)))) {
+      PQclear(r);
+      return cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+    }
+    PQclear(r);
+  }
+  return 0;
 }
 
 static int
@@ -1190,7 +1204,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   char rpath[4096];
   cs_reader_opts ro;
   cs_reader_stats st;
-  long long bulk = 0, one = 0;
+  long long bulk = 0, one = 0, staged = 0;
 
   if (!err) {
     csvstage_error_clear(&localerr);
@@ -1305,17 +1319,21 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   if (p.ncsv == 0)
     goto counted;   /* an empty file: nothing to load */
 
-  if (stage(&p, conn, rd, rj, ty, err))
-    goto failed;
-  if (session->server_version < 160000 && create_validators(&p, &q))
-    goto failed;
   {
+    int utf8 = strcasecmp(settings->encoding, "UTF8") == 0 ||
+               strcasecmp(settings->encoding, "UTF-8") == 0;
+    for (int i = 0; i < p.nfed; i++)
+      cs_type_parse(&p.fed[i].type, p.table->cols[p.fed[i].col].type, utf8);
+  }
+  if (compute_defaults(&p, &q))
+    goto failed;
+  if (stage(&p, conn, rd, rj, ty, &staged, err))
+    goto failed;
+  if (staged > 0 && session->server_version < 160000 && create_validators(&p, &q))
+    goto failed;
+  if (staged > 0) {
     PGresult *r;
-    long long staged;
     int target_empty = 0;
-    /* Staged: every record read but the malformed ones (no scan needed). */
-    cs_reader_get_stats(rd, &st);
-    staged = st.records - st.rejects;
     sql_add(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p.table->sql_name);
     r = sql_text(&q) ? cs_exec(conn, sql_text(&q), err) : NULL;
     sql_reset(&q);
@@ -1323,7 +1341,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
       goto failed;
     target_empty = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    if (staged > 0) {
+    {
       if (run(conn, "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, col text, "
                     "con text, msg text, det text) ON COMMIT DROP", err) ||
           predict(&p, &q, target_empty) ||

@@ -173,6 +173,13 @@ int
 cs_copy_end(PGconn *conn, const char *abort_reason, long long *rows,
             csvstage_error *err)
 {
+  return cs_copy_end_ctx(conn, abort_reason, rows, err, NULL, 0);
+}
+
+int
+cs_copy_end_ctx(PGconn *conn, const char *abort_reason, long long *rows,
+                csvstage_error *err, char *context, size_t context_size)
+{
   PGresult *res;
   int ok = 0, failed = 0;
 
@@ -192,6 +199,9 @@ cs_copy_end(PGconn *conn, const char *abort_reason, long long *rows,
       if (rows)
         *rows = strtoll(PQcmdTuples(res), NULL, 10);
     } else {
+      const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+      if (context && context_size > 0 && !failed)
+        snprintf(context, context_size, "%s", ctx ? ctx : "");
       cs_fail_result(err, conn, res);
       failed = 1;
     }

@@ -49,6 +49,10 @@ char *cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err);
  */
 int cs_copy_begin(PGconn *conn, const char *sql, csvstage_error *err);
 int cs_copy_put(PGconn *conn, const char *data, size_t len, csvstage_error *err);
+/* cs_copy_end_ctx: the same, and the failing result's CONTEXT into context
+ * (size bytes; "" when none), which says on which line COPY stopped. */
+int cs_copy_end_ctx(PGconn *conn, const char *abort_reason, long long *rows,
+                    csvstage_error *err, char *context, size_t context_size);
 int cs_copy_end(PGconn *conn, const char *abort_reason, long long *rows,
                 csvstage_error *err);
 

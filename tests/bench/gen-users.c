@@ -2,15 +2,21 @@
  * gen-users: writes a deterministic CSV shaped like a real users export to
  * standard output, for benchmarks.
  *
- *   gen-users [RECORDS]        default 2000000
+ *   gen-users [--dirty] [RECORDS]        default 2000000
  *
  * Columns: id, first_name, last_name, email, status (blank in about 1 in 10),
  * signup_at (timestamptz), balance (numeric), active (boolean), score (int),
  * notes (mostly empty; some with commas and quotes, some over two lines).
  * The same RECORDS always gives the same bytes.
+ *
+ * --dirty: one record in 100 (the 50th of each hundred) carries one defect,
+ * the five kinds in turn: a blank email (NOT NULL, no DEFAULT), a bad
+ * integer score, the id of an earlier record, an impossible date, a bad
+ * numeric balance. Everything else is byte for byte the clean file.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static unsigned long long state = 88172645463325252ULL;
 
@@ -66,7 +72,8 @@ field(const char *s)
 int
 main(int argc, char **argv)
 {
-  long long n = argc > 1 ? atoll(argv[1]) : 2000000, i;
+  int dirty = argc > 1 && strcmp(argv[1], "--dirty") == 0;
+  long long n = argc > 1 + dirty ? atoll(argv[1 + dirty]) : 2000000, i;
   static char buf[1 << 20];
 
   setvbuf(stdout, buf, _IOFBF, sizeof(buf));
@@ -74,19 +81,28 @@ main(int argc, char **argv)
   for (i = 1; i <= n; i++) {
     unsigned long long r = next();
     const char *f = first[r % N(first)], *l = last[(r >> 8) % N(last)];
-    printf("%lld,", i);
+    int defect = dirty && i % 100 == 50 ? (int)(i / 100 % 5) : -1;
+    char score[32], balance[48], signup[48];
+
+    printf("%lld,", defect == 2 ? i - 7 : i);
     field(f);
     putchar(',');
     field(l);
-    printf(",user%lld@example.com,", i);
+    if (defect == 0)
+      putchar(',');
+    else
+      printf(",user%lld@example.com", i);
+    putchar(',');
     if ((r >> 16) % 10 != 0)
       fputs(status[(r >> 20) % N(status)], stdout);
-    printf(",20%02d-%02d-%02d %02d:%02d:%02d+00,%llu.%02llu,%s,%llu,",
-           (int)(10 + (r >> 24) % 15), (int)(1 + (r >> 28) % 12),
-           (int)(1 + (r >> 32) % 28), (int)((r >> 36) % 24),
-           (int)((r >> 40) % 60), (int)((r >> 44) % 60),
-           (r >> 20) % 100000, (r >> 12) % 100, ((r >> 50) & 1) ? "true" : "false",
-           (r >> 52) % 1000);
+    snprintf(signup, sizeof(signup), "20%02d-%02d-%02d %02d:%02d:%02d+00",
+             (int)(10 + (r >> 24) % 15), defect == 3 ? 2 : (int)(1 + (r >> 28) % 12),
+             defect == 3 ? 30 : (int)(1 + (r >> 32) % 28), (int)((r >> 36) % 24),
+             (int)((r >> 40) % 60), (int)((r >> 44) % 60));
+    snprintf(balance, sizeof(balance), defect == 4 ? "%llu.%02llu.5" : "%llu.%02llu",
+             (r >> 20) % 100000, (r >> 12) % 100);
+    snprintf(score, sizeof(score), defect == 1 ? "%lluO" : "%llu", (r >> 52) % 1000);
+    printf(",%s,%s,%s,%s,", signup, balance, ((r >> 50) & 1) ? "true" : "false", score);
     if ((r >> 56) % 4 == 0)
       field(notes[(r >> 58) % N(notes)]);
     putchar('\n');

@@ -1,0 +1,47 @@
+/* direct.h: the fast path: records the client can vouch for go by COPY
+ * straight into the target table, in chunks, each in a savepoint; the rest
+ * are set aside for the staging table (private). */
+#ifndef CSVSTAGE_DIRECT_H
+#define CSVSTAGE_DIRECT_H
+
+#include <libpq-fe.h>
+
+#include "csvstage.h"
+#include "plan.h"
+#include "reader.h"
+
+typedef struct cs_direct cs_direct;
+
+/*
+ * Starts the fast path for p on conn, inside the load's transaction.
+ * enabled 0: every record is set aside (the table takes no COPY). Returns
+ * NULL with err filled when out of memory or no temporary file can be made.
+ */
+cs_direct *cs_direct_open(const plan *p, PGconn *conn, int enabled, csvstage_error *err);
+
+/*
+ * Takes one data record: it goes into the table, or is set aside when the
+ * client finds it doubtful (bad input for its type, NULL into NOT NULL, a
+ * key seen before in the file) or the server refuses it. Returns 0, or -1
+ * with err filled when the load cannot go on (connection lost, out of
+ * memory, temporary file full).
+ */
+int cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err);
+
+/* Sends what is still pending; after it, every record is in the table or
+ * set aside. Returns 0 or -1 as cs_direct_add. */
+int cs_direct_finish(cs_direct *d, csvstage_error *err);
+
+/* Records set aside so far. */
+long long cs_direct_set_aside(const cs_direct *d);
+
+/* Sends the records set aside, as COPY text rows of csvstage_stage (line,
+ * then the CSV's fields), into a COPY the caller has begun. */
+int cs_direct_send_set_aside(cs_direct *d, csvstage_error *err);
+
+/* Chunks whose COPY the server refused, for -v. */
+long long cs_direct_refusals(const cs_direct *d);
+
+void cs_direct_free(cs_direct *d);
+
+#endif

@@ -1,0 +1,45 @@
+/* plan.h: how one file's CSV columns feed one table (private; built by
+ * load.c, read by direct.c). */
+#ifndef CSVSTAGE_PLAN_H
+#define CSVSTAGE_PLAN_H
+
+#include <libpq-fe.h>
+
+#include "catalog.h"
+#include "settings.h"
+#include "validate.h"
+
+struct csvstage_session {
+  PGconn *conn;
+  int server_version;
+};
+
+typedef struct fed_col {
+  int col;               /* index in table->cols */
+  int src;               /* CSV column, or -1 (fed by coalesce literals) */
+  const cs_rule *rule;
+  int trim;
+  int use_default;       /* a NULL takes the column's DEFAULT */
+  int valid_fn;          /* PostgreSQL 15: index of its pg_temp validator */
+  cs_type type;          /* for the client's checks */
+  /* The DEFAULT as COPY text, for servers without COPY's DEFAULT option
+   * (before 16): known only when it is stable. */
+  int default_known;
+  char *default_text;    /* NULL: the DEFAULT is NULL */
+} fed_col;
+
+typedef struct plan {
+  csvstage_session *session;
+  const csvstage_settings *settings;
+  cs_table *table;
+  int ncsv;              /* CSV columns */
+  const char *const *csv_names;
+  int *csv_meta;         /* per CSV column: one of a reject file's own */
+  fed_col *fed;          /* in table column order */
+  int nfed;
+  int overriding;        /* an identity ALWAYS column is fed */
+  int *col_fed;          /* per table column: index into fed, or -1 */
+  long long refusals;    /* COPYs into the table the server refused */
+} plan;
+
+#endif

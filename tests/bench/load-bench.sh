@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# load-bench: csvstage against a bare COPY (and pgloader, when installed) on
+# the same generated users file, into the same table, on the same
+# throwaway server, in the same run.
+#
+#   tests/bench/load-bench.sh            (run by `make bench`)
+#
+# Environment:
+#   BENCH_RECORDS        records per file (default 2000000)
+#   BENCH_RUNS           runs of each case; the median is reported (default 1)
+#   BENCH_DIR            where the generated files are kept (default bench-data)
+#   BENCH_PGLOADER       0: skip pgloader even when it is installed
+#   BENCH_PGLOADER_DIRTY_RECORDS
+#                        pgloader reloads failed batches row by row, hours at
+#                        2M records: its dirty run reads only the first this
+#                        many records (default 100000); its ratio is per record
+#   CSVSTAGE_PG_BINDIR   the server to run (see tests/pg-harness)
+#
+# The baseline is `\copy users FROM FILE (FORMAT csv, HEADER)` of the clean
+# file into schemas/users.sql with status's NOT NULL dropped (the clean file
+# leaves one status in ten blank, for csvstage to fill in with the DEFAULT).
+# Each case starts from a new empty table, after a CHECKPOINT.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+top=$(pwd)
+
+records=${BENCH_RECORDS:-2000000}
+runs=${BENCH_RUNS:-1}
+dir=${BENCH_DIR:-bench-data}
+pgl_records=${BENCH_PGLOADER_DIRTY_RECORDS:-100000}
+csvstage=$top/csvstage
+gen=$top/tests/bench/gen-users
+
+die() { echo "load-bench: $*" >&2; exit 1; }
+[ -x "$csvstage" ] && [ -x "$gen" ] || die "build first: make all tests/bench/gen-users"
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+clean=$dir/users-$records.csv
+dirty=$dir/users-$records-dirty.csv
+[ -s "$clean" ] || "$gen" "$records" >"$clean"
+[ -s "$clean.gz" ] || gzip -6 -c "$clean" >"$clean.gz"
+[ -s "$dirty" ] || "$gen" --dirty "$records" >"$dirty"
+
+srv=$(mktemp -d /tmp/csvstage-bench.XXXXXX)
+chmod 0755 "$srv"
+cleanup() { [ -n "${BENCH_KEEP:-}" ] && return; tests/pg-harness stop "$srv" >/dev/null 2>&1 || true; rm -rf "$srv"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+tests/pg-harness start "$srv"
+dsn=$(tests/pg-harness dsn "$srv")
+bindir=${CSVSTAGE_PG_BINDIR:-$(pg_config --bindir 2>/dev/null || true)}
+psql() { command psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" "$@"; }
+server=$(psql -At -c "SHOW server_version")
+
+# A new, empty users table; relaxed: status may be NULL (the baseline's).
+fresh_table() {
+  psql -c "DROP TABLE IF EXISTS public.users" -f schemas/users.sql
+  if [ "${1:-}" = relaxed ]; then
+    psql -c "ALTER TABLE public.users ALTER status DROP NOT NULL"
+  fi
+  psql -c "CHECKPOINT"
+}
+
+# time_cmd LABEL CMD...: runs CMD under /usr/bin/time; appends
+# "LABEL elapsed user sys maxrss_kb status" to $srv/times.
+time_cmd() {
+  local label=$1 status=0
+  shift
+  /usr/bin/time -f '%e %U %S %M' -o "$srv/time.out" "$@" >"$srv/cmd.out" 2>&1 || status=$?
+  echo "$label $(tail -n 1 "$srv/time.out") $status" >>"$srv/times"
+}
+
+rows() { psql -At -c "SELECT count(*) FROM public.users"; }
+
+pgloader_cmd() {   # FILE ROWS: a pgloader command file for the users table
+  local sock=${srv}
+  cat <<EOF
+LOAD CSV FROM '$1' (id, first_name, last_name, email, status, signup_at,
+                    balance, active, score, notes)
+  INTO postgresql://postgres@unix:$sock:5432/postgres
+  TARGET TABLE public.users
+  WITH skip header = 1, fields optionally enclosed by '"',
+       fields escaped by double-quote, fields terminated by ','$2;
+EOF
+}
+
+use_pgloader=0
+if [ "${BENCH_PGLOADER:-1}" != 0 ] && command -v pgloader >/dev/null 2>&1; then
+  use_pgloader=1
+fi
+
+: >"$srv/times"
+declare -A checks
+for ((run = 1; run <= runs; run++)); do
+  fresh_table relaxed
+  time_cmd copy psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" -c "\\copy public.users FROM '$clean' WITH (FORMAT csv, HEADER true)"
+  checks[copy]=$(rows)
+
+  fresh_table
+  time_cmd clean "$csvstage" -q -d "$dsn" -t public.users -r "$srv/clean.rejects.csv" "$clean"
+  checks[clean]=$(rows)
+
+  fresh_table
+  time_cmd dirty "$csvstage" -q -d "$dsn" -t public.users -r "$srv/dirty.rejects.csv" "$dirty"
+  checks[dirty]=$(rows)
+
+  fresh_table
+  time_cmd gzip "$csvstage" -q -d "$dsn" -t public.users -r "$srv/gzip.rejects.csv" "$clean.gz"
+  checks[gzip]=$(rows)
+
+  if [ "$use_pgloader" = 1 ]; then
+    fresh_table relaxed
+    pgloader_cmd "$clean" "" >"$srv/clean.load"
+    time_cmd pgloader-clean pgloader --quiet "$srv/clean.load"
+    checks[pgloader-clean]=$(rows)
+
+    fresh_table relaxed   # as for the baseline: pgloader has no DEFAULT for blanks
+    head -n $((pgl_records + 1)) "$dirty" >"$srv/dirty-head.csv"
+    pgloader_cmd "$srv/dirty-head.csv" "" >"$srv/dirty.load"
+    time_cmd pgloader-dirty pgloader --quiet "$srv/dirty.load"
+    checks[pgloader-dirty]=$(rows)
+  fi
+done
+
+# The report: median of the runs per case, ratios to the baseline's median.
+awk -v records="$records" -v pglr="$pgl_records" -v server="$server" \
+    -v cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" \
+    -v ncpu="$(nproc)" -v runs="$runs" '
+  { t[$1] = t[$1] " " $2; u[$1] = u[$1] " " ($3 + $4); m[$1] = m[$1] " " $5;
+    if ($6 != 0 && $6 != 3) bad[$1] = $6
+    if (!($1 in order)) { order[$1] = ++n; name[n] = $1 } }
+  function median(s,   a, k, i, j, x) {
+    k = split(s, a, " ")
+    for (i = 2; i <= k; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] + 0 > x + 0; j--) a[j + 1] = a[j]; a[j + 1] = x }
+    return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+  }
+  END {
+    printf "PostgreSQL %s, %d records, %s (%d cores), median of %d run(s)\n", server, records, cpu, ncpu, runs
+    base = median(t["copy"])
+    printf "%-16s %9s %8s %12s %8s\n", "case", "seconds", "ratio", "client cpu s", "rss MB"
+    for (i = 1; i <= n; i++) {
+      c = name[i]; s = median(t[c])
+      r = s / base
+      if (c == "pgloader-dirty") r = (s / pglr) / (base / records)
+      printf "%-16s %9.2f %7.2fx %12.2f %8.1f%s\n", c, s, r, median(u[c]), median(m[c]) / 1024,
+             (c in bad) ? "   FAILED: exit " bad[c] : ""
+    }
+    if ("pgloader-dirty" in t)
+      printf "(pgloader-dirty read the first %d records; its ratio is per record)\n", pglr
+  }' "$srv/times"
+echo "rows in the table after each case (of $records records; the dirty file has $((records / 100)) bad):"
+for k in "${!checks[@]}"; do echo "  $k: ${checks[$k]}"; done | sort
