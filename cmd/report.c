@@ -60,6 +60,9 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
     fprintf(out, "  %8lld  of other kinds\n", res->other_rejects);
   if (res->reject_file[0])
     fprintf(out, "  reject file: %s\n", res->reject_file);
+  if (verbosity > 0 && res->staged > 0)
+    fprintf(out, "  %lld records took the staging path (doubtful, or refused by the "
+                 "server); the others went straight in\n", res->staged);
   if (verbosity > 0 && res->row_by_row)
     fprintf(out, "  note: an error that csvstage could not foresee made it insert "
                  "record by record (same result, slower)\n");

@@ -150,6 +150,8 @@ typedef struct csvstage_result {
   int dry_run;
   int row_by_row;             /* an unforeseen error made the insert go
                                  record by record (slower, same result) */
+  long long staged;           /* records that took the staging path (the
+                                 others went straight into the table) */
   double elapsed_s;
   char reject_file[4096];     /* written, or "" when there were no rejects */
   int ngroups;                /* reject kinds, most frequent first; */

@@ -542,40 +542,67 @@ copy_range(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
 
 /*
  * Records [a, b) were refused, bad the record named (or -1): sets it aside
- * and sends the others again, around it, until they are all in or aside.
+ * and sends the others again, the ones before it first, until each is in
+ * or aside. The records before it can be refused again: COPY checks unique
+ * keys a batch at a time, so a key conflict earlier in the batch surfaces
+ * after a CHECK failure later in it. Ranges wait on a stack (no recursion:
+ * a chunk can hold many refusals).
  */
+typedef struct range {
+  int a, b, bad;         /* bad: the refused record, -1 none named, -2 untried */
+} range;
+
 static int
 resolve(cs_direct *d, int a, int b, int bad, csvstage_error *err)
 {
-  int r, again;
+  range *st = NULL;
+  int n = 0, cap = 0, rc = -1;
 
-  while (a < b) {
-    if (bad < 0 || !d->enabled) {
+#define PUSH(A, B, BAD)                                                  \
+  do {                                                                   \
+    if (n == cap) {                                                      \
+      range *g = realloc(st, (size_t)(cap = cap ? 2 * cap : 16) * sizeof(*st)); \
+      if (!g) {                                                          \
+        cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");                 \
+        goto out;                                                        \
+      }                                                                  \
+      st = g;                                                            \
+    }                                                                    \
+    st[n++] = (range){(A), (B), (BAD)};                                  \
+  } while (0)
+
+  PUSH(a, b, bad);
+  while (n > 0) {
+    range r = st[--n];
+    if (r.bad == -2) {
+      int got = copy_range(d, r.a, r.b, &r.bad, err);
+      if (got < 0)
+        goto out;
+      if (got == 0)
+        continue;
+    }
+    if (r.bad < 0 || !d->enabled) {
       /* Nothing to name: the whole range goes the careful way, and the
        * next chunks are smaller. */
       if (d->max_records > CHUNK_RECORDS_MIN)
         d->max_records /= 4;
-      return set_aside_range(d, a, b, err);
+      if (set_aside_range(d, r.a, r.b, err))
+        goto out;
+      continue;
     }
-    if (set_aside_range(d, bad, bad + 1, err))
-      return -1;
-    if (bad > a) {
-      /* These went in before the refused one: they go in again, unless
-       * something after them (a foreign key) was the trouble. */
-      r = copy_range(d, a, bad, &again, err);
-      if (r < 0)
-        return -1;
-      if (r == 1 && set_aside_range(d, a, bad, err))
-        return -1;
-    }
-    a = bad + 1;
-    if (a >= b)
-      break;
-    r = copy_range(d, a, b, &bad, err);
-    if (r <= 0)
-      return r;
+    if (set_aside_range(d, r.bad, r.bad + 1, err))
+      goto out;
+    /* Popped in file order: the records before the refused one first. */
+    if (r.bad + 1 < r.b)
+      PUSH(r.bad + 1, r.b, -2);
+    if (r.a < r.bad)
+      PUSH(r.a, r.bad, -2);
   }
-  return 0;
+#undef PUSH
+  rc = 0;
+out:
+  free(st);
+  return rc;
 }
 
 /* Finishes the chunk: its COPY's verdict, resending around refusals. */

@@ -1329,6 +1329,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     goto failed;
   if (stage(&p, conn, rd, rj, ty, &staged, err))
     goto failed;
+  res->staged = staged;
   if (staged > 0 && session->server_version < 160000 && create_validators(&p, &q))
     goto failed;
   if (staged > 0) {
@@ -1427,7 +1428,7 @@ failed:
     run(conn, "ROLLBACK", &ignored);
   }
   /* Nothing was committed, so nothing is accounted for: the error says why. */
-  res->records = res->loaded = res->rejected = 0;
+  res->records = res->loaded = res->rejected = res->staged = 0;
   res->committed = 0;
 out:
   res->elapsed_s = now_s() - t0;

@@ -61,6 +61,7 @@ main(int argc, char **argv)
     srunner_add_suite(sr, make_reader_suite());
     srunner_add_suite(sr, make_copyenc_suite());
     srunner_add_suite(sr, make_config_suite());
+    srunner_add_suite(sr, make_validate_suite());
   } else if (strcmp(which, "db") == 0) {
     if (!getenv("CSVSTAGE_TEST_DSN")) {
       fprintf(stderr, "check_csvstage: CSVSTAGE_TEST_DSN is not set: run "
@@ -70,6 +71,7 @@ main(int argc, char **argv)
     sr = srunner_create(make_pg_suite());
     srunner_add_suite(sr, make_roundtrip_suite());
     srunner_add_suite(sr, make_load_suite());
+    srunner_add_suite(sr, make_validate_db_suite());
   } else {
     fprintf(stderr, "usage: %s unit|db\n", argv[0]);
     return EXIT_FAILURE;
