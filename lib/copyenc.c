@@ -38,9 +38,8 @@ static const char escape_as[256] = {
   ['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r',
 };
 
-/* Writes the escaped field at p (room already reserved); returns the end. */
-static char *
-put_field(char *p, const char *s, size_t n)
+char *
+cs_copy_escape(char *p, const char *s, size_t n)
 {
   size_t i = 0, run = 0;
 
@@ -84,7 +83,7 @@ cs_copy_encode(cs_buf *out, const cs_record *rec)
       *p++ = '\\';
       *p++ = 'N';
     } else {
-      p = put_field(p, rec->field[i], rec->len[i]);
+      p = cs_copy_escape(p, rec->field[i], rec->len[i]);
     }
   }
   *p++ = '\n';

@@ -13,6 +13,11 @@ typedef struct cs_buf {
   size_t cap;
 } cs_buf;
 
+/* Writes s (n bytes) at p escaped for COPY's text format: backslash, tab,
+ * newline and carriage return as \\, \t, \n, \r. p must have room for
+ * 2 * n bytes. Returns the end of what it wrote. */
+char *cs_copy_escape(char *p, const char *s, size_t n);
+
 /* Makes room for n more bytes. Returns 0, or -1 when out of memory. */
 int cs_buf_reserve(cs_buf *b, size_t n);
 

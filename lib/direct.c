@@ -48,7 +48,7 @@
 #define CHUNK_RECORDS_MIN 256
 #define SEND_BYTES (256u << 10)
 #define BLOOM_BYTES (16u << 20)
-#define BLOOM_PROBES 4
+#define BLOOM_PROBES 5
 /* COPY's DEFAULT marker (16+): the encoder writes a backslash in a value
  * as \\, so no value can read \D. */
 #define DEFAULT_MARKER "\\D"
@@ -57,7 +57,9 @@ typedef struct key {
   int ncols;
   int *fed;              /* fed columns of the key (unfed ones are constant) */
   uint64_t *bits;
-  uint64_t mask;         /* bits - 1 (a power of two) */
+  uint64_t mask;         /* blocks of 512 bits - 1 (a power of two) */
+  int complete;          /* the record at hand: its key has no NULL */
+  uint64_t hash;         /* and hashes to this */
 } key;
 
 /* One record's values after the mapping rules. */
@@ -119,16 +121,19 @@ hash_bytes(uint64_t h, const char *s, size_t n)
   return mix(h ^ w ^ 0x5bd1e995);
 }
 
-/* Tests and sets h's bits; returns whether all were set already. */
+/* Tests and sets h's bits; returns whether all were set already. The
+ * filter is blocked: all of a key's bits lie in one 64-byte cache line, so
+ * a record costs one cache miss per key, not one per bit (measured: the
+ * plain filter's misses were a fifth of the client's time at 2M records). */
 static int
 bloom_seen(key *k, uint64_t h)
 {
-  uint64_t h1 = h, h2 = mix(h) | 1;
+  uint64_t *block = &k->bits[(h & k->mask) * 8], h2 = mix(h);
   int seen = 1;
 
   for (int i = 0; i < BLOOM_PROBES; i++) {
-    uint64_t bit = (h1 + (uint64_t)i * h2) & k->mask;
-    uint64_t *w = &k->bits[bit >> 6], m = 1ULL << (bit & 63);
+    unsigned bit = (unsigned)(h2 >> (i * 9)) & 511;
+    uint64_t *w = &block[bit >> 6], m = 1ULL << (bit & 63);
     if (!(*w & m))
       seen = 0, *w |= m;
   }
@@ -195,7 +200,7 @@ setup_keys(cs_direct *d)
     d->keys[i].bits = calloc(bytes / 8, 8);
     if (!d->keys[i].bits)
       return -1;
-    d->keys[i].mask = bytes * 8 - 1;
+    d->keys[i].mask = bytes / 64 - 1;
   }
   return 0;
 }
@@ -369,9 +374,9 @@ map_record(cs_direct *d, const cs_record *rec)
       break;   /* the server decides; a refusal is found and set aside */
     }
   }
-  /* Keys: every record's key goes into the filter, so that a later record
-   * with the same key is set aside too and the staging path keeps the
-   * file's order between them. */
+  /* Keys: their hashes now, their filter bits later (keys_seen): the bits
+   * are a cache miss each, and fetching them while the row is encoded
+   * hides most of it. */
   for (int k = 0; k < d->nkeys; k++) {
     key *kk = &d->keys[k];
     uint64_t h = (uint64_t)k;
@@ -391,10 +396,27 @@ map_record(cs_direct *d, const cs_record *rec)
         h = hash_bytes(h, v->s, n);
       }
     }
-    if (complete && bloom_seen(kk, h))
-      ok = 0;
+    kk->complete = complete;
+    kk->hash = h;
+    if (complete)
+      __builtin_prefetch(&kk->bits[(h & kk->mask) * 8], 1);
   }
   return ok;
+}
+
+/* Every record's key goes into the filter, so that a later record with the
+ * same key is set aside too and the staging path keeps the file's order
+ * between them. Returns whether any key of the record may have come
+ * before. */
+static int
+keys_seen(cs_direct *d)
+{
+  int seen = 0;
+
+  for (int k = 0; k < d->nkeys; k++)
+    if (d->keys[k].complete && bloom_seen(&d->keys[k], d->keys[k].hash))
+      seen = 1;
+  return seen;
 }
 
 /* Appends the record's row for the table (COPY text). */
@@ -402,36 +424,27 @@ static int
 encode_row(cs_direct *d)
 {
   cs_buf *b = &d->rows;
+  size_t need = 1;
+  char *p;
 
+  for (int i = 0; i < d->p->nfed; i++)
+    need += (d->vals[i].s ? 2 * d->vals[i].n : 2) + 1;
+  if (cs_buf_reserve(b, need) != 0)
+    return -1;
+  p = b->data + b->len;
   for (int i = 0; i < d->p->nfed; i++) {
     const value *v = &d->vals[i];
-    size_t need = v->s ? 2 * v->n + 2 : 4;
-    if (cs_buf_reserve(b, need) != 0)
-      return -1;
     if (i)
-      b->data[b->len++] = '\t';
-    if (v->is_default) {
-      memcpy(b->data + b->len, DEFAULT_MARKER, 2);
-      b->len += 2;
-    } else if (!v->s) {
-      memcpy(b->data + b->len, "\\N", 2);
-      b->len += 2;
-    } else {
-      for (size_t k = 0; k < v->n; k++) {
-        char c = v->s[k];
-        switch (c) {
-        case '\\': b->data[b->len++] = '\\'; b->data[b->len++] = '\\'; break;
-        case '\t': b->data[b->len++] = '\\'; b->data[b->len++] = 't'; break;
-        case '\n': b->data[b->len++] = '\\'; b->data[b->len++] = 'n'; break;
-        case '\r': b->data[b->len++] = '\\'; b->data[b->len++] = 'r'; break;
-        default: b->data[b->len++] = c;
-        }
-      }
-    }
+      *p++ = '\t';
+    if (v->is_default)
+      memcpy(p, DEFAULT_MARKER, 2), p += 2;
+    else if (!v->s)
+      memcpy(p, "\\N", 2), p += 2;
+    else
+      p = cs_copy_escape(p, v->s, v->n);
   }
-  if (cs_buf_reserve(b, 1) != 0)
-    return -1;
-  b->data[b->len++] = '\n';
+  *p++ = '\n';
+  b->len = (size_t)(p - b->data);
   return 0;
 }
 
@@ -640,7 +653,23 @@ flush_chunk(cs_direct *d, csvstage_error *err)
 int
 cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
 {
-  if (!map_record(d, rec) || !d->enabled) {
+  int ok = map_record(d, rec);
+
+  if (ok && d->enabled) {
+    size_t rows_len = d->rows.len, stage_len = d->stage.len;
+    if (d->n == d->cap && grow_index(d))
+      return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+    if (encode_row(d) || cs_copy_encode(&d->stage, rec))
+      return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+    if (keys_seen(d)) {
+      d->rows.len = rows_len;   /* the rare case: take the row back */
+      d->stage.len = stage_len;
+      ok = 0;
+    }
+  } else {
+    keys_seen(d);
+  }
+  if (!ok || !d->enabled) {
     d->one.len = 0;
     if (cs_copy_encode(&d->one, rec) != 0)
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
@@ -650,10 +679,6 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
     d->naside++;
     return 0;
   }
-  if (d->n == d->cap && grow_index(d))
-    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-  if (encode_row(d) || cs_copy_encode(&d->stage, rec))
-    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
   d->row_end[d->n] = d->rows.len;
   d->stage_end[d->n] = d->stage.len;
   d->n++;
