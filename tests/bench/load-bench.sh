@@ -50,6 +50,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 tests/pg-harness start "$srv"
 dsn=$(tests/pg-harness dsn "$srv")
+# The same server settings for every case: no autovacuum (it would vacuum
+# one case's table while the next case loads) and no checkpoint in the
+# middle of a load (the WAL of a 2M-record load would trigger one at a
+# varying point); each case starts after a CHECKPOINT.
+command psql -X -q -d "$dsn" -c "ALTER SYSTEM SET autovacuum = off" \
+  -c "ALTER SYSTEM SET max_wal_size = '20GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
+  -c "SELECT pg_reload_conf()" >/dev/null
 bindir=${CSVSTAGE_PG_BINDIR:-$(pg_config --bindir 2>/dev/null || true)}
 psql() { command psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" "$@"; }
 server=$(psql -At -c "SHOW server_version")
