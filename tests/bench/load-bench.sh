@@ -146,13 +146,13 @@ awk -v records="$records" -v pglr="$pgl_records" -v server="$server" \
   END {
     printf "PostgreSQL %s, %d records, %s (%d cores), median of %d run(s)\n", server, records, cpu, ncpu, runs
     base = median(t["copy"])
-    printf "%-16s %9s %8s %12s %8s\n", "case", "seconds", "ratio", "client cpu s", "rss MB"
+    printf "%-16s %9s %8s %12s %8s  %s\n", "case", "seconds", "ratio", "client cpu s", "rss MB", "every run, s"
     for (i = 1; i <= n; i++) {
       c = name[i]; s = median(t[c])
       r = s / base
       if (c == "pgloader-dirty") r = (s / pglr) / (base / records)
-      printf "%-16s %9.2f %7.2fx %12.2f %8.1f%s\n", c, s, r, median(u[c]), median(m[c]) / 1024,
-             (c in bad) ? "   FAILED: exit " bad[c] : ""
+      printf "%-16s %9.2f %7.2fx %12.2f %8.1f %s%s\n", c, s, r, median(u[c]), median(m[c]) / 1024,
+             t[c], (c in bad) ? "   FAILED: exit " bad[c] : ""
     }
     if ("pgloader-dirty" in t)
       printf "(pgloader-dirty read the first %d records; its ratio is per record)\n", pglr
