@@ -247,7 +247,8 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
            " EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid"
            "  AND NOT g.tgisinternal AND g.tgenabled <> 'D'"
            "  AND g.tgtype & 5 = 5 AND g.tgtype & 66 <> 0),"
-           " c.relkind <> 'v' OR pg_relation_is_updatable(c.oid, false) & 8 = 8"
+           " c.relkind <> 'v' OR pg_relation_is_updatable(c.oid, false) & 8 = 8,"
+           " EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.ev_type = '3')"
            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
            " WHERE c.oid = to_regclass(%s)", lit);
   res = cs_exec(conn, sql, err);
@@ -267,6 +268,7 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
   t->name = strdup(PQgetvalue(res, 0, 2));
   t->relkind = PQgetvalue(res, 0, 3)[0];
   t->row_triggers = PQgetvalue(res, 0, 5)[0] == 't';
+  t->insert_rules = PQgetvalue(res, 0, 7)[0] == 't';
   if (!t->schema || !t->name) {
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;

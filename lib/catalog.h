@@ -41,6 +41,7 @@ typedef struct cs_table {
   char relkind;
   int row_triggers;    /* BEFORE or INSTEAD OF row triggers on INSERT: they
                           may change rows after the type input */
+  int insert_rules;    /* rules ON INSERT: COPY would bypass them */
   cs_column *cols;
   int ncols;
   cs_constraint *checks;

@@ -540,15 +540,45 @@ copy_verdict(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
   return 1;
 }
 
+/*
+ * Starts a chunk's COPY. Returns 0; 1 when the server will not take COPY
+ * into this relation (a foreign table whose wrapper cannot, say): the fast
+ * path is off and the connection usable; -1 when the load cannot go on.
+ */
+static int
+begin_copy(cs_direct *d, csvstage_error *err)
+{
+  csvstage_error e;
+  PGresult *res;
+
+  csvstage_error_clear(&e);
+  if (cs_copy_begin(d->conn, d->copy_sql, &e) == 0) {
+    d->copying = 1;
+    return 0;
+  }
+  if (PQstatus(d->conn) != CONNECTION_OK || e.code != CSVSTAGE_E_DB) {
+    *err = e;
+    return -1;
+  }
+  res = cs_exec(d->conn, "ROLLBACK TO SAVEPOINT csvstage_chunk; "
+                         "RELEASE SAVEPOINT csvstage_chunk", err);
+  PQclear(res);
+  if (!res)
+    return -1;
+  d->enabled = 0;
+  return 1;
+}
+
 /* COPYs chunk records [a, b) from memory. Returns as copy_verdict. */
 static int
 copy_range(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
 {
   size_t from = a ? d->row_end[a - 1] : 0, to = d->row_end[b - 1];
+  int r = begin_copy(d, err);
 
-  if (cs_copy_begin(d->conn, d->copy_sql, err))
-    return -1;
-  d->copying = 1;
+  *bad = -1;
+  if (r != 0)
+    return r;
   if (cs_copy_put(d->conn, d->rows.data + from, to - from, err)) {
     cs_copy_end(d->conn, "csvstage: send failed", NULL, NULL);
     d->copying = 0;
@@ -591,7 +621,7 @@ resolve(cs_direct *d, int a, int b, int bad, csvstage_error *err)
   PUSH(a, b, bad);
   while (n > 0) {
     range r = st[--n];
-    if (r.bad == -2) {
+    if (r.bad == -2 && d->enabled) {
       int got = copy_range(d, r.a, r.b, &r.bad, err);
       if (got < 0)
         goto out;
@@ -630,6 +660,13 @@ flush_chunk(cs_direct *d, csvstage_error *err)
 
   if (d->n == 0)
     return 0;
+  if (!d->enabled && !d->copying) {
+    r = set_aside_range(d, 0, d->n, err);
+    d->n = 0;
+    d->rows.len = d->stage.len = 0;
+    d->sent = 0;
+    return r;
+  }
   if (d->copying) {
     if (cs_copy_put(d->conn, d->rows.data + d->sent, d->rows.len - d->sent, err)) {
       cs_copy_end(d->conn, "csvstage: send failed", NULL, NULL);
@@ -688,9 +725,11 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
   d->n++;
   /* Stream while the chunk fills, so that the server works as we read. */
   if (!d->copying && d->rows.len - d->sent >= SEND_BYTES) {
-    if (cs_copy_begin(d->conn, d->copy_sql, err))
+    int r = begin_copy(d, err);
+    if (r < 0)
       return -1;
-    d->copying = 1;
+    if (r == 1)
+      return flush_chunk(d, err);   /* all of it aside */
   }
   if (d->copying && d->rows.len - d->sent >= SEND_BYTES) {
     if (cs_copy_put(d->conn, d->rows.data + d->sent, d->rows.len - d->sent, err)) {

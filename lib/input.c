@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,31 @@
 #include "input.h"
 
 enum { RAW_SIZE = 256 * 1024 };
+
+/*
+ * Gzip input is inflated by a thread of its own, a few buffers ahead of
+ * the reader: inflating takes about as long as parsing (zcat alone: 1.6 s
+ * for the 200 MB benchmark file), and on two cores the two overlap instead
+ * of adding up. The thread owns the file, the z_stream and the counters
+ * while it runs; the reader takes filled buffers in order. An error is
+ * handed over after the data that came before it.
+ */
+enum { NBUF = 4, BUF_SIZE = 256 * 1024 };
+
+typedef struct inflater {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char *buf[NBUF];
+  size_t len[NBUF];
+  int head, count;        /* filled buffers: count of them from head */
+  size_t pos;             /* the reader's position in buf[head] */
+  int finished;           /* the thread is done: end of data, or error */
+  int stop;               /* the reader asks the thread to stop */
+  int failed;
+  csvstage_error err;     /* the thread's error, once finished */
+  long long consumed;     /* compressed bytes inflated, for positions */
+} inflater;
 
 struct cs_input {
   int fd;
@@ -34,7 +60,11 @@ struct cs_input {
   int zs_ready;
   unsigned char peek[2];  /* plain input: the bytes read to detect gzip */
   size_t peek_len;
+  inflater *inf;          /* gzip: the inflating thread, or NULL */
 };
+
+static long read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err);
+static void start_inflater(cs_input *in);
 
 static csvstage_code
 read_fail(cs_input *in, csvstage_error *err)
@@ -106,6 +136,7 @@ cs_input_open(const char *path, csvstage_error *err)
     if (inflateInit2(&in->zs, 15 + 16) != Z_OK)
       goto nomem;
     in->zs_ready = 1;
+    start_inflater(in);
   } else {
     memcpy(in->peek, magic, got);
     in->peek_len = got;
@@ -237,11 +268,139 @@ read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
   return (long)(in->zs.next_out - (unsigned char *)buf);
 }
 
+static void *
+inflate_main(void *arg)
+{
+  cs_input *in = arg;
+  inflater *f = in->inf;
+  csvstage_error e;
+
+  csvstage_error_clear(&e);
+  for (;;) {
+    int slot;
+    long n;
+
+    pthread_mutex_lock(&f->mu);
+    while (f->count == NBUF && !f->stop)
+      pthread_cond_wait(&f->cv, &f->mu);
+    if (f->stop) {
+      pthread_mutex_unlock(&f->mu);
+      break;
+    }
+    slot = (f->head + f->count) % NBUF;
+    pthread_mutex_unlock(&f->mu);
+
+    n = read_gzip(in, f->buf[slot], BUF_SIZE, &e);
+
+    pthread_mutex_lock(&f->mu);
+    f->consumed = in->consumed;
+    if (n > 0) {
+      f->len[slot] = (size_t)n;
+      f->count++;
+    } else {
+      f->finished = 1;
+      if (n < 0) {
+        f->failed = 1;
+        f->err = e;
+      }
+    }
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    if (n <= 0)
+      break;
+  }
+  return NULL;
+}
+
+/* Starts the thread; without one (no memory, no thread), the reader
+ * inflates in its own thread as before. */
+static void
+start_inflater(cs_input *in)
+{
+  inflater *f = calloc(1, sizeof(*f));
+  int i;
+
+  if (!f)
+    return;
+  for (i = 0; i < NBUF; i++)
+    if (!(f->buf[i] = malloc(BUF_SIZE)))
+      break;
+  if (i == NBUF && pthread_mutex_init(&f->mu, NULL) == 0) {
+    if (pthread_cond_init(&f->cv, NULL) == 0) {
+      in->inf = f;
+      if (pthread_create(&f->thread, NULL, inflate_main, in) == 0)
+        return;
+      in->inf = NULL;
+      pthread_cond_destroy(&f->cv);
+    }
+    pthread_mutex_destroy(&f->mu);
+  }
+  for (i = 0; i < NBUF; i++)
+    free(f->buf[i]);
+  free(f);
+}
+
+static long
+read_inflated(cs_input *in, char *buf, size_t cap, csvstage_error *err)
+{
+  inflater *f = in->inf;
+  size_t n;
+
+  pthread_mutex_lock(&f->mu);
+  while (f->count == 0 && !f->finished)
+    pthread_cond_wait(&f->cv, &f->mu);
+  if (f->count == 0) {
+    int failed = f->failed;
+    if (failed && !cs_failed(err) && err)
+      *err = f->err;
+    pthread_mutex_unlock(&f->mu);
+    return failed ? -1 : 0;
+  }
+  pthread_mutex_unlock(&f->mu);
+  /* buf[head] is the reader's until it gives it back. */
+  n = f->len[f->head] - f->pos;
+  if (n > cap)
+    n = cap;
+  memcpy(buf, f->buf[f->head] + f->pos, n);
+  f->pos += n;
+  if (f->pos == f->len[f->head]) {
+    pthread_mutex_lock(&f->mu);
+    f->head = (f->head + 1) % NBUF;
+    f->count--;
+    f->pos = 0;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+  }
+  return (long)n;
+}
+
+static void
+stop_inflater(cs_input *in)
+{
+  inflater *f = in->inf;
+
+  if (!f)
+    return;
+  pthread_mutex_lock(&f->mu);
+  f->stop = 1;
+  pthread_cond_broadcast(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+  pthread_join(f->thread, NULL);
+  pthread_cond_destroy(&f->cv);
+  pthread_mutex_destroy(&f->mu);
+  for (int i = 0; i < NBUF; i++)
+    free(f->buf[i]);
+  free(f);
+  in->inf = NULL;
+}
+
 long
 cs_input_read(cs_input *in, char *buf, size_t cap, csvstage_error *err)
 {
   if (cap == 0)
     return 0;
+  if (in->inf)
+    return read_inflated(in, buf, cap, err);
   return in->gzip ? read_gzip(in, buf, cap, err) : read_plain(in, buf, cap, err);
 }
 
@@ -254,7 +413,14 @@ cs_input_name(const cs_input *in)
 long long
 cs_input_position(const cs_input *in)
 {
-  return in->consumed;
+  long long n;
+
+  if (!in->inf)
+    return in->consumed;
+  pthread_mutex_lock(&in->inf->mu);
+  n = in->inf->consumed;
+  pthread_mutex_unlock(&in->inf->mu);
+  return n;
 }
 
 int
@@ -268,6 +434,7 @@ cs_input_close(cs_input *in)
 {
   if (!in)
     return;
+  stop_inflater(in);
   if (in->zs_ready)
     inflateEnd(&in->zs);
   if (in->own_fd && in->fd >= 0)

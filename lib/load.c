@@ -1093,8 +1093,9 @@ stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, long long
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
   }
-  /* A view takes INSERT through its rules or triggers, not COPY. */
-  d = cs_direct_open(p, conn, p->table->relkind != 'v', err);
+  /* A view takes INSERT through its rules or triggers, not COPY; and COPY
+   * bypasses a table's rules ON INSERT. Those take the staging path. */
+  d = cs_direct_open(p, conn, p->table->relkind != 'v' && !p->table->insert_rules, err);
   if (!d)
     goto out;
   while ((more = cs_reader_next(rd, &rec, err)) == 1) {

@@ -600,6 +600,46 @@ START_TEST(defaults_for_blanks)
 }
 END_TEST
 
+START_TEST(rules_and_no_copy)
+{
+  csvstage_session *saved = session;
+  char dsn[1024];
+
+  /* COPY bypasses rules ON INSERT: such a table takes the staging path,
+   * and the rule fires for each record. */
+  test_exec(conn, "CREATE TABLE lt.r (id int, v text)");
+  test_exec(conn, "CREATE TABLE lt.audit (id int)");
+  test_exec(conn, "CREATE RULE r_audit AS ON INSERT TO lt.r DO ALSO INSERT INTO lt.audit "
+                  "VALUES (NEW.id)");
+  ck_assert_int_eq(load("lt.r", "id,v\n1,a\n2,b\nx,c\n", NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "4:22P02:id");
+  ck_assert_str_eq(rows("SELECT id FROM lt.audit ORDER BY id"), "1|2");
+  ck_assert_int_eq(res.staged, 3);
+
+  /* Row-level security refuses COPY FROM at its start (0A000), but takes
+   * INSERT: the fast path turns itself off and every record goes the
+   * careful way. */
+  test_exec(conn, "CREATE TABLE lt.sec (id int, v text)");
+  test_exec(conn, "ALTER TABLE lt.sec ENABLE ROW LEVEL SECURITY");
+  test_exec(conn, "CREATE POLICY p ON lt.sec FOR ALL USING (true) WITH CHECK (id > 0)");
+  test_exec(conn, "DROP ROLE IF EXISTS lt_loader");
+  test_exec(conn, "CREATE ROLE lt_loader");
+  test_exec(conn, "GRANT USAGE ON SCHEMA lt TO lt_loader");
+  test_exec(conn, "GRANT SELECT, INSERT ON lt.sec TO lt_loader");
+  snprintf(dsn, sizeof(dsn), "%s options='-c role=lt_loader'", test_dsn());
+  session = csvstage_connect(dsn, &err);
+  ck_assert_msg(session != NULL, "%s", err.message);
+  ck_assert_int_eq(load("lt.sec", "id,v\n1,a\n-2,b\n3,c\n", NULL), CSVSTAGE_OK);
+  csvstage_disconnect(session);
+  session = saved;
+  ck_assert_str_eq(rejects(), "3:42501:");
+  ck_assert_str_eq(rows("SELECT id FROM lt.sec ORDER BY id"), "1|3");
+  test_exec(conn, "DROP TABLE lt.sec");
+  test_exec(conn, "DROP OWNED BY lt_loader");
+  test_exec(conn, "DROP ROLE lt_loader");
+}
+END_TEST
+
 Suite *
 make_load_suite(void)
 {
@@ -625,6 +665,7 @@ make_load_suite(void)
   tcase_add_test(tc, many_records);
   tcase_add_test(tc, direct_refusals);
   tcase_add_test(tc, defaults_for_blanks);
+  tcase_add_test(tc, rules_and_no_copy);
   suite_add_tcase(s, tc);
   return s;
 }
