@@ -53,9 +53,6 @@
 #define SEND_BYTES (32u << 10)
 #define BLOOM_BYTES (16u << 20)
 #define BLOOM_PROBES 5
-/* COPY's DEFAULT marker (16+): the encoder writes a backslash in a value
- * as \\, so no value can read \D. */
-#define DEFAULT_MARKER "\\D"
 
 typedef struct key {
   int ncols;
@@ -170,8 +167,6 @@ static int
 setup_keys(cs_direct *d)
 {
   const cs_table *t = d->p->table;
-  int usable = 0;
-
   d->keys = calloc((size_t)t->nuniques + 1, sizeof(key));
   if (!d->keys)
     return -1;
@@ -187,11 +182,11 @@ setup_keys(cs_direct *d)
       int fi = d->p->col_fed[c->cols[j]];
       if (fi >= 0)
         k->fed[k->ncols++] = fi, fed = 1;
-      else if (col->generated || col->identity || (col->default_expr && !col->default_stable))
-        ok = 0;
+      else if (col->generated || col->identity || !col->default_expr || !col->default_stable)
+        ok = 0;   /* unknown on the client, or always NULL: never a conflict */
     }
     if (ok && fed)
-      d->nkeys++, usable++;
+      d->nkeys++;
     else
       free(k->fed), k->fed = NULL, k->ncols = 0;
   }
@@ -210,11 +205,10 @@ setup_keys(cs_direct *d)
 }
 
 cs_direct *
-cs_direct_open(const plan *p, PGconn *conn, int enabled, csvstage_error *err)
+cs_direct_open(const plan *p, PGconn *conn, const char *copy_sql, int enabled,
+               csvstage_error *err)
 {
   cs_direct *d = calloc(1, sizeof(*d));
-  cs_buf q = {0};
-  int ok = 1;
 
   if (!d)
     goto nomem;
@@ -234,40 +228,11 @@ cs_direct_open(const plan *p, PGconn *conn, int enabled, csvstage_error *err)
   if (!d->vals || grow_index(d) || setup_keys(d))
     goto nomem;
 
-  /* SAVEPOINT and COPY in one message: one round trip per chunk. */
-  {
-    char *part;
-    size_t len;
-#define ADD(s) (len = strlen(s), ok = ok && cs_buf_reserve(&q, len + 1) == 0, \
-                ok ? (memcpy(q.data + q.len, (s), len + 1), q.len += len) : 0)
-    ADD("SAVEPOINT csvstage_chunk; COPY ");
-    ADD(p->table->sql_name);
-    ADD(" (");
-    for (int i = 0; i < p->nfed; i++) {
-      if (i)
-        ADD(", ");
-      part = PQescapeIdentifier(conn, p->table->cols[p->fed[i].col].name,
-                                strlen(p->table->cols[p->fed[i].col].name));
-      if (!part) {
-        cs_fail(err, CSVSTAGE_E_DB, "%s", PQerrorMessage(conn));
-        free(q.data);
-        cs_direct_free(d);
-        return NULL;
-      }
-      ADD(part);
-      PQfreemem(part);
-    }
-    ADD(") FROM STDIN");
-    if (d->marker)
-      ADD(" WITH (DEFAULT '" DEFAULT_MARKER "')");
-#undef ADD
-  }
-  if (!ok)
+  d->copy_sql = strdup(copy_sql);
+  if (!d->copy_sql)
     goto nomem;
-  d->copy_sql = q.data;
   return d;
 nomem:
-  free(q.data);
   cs_direct_free(d);
   cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
   return NULL;
@@ -441,7 +406,7 @@ encode_row(cs_direct *d)
     if (i)
       *p++ = '\t';
     if (v->is_default)
-      memcpy(p, DEFAULT_MARKER, 2), p += 2;
+      memcpy(p, CS_DEFAULT_MARKER, 2), p += 2;
     else if (!v->s)
       memcpy(p, "\\N", 2), p += 2;
     else

@@ -12,12 +12,19 @@
 
 typedef struct cs_direct cs_direct;
 
+/* COPY's DEFAULT marker (16+): the encoder writes a backslash in a value as
+ * \\, so no value can read \D. */
+#define CS_DEFAULT_MARKER "\\D"
+
 /*
  * Starts the fast path for p on conn, inside the load's transaction.
- * enabled 0: every record is set aside (the table takes no COPY). Returns
- * NULL with err filled when out of memory or no temporary file can be made.
+ * copy_sql: "SAVEPOINT csvstage_chunk; COPY table (the fed columns, in
+ * order) FROM STDIN", WITH (DEFAULT CS_DEFAULT_MARKER) on 16+. enabled 0:
+ * every record is set aside (the table takes no COPY). Returns NULL with
+ * err filled when out of memory or no temporary file can be made.
  */
-cs_direct *cs_direct_open(const plan *p, PGconn *conn, int enabled, csvstage_error *err);
+cs_direct *cs_direct_open(const plan *p, PGconn *conn, const char *copy_sql, int enabled,
+                          csvstage_error *err);
 
 /*
  * Takes one data record: it goes into the table, or is set aside when the

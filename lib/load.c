@@ -1093,9 +1093,24 @@ stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, long long
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
   }
+  /* SAVEPOINT and COPY in one message: one round trip per chunk. */
+  sql_add(&q, "SAVEPOINT csvstage_chunk; COPY %s (", p->table->sql_name);
+  for (int i = 0; i < p->nfed; i++) {
+    sql_add(&q, i ? ", " : "");
+    sql_ident(&q, p->table->cols[p->fed[i].col].name);
+  }
+  sql_add(&q, ") FROM STDIN");
+  if (p->session->server_version >= 160000) {
+    sql_add(&q, " WITH (DEFAULT ");
+    sql_literal(&q, CS_DEFAULT_MARKER);
+    sql_add(&q, ")");
+  }
   /* A view takes INSERT through its rules or triggers, not COPY; and COPY
    * bypasses a table's rules ON INSERT. Those take the staging path. */
-  d = cs_direct_open(p, conn, p->table->relkind != 'v' && !p->table->insert_rules, err);
+  if (sql_text(&q))
+    d = cs_direct_open(p, conn, sql_text(&q), p->table->relkind != 'v' && !p->table->insert_rules,
+                       err);
+  sql_reset(&q);
   if (!d)
     goto out;
   while ((more = cs_reader_next(rd, &rec, err)) == 1) {
