@@ -18,8 +18,25 @@ exit_status(csvstage_code rc, const csvstage_result *res)
   case CSVSTAGE_E_CONFIG:
   case CSVSTAGE_E_PREFLIGHT:
     return EXIT_USAGE;
+  case CSVSTAGE_E_BUSY:
+    return EXIT_BUSY;
   default:
     return EXIT_FAILED;
+  }
+}
+
+/* The worst outcome of several files wins: failed (1), then usage (2),
+ * then busy (75: worth a retry only when nothing worse happened), then
+ * rejects (3). */
+static int
+severity(int status)
+{
+  switch (status) {
+  case EXIT_FAILED: return 4;
+  case EXIT_USAGE: return 3;
+  case EXIT_BUSY: return 2;
+  case EXIT_REJECTS: return 1;
+  default: return 0;
   }
 }
 
@@ -37,7 +54,8 @@ settings_from(const options *opts, csvstage_error *err)
       (opts->table && csvstage_settings_set(s, "target", "table", opts->table, err)) ||
       (opts->rejects && csvstage_settings_set(s, "rejects", "file", opts->rejects, err)) ||
       (opts->max_rejects &&
-       csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, err))) {
+       csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, err)) ||
+      (opts->wait && csvstage_settings_set(s, "target", "wait", opts->wait, err))) {
     csvstage_settings_free(s);
     return NULL;
   }
@@ -80,9 +98,7 @@ load(const options *opts)
     if (rc != CSVSTAGE_OK)
       report_error(stderr, &err);
     status = exit_status(rc, &res);
-    /* The worst outcome wins: failed (1) over usage (2) over rejects (3). */
-    if (status == EXIT_FAILED || (status != EXIT_LOADED && worst != EXIT_FAILED &&
-                                  (worst == EXIT_LOADED || status < worst)))
+    if (severity(status) > severity(worst))
       worst = status;
   }
   csvstage_disconnect(session);

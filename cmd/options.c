@@ -21,15 +21,19 @@ const char options_usage[] =
   "  -r, --rejects FILE       reject file (overrides the configuration)\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
   "      --max-rejects N|P%   roll back when more records than that are rejected\n"
+  "      --wait[=SECONDS]     when another csvstage run is loading the table,\n"
+  "                           wait for it (as long as it takes, or SECONDS)\n"
+  "                           instead of exiting with status 75\n"
   "  -q, --quiet              print errors only\n"
   "  -v, --verbose            print more; repeat for more still\n"
   "  -h, --help               show this help and exit\n"
   "  -V, --version            show the version and exit\n"
   "\n"
   "Exit status: 0 all loaded, 3 committed with rejects, 1 nothing committed,\n"
-  "2 usage, configuration or preflight error (nothing done).\n";
+  "2 usage, configuration or preflight error (nothing done), 75 another run\n"
+  "is loading the table (nothing done: try again later).\n";
 
-enum { OPT_MAX_REJECTS = 256 };
+enum { OPT_MAX_REJECTS = 256, OPT_WAIT };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
 static int
@@ -58,6 +62,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"rejects", required_argument, NULL, 'r'},
     {"dry-run", no_argument, NULL, 'n'},
     {"max-rejects", required_argument, NULL, OPT_MAX_REJECTS},
+    {"wait", optional_argument, NULL, OPT_WAIT},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -90,11 +95,22 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       }
       opts->max_rejects = optarg;
       break;
+    case OPT_WAIT: {
+      char *end;
+      double v = optarg ? strtod(optarg, &end) : 0;
+      if (optarg && (end == optarg || *end || v <= 0 || v > 86400)) {
+        snprintf(why, whysize, "invalid --wait '%s': give seconds (at most 86400), or "
+                 "--wait alone to wait as long as it takes", optarg);
+        return -1;
+      }
+      opts->wait = optarg ? optarg : "forever";
+      break;
+    }
     case ':':
       snprintf(why, whysize, "option '%s' needs a value", argv[optind - 1]);
       return -1;
     default:
-      if (optopt && optopt != OPT_MAX_REJECTS)
+      if (optopt && optopt != OPT_MAX_REJECTS && optopt != OPT_WAIT)
         snprintf(why, whysize, "unknown option '-%c'", optopt);
       else
         snprintf(why, whysize, "unknown option '%s'", argv[optind - 1]);

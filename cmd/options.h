@@ -8,6 +8,7 @@ enum {
   EXIT_FAILED = 1,      /* nothing committed */
   EXIT_USAGE = 2,       /* usage, configuration or preflight error */
   EXIT_REJECTS = 3,     /* committed, some records rejected */
+  EXIT_BUSY = 75,       /* another run holds the table (EX_TEMPFAIL): retry */
 };
 
 typedef enum { ACTION_LOAD, ACTION_HELP, ACTION_VERSION } action_t;
@@ -20,6 +21,7 @@ typedef struct options {
   const char *rejects;      /* -r */
   int dry_run;              /* -n */
   const char *max_rejects;  /* as given: "N" or "P%" */
+  const char *wait;         /* --wait: "forever" or seconds as given */
   int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
   char **files;             /* the operands; none means stdin */
   int nfiles;

@@ -267,6 +267,7 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
   t->schema = strdup(PQgetvalue(res, 0, 1));
   t->name = strdup(PQgetvalue(res, 0, 2));
   t->relkind = PQgetvalue(res, 0, 3)[0];
+  t->oid = (unsigned int)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
   t->row_triggers = PQgetvalue(res, 0, 5)[0] == 't';
   t->insert_rules = PQgetvalue(res, 0, 7)[0] == 't';
   if (!t->schema || !t->name) {

@@ -39,6 +39,7 @@ typedef struct cs_table {
   char *sql_name;      /* quoted "schema"."name" for SQL */
   char *display_name;  /* schema.name for people, quoted only where needed */
   char relkind;
+  unsigned int oid;
   int row_triggers;    /* BEFORE or INSTEAD OF row triggers on INSERT: they
                           may change rows after the type input */
   int insert_rules;    /* rules ON INSERT: COPY would bypass them */

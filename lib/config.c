@@ -20,7 +20,7 @@ enum {
   SEEN_DELIMITER = 1 << 0, SEEN_QUOTE = 1 << 1, SEEN_HEADER = 1 << 2,
   SEEN_ENCODING = 1 << 3, SEEN_NULL = 1 << 4, SEEN_COLUMNS = 1 << 5,
   SEEN_IGNORE = 1 << 6, SEEN_TRIM = 1 << 7, SEEN_TABLE = 1 << 8,
-  SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10,
+  SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10, SEEN_WAIT = 1 << 11,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
   SEEN_COALESCE = 1 << 3,
 };
@@ -37,6 +37,7 @@ csvstage_settings_new(void)
   s->header = 1;
   s->max_rejects = -1;
   s->max_rejects_pct = -1;
+  s->lock_wait = -1;
   s->encoding = strdup("UTF8");
   s->null_marker = strdup("");
   if (!s->encoding || !s->null_marker) {
@@ -394,7 +395,19 @@ target_key(parse_ctx *c, const char *key, const char *v)
       return fail(c, "max_rejects must be a count (100) or a percentage (1%%), not '%s'", v);
     return 0;
   }
-  return fail(c, "unknown key '%s' in [target] (known: table, max_rejects)", key);
+  if (strcmp(key, "wait") == 0) {
+    char *end;
+    if (once(c, &s->seen, SEEN_WAIT, key))
+      return -1;
+    if (strcmp(v, "no") == 0)
+      s->lock_wait = -1;
+    else if (strcmp(v, "forever") == 0)
+      s->lock_wait = 0;
+    else if ((s->lock_wait = strtod(v, &end)) <= 0 || *end || end == v || s->lock_wait > 86400)
+      return fail(c, "wait must be no, forever or seconds (at most 86400), not '%s'", v);
+    return 0;
+  }
+  return fail(c, "unknown key '%s' in [target] (known: table, max_rejects, wait)", key);
 }
 
 static int

@@ -31,6 +31,7 @@ typedef enum csvstage_code {
   CSVSTAGE_E_PREFLIGHT = 8,   /* the target cannot take this input */
   CSVSTAGE_E_FORMAT = 9,      /* the input stream is corrupt (e.g. gzip) */
   CSVSTAGE_E_REJECTS = 10,    /* more rejects than max_rejects: rolled back */
+  CSVSTAGE_E_BUSY = 11,       /* another run is loading the same table */
   CSVSTAGE_E_LAST             /* not a code: one past the last */
 } csvstage_code;
 

@@ -26,6 +26,7 @@ static const char *const descriptions[] = {
   [CSVSTAGE_E_PREFLIGHT] = "the target cannot take this input",
   [CSVSTAGE_E_FORMAT] = "the input is corrupt",
   [CSVSTAGE_E_REJECTS] = "too many rejected records",
+  [CSVSTAGE_E_BUSY] = "another run is loading the same table",
 };
 
 const char *

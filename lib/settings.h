@@ -46,6 +46,8 @@ struct csvstage_settings {
   char *table;
   long long max_rejects;      /* -1: no limit */
   double max_rejects_pct;     /* -1: no limit */
+  double lock_wait;           /* seconds to wait for another run on the
+                                 table: -1 none (the default), 0 forever */
   /* [rejects] */
   char *rejects_file;   /* may hold strftime patterns; NULL: FILE.rejects.csv */
   /* [column "..."] */

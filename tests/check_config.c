@@ -63,6 +63,7 @@ START_TEST(defaults)
   ck_assert_ptr_null(s->table);
   ck_assert_int_eq(s->max_rejects, -1);
   ck_assert(s->max_rejects_pct < 0);
+  ck_assert(s->lock_wait < 0);
   ck_assert_int_eq(s->nrules, 0);
   csvstage_settings_free(s);
 }
@@ -157,12 +158,22 @@ START_TEST(char_forms)
   ck_assert_int_eq(s->max_rejects, 250);
   ck_assert(s->max_rejects_pct < 0);
   csvstage_settings_free(s);
+  s = read_conf("[target]\nwait = 2.5\n", &rc, &err);
+  ck_assert_msg(rc == CSVSTAGE_OK, "%s", err.message);
+  ck_assert(s->lock_wait > 2.49 && s->lock_wait < 2.51);
+  csvstage_settings_free(s);
+  s = read_conf("[target]\nwait = forever\n", &rc, &err);
+  ck_assert_msg(rc == CSVSTAGE_OK, "%s", err.message);
+  ck_assert(s->lock_wait == 0);
+  csvstage_settings_free(s);
 }
 END_TEST
 
 START_TEST(errors)
 {
   expect_error("[sauce]\ndelimiter = ,\n", 2, "unknown section [sauce]");
+  expect_error("[target]\nwait = soon\n", 2,
+               "wait must be no, forever or seconds (at most 86400), not 'soon'");
   expect_error("delimiter = ,\n", 1, "outside any section");
   expect_error("[source]\ndelimitr = ,\n", 2, "unknown key 'delimitr' in [source]");
   expect_error("[target]\n\ntabel = x\n", 3, "unknown key 'tabel' in [target]");
@@ -226,7 +237,7 @@ START_TEST(set_overrides_the_file)
   ck_assert_str_eq(cs_settings_rule(s, "x")->from, "y");
   csvstage_error_clear(&err);
   ck_assert_int_eq(csvstage_settings_set(s, "target", "nope", "1", &err), CSVSTAGE_E_CONFIG);
-  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, max_rejects)");
+  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, max_rejects, wait)");
   csvstage_settings_free(s);
 }
 END_TEST

@@ -640,6 +640,39 @@ START_TEST(rules_and_no_copy)
 }
 END_TEST
 
+START_TEST(one_run_per_table)
+{
+  PGconn *other = test_connect();
+  PGresult *r;
+  char pid[32];
+
+  test_exec(conn, "CREATE TABLE lt.t (id int)");
+  /* Another run holds the table: its transaction has csvstage's lock. */
+  test_exec(other, "BEGIN");
+  test_exec(other, "SELECT pg_advisory_xact_lock((1668510823::bigint << 32) | "
+                   "'lt.t'::regclass::oid::bigint)");
+  r = PQexec(other, "SELECT pg_backend_pid()");
+  ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+  snprintf(pid, sizeof(pid), "pid %s)", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  ck_assert_int_eq(load("lt.t", "id\n1\n", NULL), CSVSTAGE_E_BUSY);
+  ck_assert_msg(strstr(err.message, pid) && strstr(err.message, "give --wait"), "%s",
+                err.message);
+  ck_assert_int_eq(res.records, 0);
+  /* wait = 1: the lock is still held after a second. */
+  ck_assert_int_eq(load("lt.t", "id\n1\n", "[target]\nwait = 1\n"), CSVSTAGE_E_BUSY);
+  ck_assert_msg(strstr(err.message, "waited 1 s") && strstr(err.message, pid), "%s",
+                err.message);
+  /* The other run ends: loads go through, and release the lock at COMMIT. */
+  test_exec(other, "COMMIT");
+  ck_assert_int_eq(load("lt.t", "id\n1\n", "[target]\nwait = forever\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(load("lt.t", "id\n2\n", NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT id FROM lt.t ORDER BY id"), "1|2");
+  ck_assert_str_eq(rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), "0");
+  PQfinish(other);
+}
+END_TEST
+
 Suite *
 make_load_suite(void)
 {
@@ -666,6 +699,7 @@ make_load_suite(void)
   tcase_add_test(tc, direct_refusals);
   tcase_add_test(tc, defaults_for_blanks);
   tcase_add_test(tc, rules_and_no_copy);
+  tcase_add_test(tc, one_run_per_table);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -73,5 +73,24 @@ printf '[target]\ntabel = users\n' >"$tmp/bad.conf"
 grep -q 's3cret-pw' "$err" && bad "the password was printed: $(cat "$err")" || ok
 [ "$(sql 'SELECT count(*) FROM users')" = 1 ] && ok || bad "rows after the failures"
 
+# Another run holds the table: 75 at once, naming its backend; --wait waits
+# for it and loads.
+key="(1668510823::bigint << 32) | 'public.users'::regclass::oid::bigint"
+psql -X -q "$dsn" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($key)" \
+  -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &
+holder=$!
+sleep 1
+printf 'id,first_name,last_name,email,signup_at\n3,C,D,c@x.example,2024-01-01\n' >"$tmp/more.csv"
+"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/more.csv" 2>"$err"; st=$?
+[ $st -eq 75 ] && ok || bad "busy: exit $st, want 75: $(cat "$err")"
+grep -q 'another csvstage run (backend pid [0-9][0-9]*) is loading public.users: try again later, or give --wait' "$err" \
+  && ok || bad "busy message: $(cat "$err")"
+"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" --wait=30 "$tmp/more.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && ok || bad "--wait: exit $st, want 0: $(cat "$err")"
+wait $holder
+[ "$(sql 'SELECT count(*) FROM users')" = 2 ] && ok || bad "rows after --wait"
+"$bin" -d "$dsn" -t users --wait=soon "$tmp/more.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "invalid --wait 'soon'" "$err" && ok || bad "--wait=soon: exit $st: $(cat "$err")"
+
 echo "load-cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
