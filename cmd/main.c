@@ -91,8 +91,9 @@ load(const options *opts)
     int status;
 
     csvstage_error_clear(&err);
-    rc = csvstage_load(session, settings, files[i], opts->dry_run ? CSVSTAGE_DRY_RUN : 0,
-                       &res, &err);
+    rc = csvstage_load(session, settings, files[i],
+                       (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
+                       (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0), &res, &err);
     if (rc == CSVSTAGE_OK || rc == CSVSTAGE_E_REJECTS)
       report_result(stderr, &res, opts->verbosity);
     if (rc != CSVSTAGE_OK)

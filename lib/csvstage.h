@@ -163,7 +163,10 @@ typedef struct csvstage_result {
 } csvstage_result;
 
 enum {
-  CSVSTAGE_DRY_RUN = 1 << 0   /* do everything, then roll back */
+  CSVSTAGE_DRY_RUN = 1 << 0,        /* do everything, then roll back */
+  CSVSTAGE_SEVERAL_FILES = 1 << 1   /* one of several files: a configured
+                                       reject path without %f gets the
+                                       input's name before its extension */
 };
 
 /*

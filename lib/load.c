@@ -1034,17 +1034,79 @@ out:
 
 /* ---- one load ---- */
 
-/* The reject file's path: the configured one, with strftime patterns, or
- * NAME.rejects.csv beside the input (stdin: in the current directory). */
+/* The input's name without its directory, .gz and .csv: "users" for
+ * "incoming/users.csv.gz", "stdin" for standard input. */
+static void
+input_stem(const char *input, char *out, size_t n)
+{
+  const char *base;
+  size_t len;
+
+  if (!input || strcmp(input, "-") == 0)
+    input = "stdin";
+  base = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;
+  len = strlen(base);
+  if (len > 3 && strcmp(base + len - 3, ".gz") == 0)
+    len -= 3;
+  if (len > 4 && strncasecmp(base + len - 4, ".csv", 4) == 0)
+    len -= 4;
+  snprintf(out, n, "%.*s", (int)len, base);
+}
+
+/*
+ * The reject file's path: the configured one, with strftime patterns and
+ * %f for the input's name (input_stem), or NAME.rejects.csv beside the
+ * input (stdin: in the current directory). several: one of several files
+ * in a run; a configured path without %f then gets the input's name before
+ * its extension (rejects.csv: rejects.users.csv), so that the files' reject
+ * files do not replace each other.
+ */
 static int
-reject_path(const csvstage_settings *s, const char *input, char *out, size_t n,
+reject_path(const csvstage_settings *s, const char *input, int several, char *out, size_t n,
             csvstage_error *err)
 {
   if (s->rejects_file) {
+    char pattern[4096], stem[1024];
+    const char *p = s->rejects_file, *ext = NULL, *slash = strrchr(p, '/');
+    size_t k = 0;
     time_t now = time(NULL);
     struct tm tm;
+
+    input_stem(input, stem, sizeof(stem));
+    if (several && !strstr(p, "%f")) {
+      ext = strrchr(slash ? slash + 1 : p, '.');
+      if (!ext)
+        ext = p + strlen(p);
+    }
+    /* %f becomes the input's name, its own % doubled for strftime. */
+    for (; *p && k + 2 * strlen(stem) + 4 < sizeof(pattern); p++) {
+      int f = p[0] == '%' && p[1] == 'f';
+      if (p == ext || f) {
+        if (p == ext)
+          pattern[k++] = '.';
+        for (const char *c = stem; *c; c++) {
+          if (*c == '%')
+            pattern[k++] = '%';
+          pattern[k++] = *c;
+        }
+        if (f) {
+          p++;
+          continue;
+        }
+      }
+      pattern[k++] = *p;
+    }
+    if (ext && !*ext && k + 2 * strlen(stem) + 2 < sizeof(pattern)) {
+      pattern[k++] = '.';
+      for (const char *c = stem; *c; c++) {
+        if (*c == '%')
+          pattern[k++] = '%';
+        pattern[k++] = *c;
+      }
+    }
+    pattern[k] = '\0';
     localtime_r(&now, &tm);
-    if (strftime(out, n, s->rejects_file, &tm) == 0)
+    if (*p || strftime(out, n, pattern, &tm) == 0)
       return cs_fail(err, CSVSTAGE_E_CONFIG, "[rejects] file: the path is empty or too long"), -1;
     return 0;
   }
@@ -1379,7 +1441,8 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     goto failed;
 
   /* The reject file's directory must take a file before anything loads. */
-  if (reject_path(settings, path, rpath, sizeof(rpath), err))
+  if (reject_path(settings, path, (flags & CSVSTAGE_SEVERAL_FILES) != 0, rpath, sizeof(rpath),
+                  err))
     goto failed;
   {
     /* The header: the input's names, but a reject file's own columns. */

@@ -673,6 +673,36 @@ START_TEST(one_run_per_table)
 }
 END_TEST
 
+START_TEST(reject_file_names)
+{
+  /* %f is the input's name; with several files, a path without it gets
+   * the name before its extension, so that no file's rejects replace
+   * another's. */
+  csvstage_settings *s = csvstage_settings_new();
+  char pattern[256], want[256];
+
+  test_exec(conn, "CREATE TABLE lt.t (id int)");
+  write_file(csv_path, "id\n1\nx\n");
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "table", "lt.t", &err), CSVSTAGE_OK);
+  snprintf(pattern, sizeof(pattern), "%s/%%f-%%Y.bad.csv", dir);
+  ck_assert_int_eq(csvstage_settings_set(s, "rejects", "file", pattern, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_load(session, s, csv_path, 0, &res, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(res.rejected, 1);
+  ck_assert_ptr_nonnull(strstr(res.reject_file, "/in-20"));
+  ck_assert_int_eq(access(res.reject_file, F_OK), 0);
+
+  snprintf(pattern, sizeof(pattern), "%s/rejects.csv", dir);
+  ck_assert_int_eq(csvstage_settings_set(s, "rejects", "file", pattern, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_load(session, s, csv_path, CSVSTAGE_SEVERAL_FILES, &res, &err),
+                   CSVSTAGE_OK);
+  snprintf(want, sizeof(want), "%s/rejects.in.csv", dir);
+  ck_assert_str_eq(res.reject_file, want);
+  ck_assert_int_eq(access(want, F_OK), 0);
+  ck_assert_int_eq(access(pattern, F_OK), -1);
+  csvstage_settings_free(s);
+}
+END_TEST
+
 Suite *
 make_load_suite(void)
 {
@@ -700,6 +730,7 @@ make_load_suite(void)
   tcase_add_test(tc, defaults_for_blanks);
   tcase_add_test(tc, rules_and_no_copy);
   tcase_add_test(tc, one_run_per_table);
+  tcase_add_test(tc, reject_file_names);
   suite_add_tcase(s, tc);
   return s;
 }

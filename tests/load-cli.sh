@@ -92,5 +92,16 @@ wait $holder
 "$bin" -d "$dsn" -t users --wait=soon "$tmp/more.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q "invalid --wait 'soon'" "$err" && ok || bad "--wait=soon: exit $st: $(cat "$err")"
 
+# Several files: each in its own transaction, each with its own reject file;
+# the worst status wins.
+printf 'id,first_name,last_name,email,signup_at\n4,E,F,e@x.example,2024-01-01\n4,G,H,g@x.example,2024-01-01\n' >"$tmp/a.csv"
+printf 'id,first_name,last_name,email,signup_at\n5,I,J,i@x.example,2024-01-01\n6,K,L,,2024-01-01\n' >"$tmp/b.csv"
+"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/a.csv" "$tmp/b.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && ok || bad "two files: exit $st, want 3: $(cat "$err")"
+[ -s "$tmp/rej.a.csv" ] && [ -s "$tmp/rej.b.csv" ] && [ ! -e "$tmp/rej.csv" ] \
+  && ok || bad "two files: reject files $(ls "$tmp")"
+[ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM users WHERE id >= 4')" = "4,5" ] \
+  && ok || bad "two files: rows"
+
 echo "load-cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
