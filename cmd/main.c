@@ -2,10 +2,12 @@
 #include <config.h>
 
 #include <stdio.h>
+#include <time.h>
 
 #include "csvstage.h"
 #include "options.h"
 #include "report.h"
+#include "summary.h"
 
 /* The exit status for a load's outcome: 2 when nothing could start. */
 static int
@@ -70,8 +72,10 @@ load(const options *opts)
   int nfiles = opts->nfiles > 0 ? opts->nfiles : 1;
   csvstage_error err;
   csvstage_settings *settings;
-  csvstage_session *session;
+  csvstage_session *session = NULL;
+  summary *sum = NULL;
   int worst = EXIT_LOADED;
+  char why[512];
 
   csvstage_error_clear(&err);
   settings = settings_from(opts, &err);
@@ -79,18 +83,25 @@ load(const options *opts)
     report_error(stderr, &err);
     return EXIT_USAGE;
   }
+  if (opts->summary_json && !(sum = summary_new())) {
+    fprintf(stderr, "csvstage: out of memory\n");
+    csvstage_settings_free(settings);
+    return EXIT_FAILED;
+  }
   session = csvstage_connect(opts->dbname, &err);
   if (!session) {
     report_error(stderr, &err);
-    csvstage_settings_free(settings);
-    return EXIT_FAILED;
+    worst = EXIT_FAILED;
+    goto out;
   }
   for (int i = 0; i < nfiles; i++) {
     csvstage_result res;
     csvstage_code rc;
     int status;
+    struct timespec started, finished;
 
     csvstage_error_clear(&err);
+    clock_gettime(CLOCK_REALTIME, &started);
     rc = csvstage_load(session, settings, files[i],
                        (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
                        (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0), &res, &err);
@@ -101,7 +112,16 @@ load(const options *opts)
     status = exit_status(rc, &res);
     if (severity(status) > severity(worst))
       worst = status;
+    clock_gettime(CLOCK_REALTIME, &finished);
+    if (sum)
+      summary_add(sum, &res, rc, &err, status, &started, &finished);
   }
+out:
+  /* A summary that cannot be written is reported, but the exit status
+   * still says what happened to the data. */
+  if (sum && summary_write(sum, opts->summary_json, worst, why, sizeof(why)) != 0)
+    fprintf(stderr, "csvstage: cannot write the JSON summary: %s\n", why);
+  summary_free(sum);
   csvstage_disconnect(session);
   csvstage_settings_free(settings);
   return worst;

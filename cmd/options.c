@@ -24,6 +24,8 @@ const char options_usage[] =
   "      --wait[=SECONDS]     when another csvstage run is loading the table,\n"
   "                           wait for it (as long as it takes, or SECONDS)\n"
   "                           instead of exiting with status 75\n"
+  "      --summary-json FILE  write what happened to each file as JSON to FILE\n"
+  "                           (- for standard output)\n"
   "  -q, --quiet              print errors only\n"
   "  -v, --verbose            print more; repeat for more still\n"
   "  -h, --help               show this help and exit\n"
@@ -33,7 +35,7 @@ const char options_usage[] =
   "2 usage, configuration or preflight error (nothing done), 75 another run\n"
   "is loading the table (nothing done: try again later).\n";
 
-enum { OPT_MAX_REJECTS = 256, OPT_WAIT };
+enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
 static int
@@ -63,6 +65,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"dry-run", no_argument, NULL, 'n'},
     {"max-rejects", required_argument, NULL, OPT_MAX_REJECTS},
     {"wait", optional_argument, NULL, OPT_WAIT},
+    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -95,6 +98,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       }
       opts->max_rejects = optarg;
       break;
+    case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
     case OPT_WAIT: {
       char *end;
       double v = optarg ? strtod(optarg, &end) : 0;
@@ -110,7 +114,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       snprintf(why, whysize, "option '%s' needs a value", argv[optind - 1]);
       return -1;
     default:
-      if (optopt && optopt != OPT_MAX_REJECTS && optopt != OPT_WAIT)
+      if (optopt && optopt < OPT_MAX_REJECTS)
         snprintf(why, whysize, "unknown option '-%c'", optopt);
       else
         snprintf(why, whysize, "unknown option '%s'", argv[optind - 1]);

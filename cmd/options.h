@@ -22,6 +22,7 @@ typedef struct options {
   int dry_run;              /* -n */
   const char *max_rejects;  /* as given: "N" or "P%" */
   const char *wait;         /* --wait: "forever" or seconds as given */
+  const char *summary_json; /* --summary-json: a path, or "-" */
   int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
   char **files;             /* the operands; none means stdin */
   int nfiles;

@@ -103,5 +103,16 @@ printf 'id,first_name,last_name,email,signup_at\n5,I,J,i@x.example,2024-01-01\n6
 [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM users WHERE id >= 4')" = "4,5" ] \
   && ok || bad "two files: rows"
 
+# The JSON summary: one document, per file the counts (records = loaded +
+# rejected), rejects by SQLSTATE, the commit, the exit status; the run's.
+"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
+[ $st -eq 1 ] && ok || bad "summary run: exit $st, want 1: $(cat "$err")"
+tr -d ' \n' <"$tmp/sum.json" >"$tmp/sum.flat"
+grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
+  && ok || bad "summary json: $(cat "$tmp/sum.json")"
+"$bin" -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
+  && ok || bad "summary to a missing directory: exit $st: $(cat "$err")"
+
 echo "load-cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
