@@ -84,7 +84,7 @@ load(const options *opts)
     return EXIT_USAGE;
   }
   if (opts->summary_json && !(sum = summary_new())) {
-    fprintf(stderr, "csvstage: out of memory\n");
+    report_line(stderr, "csvstage: out of memory");
     csvstage_settings_free(settings);
     return EXIT_FAILED;
   }
@@ -120,7 +120,7 @@ out:
   /* A summary that cannot be written is reported, but the exit status
    * still says what happened to the data. */
   if (sum && summary_write(sum, opts->summary_json, worst, why, sizeof(why)) != 0)
-    fprintf(stderr, "csvstage: cannot write the JSON summary: %s\n", why);
+    report_line(stderr, "csvstage: cannot write the JSON summary: %s", why);
   summary_free(sum);
   csvstage_disconnect(session);
   csvstage_settings_free(settings);

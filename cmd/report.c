@@ -2,8 +2,11 @@
  * (FILE:LINE: message lines jump to the record). */
 #include <config.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "report.h"
 
@@ -34,16 +37,60 @@ condition_name(const char *sqlstate)
   return "";
 }
 
+/* Where stderr is not a terminal (cron, a log file), every event is one
+ * line that starts with its time, and nothing is drawn. */
+static int log_mode = -1;
+
+static int
+logging(FILE *out)
+{
+  if (log_mode < 0)
+    log_mode = !isatty(fileno(out));
+  return log_mode;
+}
+
+/* "2026-11-22T03:42:46Z " in log mode, nothing on a terminal. */
+static void
+stamp(FILE *out)
+{
+  char buf[32];
+  time_t now = time(NULL);
+  struct tm tm;
+
+  if (!logging(out))
+    return;
+  gmtime_r(&now, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+  fputs(buf, out);
+}
+
+void
+report_line(FILE *out, const char *fmt, ...)
+{
+  va_list ap;
+
+  stamp(out);
+  va_start(ap, fmt);
+  vfprintf(out, fmt, ap);
+  va_end(ap);
+  fputc('\n', out);
+}
+
 void
 report_result(FILE *out, const csvstage_result *res, int verbosity)
 {
   const char *file = strcmp(res->file, "-") == 0 ? "stdin" : res->file;
   double rate = res->elapsed_s > 0 ? (double)res->records / res->elapsed_s : 0;
+  int log = logging(out);
+  /* On a terminal: a line, then the details indented below it; in a log:
+   * the details on the same line, after "; ". */
+  const char *sep = log ? "; " : "\n  ";
 
   if (verbosity < 0)
     return;
+  stamp(out);
   fprintf(out, "csvstage: %s -> %s: %lld record%s, %lld %s, %lld rejected, "
-          "%.2f s (%.0f records/s)%s\n",
+          "%.2f s (%.0f records/s)%s",
           file, res->table[0] ? res->table : "?", res->records,
           res->records == 1 ? "" : "s", res->loaded,
           res->dry_run ? "would load" : res->committed ? "loaded" : "rolled back",
@@ -52,32 +99,41 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
   for (int i = 0; i < res->ngroups; i++) {
     const csvstage_reject_group *g = &res->groups[i];
     const char *name = condition_name(g->sqlstate);
-    fprintf(out, "  %8lld  %s%s%s%s%s%s%s\n", g->count, g->sqlstate,
-            *name ? " " : "", name, *g->column ? "  column " : "", g->column,
-            *g->constraint ? "  constraint " : "", g->constraint);
+    fprintf(out, log ? "%s%lld %s%s%s%s%s%s%s" : "%s%8lld  %s%s%s%s%s%s%s", sep, g->count,
+            g->sqlstate, *name ? " " : "", name,
+            *g->column ? (log ? " column " : "  column ") : "", g->column,
+            *g->constraint ? (log ? " constraint " : "  constraint ") : "", g->constraint);
   }
   if (res->other_rejects > 0)
-    fprintf(out, "  %8lld  of other kinds\n", res->other_rejects);
+    fprintf(out, log ? "%s%lld of other kinds" : "%s%8lld  of other kinds", sep,
+            res->other_rejects);
   if (res->reject_file[0])
-    fprintf(out, "  reject file: %s\n", res->reject_file);
+    fprintf(out, "%sreject file: %s", sep, res->reject_file);
   if (verbosity > 0 && res->staged > 0)
-    fprintf(out, "  %lld records took the staging path (doubtful, or refused by the "
-                 "server); the others went straight in\n", res->staged);
+    fprintf(out, "%s%lld records took the staging path (doubtful, or refused by the "
+                 "server); the others went straight in", sep, res->staged);
   if (verbosity > 0 && res->row_by_row)
-    fprintf(out, "  note: an error that csvstage could not foresee made it insert "
-                 "record by record (same result, slower)\n");
+    fprintf(out, "%snote: an error that csvstage could not foresee made it insert "
+                 "record by record (same result, slower)", sep);
+  fputc('\n', out);
   for (int i = 0; i < res->nfirst; i++)
-    fprintf(out, "%s:%lld: %s\n", file, res->first[i].line, res->first[i].message);
+    report_line(out, "%s:%lld: %s", file, res->first[i].line, res->first[i].message);
   if (res->rejected > res->nfirst && res->nfirst > 0)
-    fprintf(out, "... %lld more in %s\n", res->rejected - res->nfirst,
-            res->reject_file[0] ? res->reject_file : "the reject file");
+    report_line(out, "... %lld more in %s", res->rejected - res->nfirst,
+                res->reject_file[0] ? res->reject_file : "the reject file");
 }
 
 void
 report_error(FILE *out, const csvstage_error *err)
 {
-  fprintf(out, "csvstage: %s\n", err->message[0] ? err->message
-                                                 : csvstage_strerror(err->code));
+  const char *msg = err->message[0] ? err->message : csvstage_strerror(err->code);
+
+  if (logging(out)) {
+    report_line(out, "csvstage: %s%s%s%s%s", msg, err->detail[0] ? "; DETAIL: " : "",
+                err->detail, err->hint[0] ? "; HINT: " : "", err->hint);
+    return;
+  }
+  fprintf(out, "csvstage: %s\n", msg);
   if (err->detail[0])
     fprintf(out, "DETAIL:  %s\n", err->detail);
   if (err->hint[0])

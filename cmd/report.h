@@ -6,6 +6,15 @@
 
 #include "csvstage.h"
 
+/*
+ * On a terminal, messages are for people: a summary with its details
+ * below it. Elsewhere (cron, a log file) every event is one line that
+ * starts with an ISO 8601 time (UTC).
+ */
+
+/* One line: a message of csvstage's own (printf format, no newline). */
+void report_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The summary of one load, and its first rejects as FILE:LINE: message. */
 void report_result(FILE *out, const csvstage_result *res, int verbosity);
 

@@ -17,17 +17,21 @@ sql "DROP TABLE IF EXISTS public.users" && psql -X -q "$dsn" -f "$src/schemas/us
 # The sample: committed with rejects: 3.
 "$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" "$src/samples/users.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && ok || bad "sample: exit $st, want 3: $(cat "$err")"
-grep -q "^csvstage: $src/samples/users.csv -> public.users: 9 records, 4 loaded, 5 rejected" "$err" \
+# stderr is a file here, not a terminal: one line per event, each starting
+# with its time.
+ts='20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'
+grep -q "^$ts csvstage: $src/samples/users.csv -> public.users: 9 records, 4 loaded, 5 rejected, .*; 1 23502 not_null_violation column email; .*; reject file: $tmp/rej.csv\$" "$err" \
   && ok || bad "sample summary: $(head -1 "$err")"
-grep -q "^$src/samples/users.csv:5: null value in column \"email\" of relation \"users\" violates not-null constraint\$" "$err" \
+grep -q "^$ts $src/samples/users.csv:5: null value in column \"email\" of relation \"users\" violates not-null constraint\$" "$err" \
   && ok || bad "no FILE:LINE line for line 5"
+[ "$(grep -cv "^$ts " "$err")" = 0 ] && ok || bad "log lines without a time: $(grep -v "^$ts " "$err")"
 [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM users')" = "1,2,7,9" ] && ok || bad "sample rows"
 [ "$(stat -c %a "$tmp/rej.csv")" = 600 ] && ok || bad "reject file mode $(stat -c %a "$tmp/rej.csv")"
 
 # Again, from stdin, gzip'd: every record is now a duplicate or bad: 3, nothing new.
 "$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" --max-rejects 100% <"$src/samples/users.csv.gz" 2>"$err"; st=$?
 [ $st -eq 3 ] && ok || bad "gzip stdin: exit $st: $(cat "$err")"
-grep -q '^csvstage: stdin -> public.users: 9 records, 0 loaded, 9 rejected' "$err" && ok || bad "stdin summary: $(head -1 "$err")"
+grep -q 'Z csvstage: stdin -> public.users: 9 records, 0 loaded, 9 rejected' "$err" && ok || bad "stdin summary: $(head -1 "$err")"
 
 # Over --max-rejects: 1, nothing committed, the reject file written.
 rm -f "$tmp/rej.csv"
@@ -58,7 +62,7 @@ printf 'id,emial\n2,b@x.example\n' >"$tmp/typo.csv"
 [ $st -eq 2 ] && ok || bad "preflight: exit $st, want 2"
 grep -q 'no column of table public.users for CSV column "emial"' "$err" && ok || bad "preflight message: $(cat "$err")"
 "$bin" -d "$dsn" -t nosuch "$tmp/clean.csv" 2>"$err"; st=$?
-[ $st -eq 2 ] && grep -q '^csvstage: table nosuch does not exist$' "$err" && ok || bad "no table: exit $st: $(cat "$err")"
+[ $st -eq 2 ] && grep -q 'Z csvstage: table nosuch does not exist$' "$err" && ok || bad "no table: exit $st: $(cat "$err")"
 "$bin" -d "$dsn" "$tmp/clean.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'no target table' "$err" && ok || bad "no -t: exit $st: $(cat "$err")"
 printf '[target]\ntabel = users\n' >"$tmp/bad.conf"
@@ -113,6 +117,14 @@ grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users",
 "$bin" -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
   && ok || bad "summary to a missing directory: exit $st: $(cat "$err")"
+
+# On a terminal (script(1) gives it one): the summary for people, details
+# indented below it, no times.
+script -qec "$bin -d '$dsn' -t users -r '$tmp/tty.csv' '$tmp/a.csv'" /dev/null >"$tmp/tty.out" 2>&1
+tr -d '\r' <"$tmp/tty.out" >"$tmp/tty.txt"
+grep -q '^csvstage: .*/a.csv -> public.users: 2 records, 0 loaded, 2 rejected' "$tmp/tty.txt" &&
+  grep -q '^         2  23505 unique_violation  constraint users_pkey$' "$tmp/tty.txt" &&
+  ! grep -q "$ts" "$tmp/tty.txt" && ok || bad "terminal output: $(cat "$tmp/tty.txt")"
 
 echo "load-cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
