@@ -57,7 +57,8 @@ settings_from(const options *opts, csvstage_error *err)
       (opts->rejects && csvstage_settings_set(s, "rejects", "file", opts->rejects, err)) ||
       (opts->max_rejects &&
        csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, err)) ||
-      (opts->wait && csvstage_settings_set(s, "target", "wait", opts->wait, err))) {
+      (opts->wait && csvstage_settings_set(s, "target", "wait", opts->wait, err)) ||
+      (opts->ledger && csvstage_settings_set(s, "target", "ledger", "on", err))) {
     csvstage_settings_free(s);
     return NULL;
   }
@@ -104,7 +105,8 @@ load(const options *opts)
     clock_gettime(CLOCK_REALTIME, &started);
     rc = csvstage_load(session, settings, files[i],
                        (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
-                       (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0), &res, &err);
+                       (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0) |
+                       (opts->force ? CSVSTAGE_FORCE : 0), &res, &err);
     if (rc == CSVSTAGE_OK || rc == CSVSTAGE_E_REJECTS)
       report_result(stderr, &res, opts->verbosity);
     if (rc != CSVSTAGE_OK)

@@ -24,6 +24,9 @@ const char options_usage[] =
   "      --wait[=SECONDS]     when another csvstage run is loading the table,\n"
   "                           wait for it (as long as it takes, or SECONDS)\n"
   "                           instead of exiting with status 75\n"
+  "      --ledger             record each load in csvstage.loads and skip a file\n"
+  "                           whose content is in it for the table already\n"
+  "      --force              with the ledger: load such a file again\n"
   "      --summary-json FILE  write what happened to each file as JSON to FILE\n"
   "                           (- for standard output)\n"
   "  -q, --quiet              print errors only\n"
@@ -35,7 +38,7 @@ const char options_usage[] =
   "2 usage, configuration or preflight error (nothing done), 75 another run\n"
   "is loading the table (nothing done: try again later).\n";
 
-enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON };
+enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
 static int
@@ -66,6 +69,8 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"max-rejects", required_argument, NULL, OPT_MAX_REJECTS},
     {"wait", optional_argument, NULL, OPT_WAIT},
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+    {"ledger", no_argument, NULL, OPT_LEDGER},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -99,6 +104,8 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       opts->max_rejects = optarg;
       break;
     case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
+    case OPT_LEDGER: opts->ledger = 1; break;
+    case OPT_FORCE: opts->force = 1; break;
     case OPT_WAIT: {
       char *end;
       double v = optarg ? strtod(optarg, &end) : 0;

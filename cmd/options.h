@@ -23,6 +23,8 @@ typedef struct options {
   const char *max_rejects;  /* as given: "N" or "P%" */
   const char *wait;         /* --wait: "forever" or seconds as given */
   const char *summary_json; /* --summary-json: a path, or "-" */
+  int ledger;               /* --ledger */
+  int force;                /* --force */
   int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
   char **files;             /* the operands; none means stdin */
   int nfiles;

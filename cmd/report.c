@@ -88,6 +88,11 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
 
   if (verbosity < 0)
     return;
+  if (res->skipped) {
+    report_line(out, "csvstage: %s -> %s: already loaded on %s (sha256 %.12s...): skipped; "
+                "--force loads it again", file, res->table, res->loaded_before, res->sha256);
+    return;
+  }
   stamp(out);
   fprintf(out, "csvstage: %s -> %s: %lld record%s, %lld %s, %lld rejected, "
           "%.2f s (%.0f records/s)%s",

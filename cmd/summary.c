@@ -88,7 +88,8 @@ summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
   put(f, "reject_file", res->reject_file[0] ? json_object_new_string(res->reject_file) : NULL);
   put(f, "committed", json_object_new_boolean(res->committed));
   put(f, "dry_run", json_object_new_boolean(res->dry_run));
-  put(f, "skipped", json_object_new_boolean(0));
+  put(f, "skipped", json_object_new_boolean(res->skipped));
+  put(f, "sha256", res->sha256[0] ? json_object_new_string(res->sha256) : NULL);
   put(f, "exit_code", json_object_new_int(exit_code));
   put(f, "error", failed || rc == CSVSTAGE_E_REJECTS
                   ? json_object_new_string(err->message) : NULL);

@@ -20,7 +20,7 @@ enum {
   SEEN_DELIMITER = 1 << 0, SEEN_QUOTE = 1 << 1, SEEN_HEADER = 1 << 2,
   SEEN_ENCODING = 1 << 3, SEEN_NULL = 1 << 4, SEEN_COLUMNS = 1 << 5,
   SEEN_IGNORE = 1 << 6, SEEN_TRIM = 1 << 7, SEEN_TABLE = 1 << 8,
-  SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10, SEEN_WAIT = 1 << 11,
+  SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10, SEEN_WAIT = 1 << 11, SEEN_LEDGER = 1 << 12,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
   SEEN_COALESCE = 1 << 3,
 };
@@ -395,6 +395,11 @@ target_key(parse_ctx *c, const char *key, const char *v)
       return fail(c, "max_rejects must be a count (100) or a percentage (1%%), not '%s'", v);
     return 0;
   }
+  if (strcmp(key, "ledger") == 0) {
+    if (once(c, &s->seen, SEEN_LEDGER, key) || parse_bool(v, &s->ledger))
+      return c->why[0] ? -1 : fail(c, "ledger must be on or off");
+    return 0;
+  }
   if (strcmp(key, "wait") == 0) {
     char *end;
     if (once(c, &s->seen, SEEN_WAIT, key))
@@ -407,7 +412,7 @@ target_key(parse_ctx *c, const char *key, const char *v)
       return fail(c, "wait must be no, forever or seconds (at most 86400), not '%s'", v);
     return 0;
   }
-  return fail(c, "unknown key '%s' in [target] (known: table, max_rejects, wait)", key);
+  return fail(c, "unknown key '%s' in [target] (known: table, max_rejects, wait, ledger)", key);
 }
 
 static int

@@ -153,6 +153,10 @@ typedef struct csvstage_result {
                                  record by record (slower, same result) */
   long long staged;           /* records that took the staging path (the
                                  others went straight into the table) */
+  int skipped;                /* the ledger has this content for this table
+                                 already: nothing loaded (the counts are 0) */
+  char loaded_before[64];     /* when skipped: when it was loaded */
+  char sha256[65];            /* with the ledger: the file's SHA-256 */
   double elapsed_s;
   char reject_file[4096];     /* written, or "" when there were no rejects */
   int ngroups;                /* reject kinds, most frequent first; */
@@ -164,9 +168,11 @@ typedef struct csvstage_result {
 
 enum {
   CSVSTAGE_DRY_RUN = 1 << 0,        /* do everything, then roll back */
-  CSVSTAGE_SEVERAL_FILES = 1 << 1   /* one of several files: a configured
+  CSVSTAGE_SEVERAL_FILES = 1 << 1,  /* one of several files: a configured
                                        reject path without %f gets the
                                        input's name before its extension */
+  CSVSTAGE_FORCE = 1 << 2           /* with the ledger: load content that is
+                                       in it already */
 };
 
 /*

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <openssl/evp.h>
+
 #include "error.h"
 #include "input.h"
 
@@ -61,7 +63,21 @@ struct cs_input {
   unsigned char peek[2];  /* plain input: the bytes read to detect gzip */
   size_t peek_len;
   inflater *inf;          /* gzip: the inflating thread, or NULL */
+  EVP_MD_CTX *sha;        /* SHA-256 of the bytes read from the file (the
+                             ledger's), or NULL when it cannot be had */
+  int sha_done;
+  char sha_hex[65];
 };
+
+/* Feeds bytes read from the file to the SHA-256. */
+static void
+hash(cs_input *in, const void *data, size_t n)
+{
+  if (in->sha && n > 0 && EVP_DigestUpdate(in->sha, data, n) != 1) {
+    EVP_MD_CTX_free(in->sha);
+    in->sha = NULL;
+  }
+}
 
 static long read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err);
 static void start_inflater(cs_input *in);
@@ -125,6 +141,12 @@ cs_input_open(const char *path, csvstage_error *err)
     got += (size_t)r;
   }
   in->total_read = (long long)got;
+  in->sha = EVP_MD_CTX_new();
+  if (in->sha && EVP_DigestInit_ex(in->sha, EVP_sha256(), NULL) != 1) {
+    EVP_MD_CTX_free(in->sha);
+    in->sha = NULL;
+  }
+  hash(in, magic, got);
   if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     in->gzip = 1;
     in->raw = malloc(RAW_SIZE);
@@ -172,6 +194,7 @@ read_plain(cs_input *in, char *buf, size_t cap, csvstage_error *err)
   }
   if (r == 0)
     in->raw_eof = 1;
+  hash(in, buf, (size_t)r);
   in->consumed += r;
   in->total_read += r;
   return r;
@@ -192,6 +215,7 @@ fill_raw(cs_input *in, csvstage_error *err)
   }
   if (r == 0)
     in->raw_eof = 1;
+  hash(in, in->raw, (size_t)r);
   in->raw_pos = 0;
   in->raw_len = (size_t)r;
   in->total_read += r;
@@ -423,6 +447,25 @@ cs_input_position(const cs_input *in)
   return n;
 }
 
+const char *
+cs_input_sha256(cs_input *in)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+
+  if (in->sha_done)
+    return in->sha_hex[0] ? in->sha_hex : NULL;
+  /* Only a stream read to its end has the hash of the whole file. */
+  if (!in->raw_eof || (in->inf && !in->inf->finished))
+    return NULL;
+  in->sha_done = 1;
+  if (!in->sha || EVP_DigestFinal_ex(in->sha, md, &n) != 1 || n != 32)
+    return NULL;
+  for (unsigned int i = 0; i < n; i++)
+    snprintf(in->sha_hex + 2 * i, 3, "%02x", md[i]);
+  return in->sha_hex;
+}
+
 int
 cs_input_is_gzip(const cs_input *in)
 {
@@ -435,6 +478,7 @@ cs_input_close(cs_input *in)
   if (!in)
     return;
   stop_inflater(in);
+  EVP_MD_CTX_free(in->sha);
   if (in->zs_ready)
     inflateEnd(&in->zs);
   if (in->own_fd && in->fd >= 0)

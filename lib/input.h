@@ -32,6 +32,11 @@ const char *cs_input_name(const cs_input *in);
 long long cs_input_position(const cs_input *in);
 int cs_input_is_gzip(const cs_input *in);
 
+/* The SHA-256 (hex) of the bytes read from the file (compressed bytes for
+ * gzip), once the whole content has been read; NULL before, or when the
+ * hash could not be computed. */
+const char *cs_input_sha256(cs_input *in);
+
 /* Closes the file (not stdin) and frees in. in may be NULL. */
 void cs_input_close(cs_input *in);
 

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -43,10 +44,20 @@
 #include "copyenc.h"
 #include "error.h"
 #include "input.h"
+#include "ledger-sql.h"
 #include "pg.h"
 #include "reader.h"
 #include "rejects.h"
 
+
+/* The library never prints: the server's NOTICEs ("schema csvstage already
+ * exists, skipping") would otherwise go to stderr through libpq. */
+static void
+ignore_notice(void *arg, const char *message)
+{
+  (void)arg;
+  (void)message;
+}
 
 csvstage_session *
 csvstage_connect(const char *conninfo, csvstage_error *err)
@@ -64,6 +75,7 @@ csvstage_connect(const char *conninfo, csvstage_error *err)
     return NULL;
   }
   s->server_version = PQserverVersion(s->conn);
+  PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
   /*
    * The staging table lives in local buffers; the default 8 MB makes a
    * large load spill to disk. It can only be set before the session first
@@ -1319,6 +1331,61 @@ take_lock(plan *p, sql *q)
   return -1;
 }
 
+/*
+ * The ledger (schemas/ledger.sql, created on first use): looks up the
+ * file's SHA-256 for this table and, when it is new (or force), records
+ * this load, in the load's transaction: committed together or not at all.
+ * Sets res->skipped when the content is there already. The check comes
+ * after the load, so that standard input can be hashed as it is read.
+ */
+static int
+ledger(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
+{
+  const char *sha = cs_input_sha256(in);
+  char host[256] = "";
+  PGresult *r;
+
+  if (!sha)
+    return cs_fail(q->err, CSVSTAGE_E_IO, "%s: cannot compute the SHA-256 of the file for the "
+                   "ledger", res->file), -1;
+  snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
+  /* Two first loads at once must not both create the schema. */
+  sql_add(q, "SELECT pg_advisory_xact_lock(%u::bigint << 32); %s", LOCK_SPACE, ledger_sql);
+  if (sql_run(q, NULL))
+    return -1;
+  sql_add(q, "SELECT to_char(finished_at, 'YYYY-MM-DD HH24:MI:SSOF') FROM csvstage.loads "
+             "WHERE target = ");
+  sql_literal(q, p->table->display_name);
+  sql_add(q, " AND sha256 = ");
+  sql_literal(q, sha);
+  sql_add(q, " ORDER BY finished_at DESC LIMIT 1");
+  r = sql_text(q) ? cs_exec(q->conn, sql_text(q), q->err) : NULL;
+  sql_reset(q);
+  if (!r)
+    return -1;
+  if (PQntuples(r) > 0 && !force) {
+    res->skipped = 1;
+    snprintf(res->loaded_before, sizeof(res->loaded_before), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+  }
+  PQclear(r);
+  gethostname(host, sizeof(host) - 1);
+  sql_add(q, "INSERT INTO csvstage.loads (file, size, sha256, target, records, loaded, "
+             "rejected, started_at, client_host, version) VALUES (");
+  sql_literal(q, strcmp(res->file, "-") == 0 ? "stdin" : res->file);
+  sql_add(q, ", %lld, ", res->bytes);
+  sql_literal(q, sha);
+  sql_add(q, ", ");
+  sql_literal(q, p->table->display_name);
+  sql_add(q, ", %lld, %lld, %lld, now(), ", res->records, res->loaded, res->rejected);
+  sql_literal(q, host);
+  sql_add(q, ", ");
+  sql_literal(q, csvstage_version());
+  sql_add(q, ")");
+  return sql_run(q, NULL);
+}
+
 static int
 run(PGconn *conn, const char *text, csvstage_error *err)
 {
@@ -1526,6 +1593,18 @@ counted:
   over = (settings->max_rejects >= 0 && res->rejected > settings->max_rejects) ||
          (settings->max_rejects_pct >= 0 &&
           (double)res->rejected * 100.0 > settings->max_rejects_pct * (double)res->records);
+  if (settings->ledger && !over && ledger(&p, &q, in, (flags & CSVSTAGE_FORCE) != 0, res))
+    goto failed;
+  if (res->skipped) {
+    /* Loaded before: nothing of this run stays, its rejects included. */
+    if (run(conn, "ROLLBACK", err))
+      goto failed;
+    in_tx = 0;
+    res->records = res->loaded = res->rejected = res->staged = 0;
+    res->ngroups = res->nfirst = 0;
+    res->other_rejects = 0;
+    goto out;
+  }
   if (over || dry) {
     if (run(conn, "ROLLBACK", err))
       goto failed;
@@ -1534,9 +1613,14 @@ counted:
       char msg[sizeof(err->message)];
       cs_strlcpy_utf8(msg, err->message, sizeof(msg));
       csvstage_error_clear(err);
-      cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection was lost during COMMIT: whether %s "
-              "was loaded is unknown; count the rows in %s before loading it again (%s)",
-              res->file, res->table, msg);
+      if (settings->ledger)
+        cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection was lost during COMMIT: whether %s "
+                "was loaded is unknown; run the same command again: the ledger skips it if "
+                "it was loaded (%s)", res->file, msg);
+      else
+        cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection was lost during COMMIT: whether %s "
+                "was loaded is unknown; count the rows in %s before loading it again (%s)",
+                res->file, res->table, msg);
     }
     in_tx = 0;
     goto failed;

@@ -46,6 +46,8 @@ struct csvstage_settings {
   char *table;
   long long max_rejects;      /* -1: no limit */
   double max_rejects_pct;     /* -1: no limit */
+  int ledger;                 /* record each load in csvstage.loads, skip
+                                 content already loaded */
   double lock_wait;           /* seconds to wait for another run on the
                                  table: -1 none (the default), 0 forever */
   /* [rejects] */

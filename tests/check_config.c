@@ -237,7 +237,7 @@ START_TEST(set_overrides_the_file)
   ck_assert_str_eq(cs_settings_rule(s, "x")->from, "y");
   csvstage_error_clear(&err);
   ck_assert_int_eq(csvstage_settings_set(s, "target", "nope", "1", &err), CSVSTAGE_E_CONFIG);
-  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, max_rejects, wait)");
+  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, max_rejects, wait, ledger)");
   csvstage_settings_free(s);
 }
 END_TEST

@@ -112,11 +112,24 @@ printf 'id,first_name,last_name,email,signup_at\n5,I,J,i@x.example,2024-01-01\n6
 "$bin" -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "summary run: exit $st, want 1: $(cat "$err")"
 tr -d ' \n' <"$tmp/sum.json" >"$tmp/sum.flat"
-grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
+grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
   && ok || bad "summary json: $(cat "$tmp/sum.json")"
 "$bin" -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
   && ok || bad "summary to a missing directory: exit $st: $(cat "$err")"
+
+# The ledger: gzip'd stdin loaded once; the same bytes again are skipped
+# (exit 0, "skipped" in the JSON); --force loads them again.
+sql "CREATE TABLE ledger_t (id int PRIMARY KEY, first_name text, last_name text, email text, status text, signup_at text, balance text, active text, score text, notes text)"
+"$bin" -d "$dsn" -t ledger_t --ledger -r "$tmp/l.csv" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+[ $st -eq 3 ] && ok || bad "ledger first: exit $st: $(cat "$err")"
+"$bin" -d "$dsn" -t ledger_t --ledger -r "$tmp/l.csv" --summary-json "$tmp/l.json" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q 'csvstage: stdin -> public.ledger_t: already loaded on .* (sha256 [0-9a-f]\{12\}...): skipped; --force loads it again$' "$err" \
+  && tr -d ' \n' <"$tmp/l.json" | grep -q '"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"skipped":true,"sha256":"[0-9a-f]\{64\}"' \
+  && ok || bad "ledger again: exit $st: $(cat "$err") $(cat "$tmp/l.json")"
+"$bin" -d "$dsn" -t ledger_t --ledger --force -r "$tmp/l.csv" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql 'SELECT count(*) FROM csvstage.loads WHERE target = $$public.ledger_t$$')" = 2 ] \
+  && ok || bad "ledger --force: exit $st: $(cat "$err")"
 
 # On a terminal (script(1) gives it one): the summary for people, details
 # indented below it, no times.
