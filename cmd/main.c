@@ -129,6 +129,35 @@ out:
   return worst;
 }
 
+/* csvstage rejects FILE...: what each reject file holds, for the operator
+ * who fixes it, and the command that loads it again. */
+static int
+review(const options *opts)
+{
+  csvstage_error err;
+  csvstage_settings *settings;
+  int status = EXIT_LOADED;
+
+  csvstage_error_clear(&err);
+  settings = settings_from(opts, &err);
+  if (!settings) {
+    report_error(stderr, &err);
+    return EXIT_USAGE;
+  }
+  for (int i = 0; i < opts->nfiles; i++) {
+    csvstage_review rv;
+    csvstage_error_clear(&err);
+    if (csvstage_review_rejects(settings, opts->files[i], &rv, &err) != CSVSTAGE_OK) {
+      report_error(stderr, &err);
+      status = EXIT_FAILED;
+      continue;
+    }
+    report_review(stdout, opts->files[i], &rv, opts->config, opts->table);
+  }
+  csvstage_settings_free(settings);
+  return fflush(stdout) == 0 ? status : EXIT_FAILED;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -147,6 +176,8 @@ main(int argc, char **argv)
   case ACTION_VERSION:
     printf("csvstage %s\n", csvstage_version());
     return fflush(stdout) == 0 ? EXIT_LOADED : EXIT_FAILED;
+  case ACTION_REJECTS:
+    return review(&opts);
   case ACTION_LOAD:
     break;
   }

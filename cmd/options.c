@@ -10,6 +10,7 @@
 
 const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
+  "       csvstage rejects [-c CONFIG] [-t TABLE] REJECT_FILE...\n"
   "Load CSV files (plain or gzip'd) into a PostgreSQL table; records that\n"
   "cannot go in are written, with their line and the server's error, to a\n"
   "reject file. With no FILE, or when FILE is -, read standard input.\n"
@@ -82,6 +83,12 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
   memset(opts, 0, sizeof(*opts));
   opts->action = ACTION_LOAD;
   optind = 1;
+  /* "csvstage rejects ...": review reject files (to load a file named
+   * "rejects", write ./rejects). */
+  if (argc > 1 && strcmp(argv[1], "rejects") == 0) {
+    opts->action = ACTION_REJECTS;
+    argv++, argc--;
+  }
   opterr = 0;   /* we word the message ourselves; the library must not print */
   while ((c = getopt_long(argc, argv, ":c:d:t:r:nqvhV", longopts, NULL)) != -1) {
     switch (c) {
@@ -130,5 +137,9 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
   }
   opts->files = argv + optind;
   opts->nfiles = argc - optind;
+  if (opts->action == ACTION_REJECTS && opts->nfiles == 0) {
+    snprintf(why, whysize, "csvstage rejects: give the reject file to review");
+    return -1;
+  }
   return 0;
 }

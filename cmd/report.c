@@ -129,6 +129,39 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
 }
 
 void
+report_review(FILE *out, const char *path, const csvstage_review *rv, const char *config,
+              const char *table)
+{
+  fprintf(out, "%s: %lld rejected record%s\n", path, rv->records, rv->records == 1 ? "" : "s");
+  if (rv->records == 0)
+    return;
+  fprintf(out, "\nBy kind:\n");
+  for (int i = 0; i < rv->ngroups; i++) {
+    const csvstage_reject_group *g = &rv->groups[i];
+    const char *name = condition_name(g->sqlstate);
+    fprintf(out, "  %8lld  %s%s%s%s%s%s%s\n", g->count, g->sqlstate, *name ? " " : "", name,
+            *g->column ? "  column " : "", g->column, *g->constraint ? "  constraint " : "",
+            g->constraint);
+  }
+  if (rv->other_rejects > 0)
+    fprintf(out, "  %8lld  of other kinds\n", rv->other_rejects);
+  fprintf(out, "\nMost common messages (with the first lines that have them):\n");
+  for (int i = 0; i < rv->nmessages; i++) {
+    const csvstage_review_message *m = &rv->messages[i];
+    fprintf(out, "  %8lld  %s\n            line%s", m->count, m->message,
+            m->nlines > 1 ? "s" : "");
+    for (int j = 0; j < m->nlines; j++)
+      fprintf(out, "%s %lld", j ? "," : "", m->lines[j]);
+    fprintf(out, "%s\n", m->count > m->nlines ? ", ..." : "");
+  }
+  if (rv->other_messages > 0)
+    fprintf(out, "  %8lld  with other messages\n", rv->other_messages);
+  fprintf(out, "\nFix the records in %s (its _ columns are ignored on loading), then load "
+               "it again:\n  csvstage%s%s -t %s %s\n", path, config ? " -c " : "",
+          config ? config : "", table ? table : "TABLE", path);
+}
+
+void
 report_error(FILE *out, const csvstage_error *err)
 {
   const char *msg = err->message[0] ? err->message : csvstage_strerror(err->code);

@@ -18,6 +18,12 @@ void report_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 
 /* The summary of one load, and its first rejects as FILE:LINE: message. */
 void report_result(FILE *out, const csvstage_result *res, int verbosity);
 
+/* A reject file's review (csvstage rejects): counts by kind, the most
+ * common messages with example lines, and the command that reloads it
+ * (config and table as given, or placeholders). */
+void report_review(FILE *out, const char *path, const csvstage_review *rv,
+                   const char *config, const char *table);
+
 /* An error, with the server's DETAIL and HINT when it sent them. */
 void report_error(FILE *out, const csvstage_error *err);
 

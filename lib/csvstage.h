@@ -166,6 +166,38 @@ typedef struct csvstage_result {
   csvstage_reject_line first[CSVSTAGE_FIRST_REJECTS];
 } csvstage_result;
 
+/* A reject file read back for an operator: what kinds of rejects it holds,
+ * and its most common messages with the first lines that carry each. */
+#define CSVSTAGE_REVIEW_MESSAGES 10
+#define CSVSTAGE_REVIEW_LINES 3
+
+typedef struct csvstage_review_message {
+  char message[512];
+  long long count;
+  int nlines;
+  long long lines[CSVSTAGE_REVIEW_LINES];   /* input lines (the _line column) */
+} csvstage_review_message;
+
+typedef struct csvstage_review {
+  long long records;          /* rejects in the file */
+  int ngroups;                /* by SQLSTATE and column or constraint, most
+                                 frequent first */
+  csvstage_reject_group groups[CSVSTAGE_MAX_GROUPS];
+  long long other_rejects;
+  int nmessages;              /* the most common messages, most frequent first */
+  csvstage_review_message messages[CSVSTAGE_REVIEW_MESSAGES];
+  long long other_messages;   /* rejects whose message is not among them */
+} csvstage_review;
+
+/*
+ * Reads the reject file at path (written by csvstage_load with the same
+ * settings: delimiter, quote, NULL marker, encoding) and sums it up into
+ * out. Returns CSVSTAGE_OK, or CSVSTAGE_E_IO when it cannot be read,
+ * CSVSTAGE_E_FORMAT when it is not a csvstage reject file.
+ */
+csvstage_code csvstage_review_rejects(const csvstage_settings *settings, const char *path,
+                                      csvstage_review *out, csvstage_error *err);
+
 enum {
   CSVSTAGE_DRY_RUN = 1 << 0,        /* do everything, then roll back */
   CSVSTAGE_SEVERAL_FILES = 1 << 1,  /* one of several files: a configured

@@ -742,6 +742,34 @@ START_TEST(ledger_skips_loaded_content)
 }
 END_TEST
 
+START_TEST(review_reject_file)
+{
+  csvstage_settings *s = csvstage_settings_new();
+  csvstage_review rv;
+
+  test_exec(conn, "CREATE TABLE lt.t (id int PRIMARY KEY, n int NOT NULL)");
+  ck_assert_int_eq(load("lt.t", "id,n\n1,1\n2,x\n1,3\n4,y\n5,\n6,\"7\n", NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.rejected, 5);
+  ck_assert_int_eq(csvstage_review_rejects(s, rej_path, &rv, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(rv.records, 5);
+  ck_assert_int_eq(rv.ngroups, 4);
+  ck_assert_str_eq(rv.groups[0].sqlstate, "22P02");   /* the most frequent first */
+  ck_assert_str_eq(rv.groups[0].column, "n");
+  ck_assert_int_eq(rv.groups[0].count, 2);
+  /* The two bad integers quote different values: one kind of message. */
+  ck_assert_str_eq(rv.messages[0].message, "invalid input syntax for type integer: \"...\"");
+  ck_assert_int_eq(rv.messages[0].count, 2);
+  ck_assert_int_eq(rv.messages[0].nlines, 2);
+  ck_assert_int_eq(rv.messages[0].lines[0], 3);
+  ck_assert_int_eq(rv.messages[0].lines[1], 5);
+  ck_assert_int_eq(rv.nmessages, 4);
+  /* A file that is not a reject file says so. */
+  ck_assert_int_eq(csvstage_review_rejects(s, csv_path, &rv, &err), CSVSTAGE_E_FORMAT);
+  ck_assert_ptr_nonnull(strstr(err.message, "is not a csvstage reject file"));
+  csvstage_settings_free(s);
+}
+END_TEST
+
 Suite *
 make_load_suite(void)
 {
@@ -771,6 +799,7 @@ make_load_suite(void)
   tcase_add_test(tc, one_run_per_table);
   tcase_add_test(tc, reject_file_names);
   tcase_add_test(tc, ledger_skips_loaded_content);
+  tcase_add_test(tc, review_reject_file);
   suite_add_tcase(s, tc);
   return s;
 }

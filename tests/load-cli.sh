@@ -131,6 +131,17 @@ sql "CREATE TABLE ledger_t (id int PRIMARY KEY, first_name text, last_name text,
 [ $st -eq 3 ] && [ "$(sql 'SELECT count(*) FROM csvstage.loads WHERE target = $$public.ledger_t$$')" = 2 ] \
   && ok || bad "ledger --force: exit $st: $(cat "$err")"
 
+# csvstage rejects: the review of a reject file, and how to load it again.
+"$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rev.csv" "$src/samples/users.csv" 2>/dev/null
+"$bin" rejects -c "$src/samples/users.conf" "$tmp/rev.csv" >"$tmp/rev.out" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q "^$tmp/rev.csv: 6 rejected records\$" "$tmp/rev.out" &&
+  grep -q '^         1  23502 not_null_violation  column email$' "$tmp/rev.out" &&
+  grep -q 'date/time field value out of range: "..."' "$tmp/rev.out" &&
+  grep -q "^  csvstage -c $src/samples/users.conf -t TABLE $tmp/rev.csv\$" "$tmp/rev.out" \
+  && ok || bad "rejects review: exit $st: $(cat "$tmp/rev.out" "$err")"
+"$bin" rejects 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'give the reject file to review' "$err" && ok || bad "rejects without a file: exit $st"
+
 # On a terminal (script(1) gives it one): the summary for people, details
 # indented below it, no times.
 script -qec "$bin -d '$dsn' -t users -r '$tmp/tty.csv' '$tmp/a.csv'" /dev/null >"$tmp/tty.out" 2>&1
