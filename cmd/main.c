@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "csvstage.h"
@@ -158,6 +159,36 @@ review(const options *opts)
   return fflush(stdout) == 0 ? status : EXIT_FAILED;
 }
 
+/* csvstage init -t TABLE FILE: a starter config on standard output. */
+static int
+init(const options *opts)
+{
+  csvstage_error err;
+  csvstage_settings *settings;
+  csvstage_session *session = NULL;
+  char *text = NULL;
+  int status = EXIT_LOADED;
+
+  csvstage_error_clear(&err);
+  settings = settings_from(opts, &err);
+  if (!settings) {
+    report_error(stderr, &err);
+    return EXIT_USAGE;
+  }
+  session = csvstage_connect(opts->dbname, &err);
+  if (!session || csvstage_init_config(session, settings, opts->files[0], &text, &err)) {
+    report_error(stderr, &err);
+    status = err.code == CSVSTAGE_E_PREFLIGHT || err.code == CSVSTAGE_E_CONFIG ? EXIT_USAGE
+                                                                               : EXIT_FAILED;
+  } else if (fputs(text, stdout) < 0 || fflush(stdout) != 0) {
+    status = EXIT_FAILED;
+  }
+  free(text);
+  csvstage_disconnect(session);
+  csvstage_settings_free(settings);
+  return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -178,6 +209,8 @@ main(int argc, char **argv)
     return fflush(stdout) == 0 ? EXIT_LOADED : EXIT_FAILED;
   case ACTION_REJECTS:
     return review(&opts);
+  case ACTION_INIT:
+    return init(&opts);
   case ACTION_LOAD:
     break;
   }

@@ -11,6 +11,7 @@
 const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
   "       csvstage rejects [-c CONFIG] [-t TABLE] REJECT_FILE...\n"
+  "       csvstage init -t TABLE [-d CONNINFO] [-c CONFIG] CSV_FILE > CONFIG\n"
   "Load CSV files (plain or gzip'd) into a PostgreSQL table; records that\n"
   "cannot go in are written, with their line and the server's error, to a\n"
   "reject file. With no FILE, or when FILE is -, read standard input.\n"
@@ -88,6 +89,9 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
   if (argc > 1 && strcmp(argv[1], "rejects") == 0) {
     opts->action = ACTION_REJECTS;
     argv++, argc--;
+  } else if (argc > 1 && strcmp(argv[1], "init") == 0) {
+    opts->action = ACTION_INIT;
+    argv++, argc--;
   }
   opterr = 0;   /* we word the message ourselves; the library must not print */
   while ((c = getopt_long(argc, argv, ":c:d:t:r:nqvhV", longopts, NULL)) != -1) {
@@ -139,6 +143,10 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
   opts->nfiles = argc - optind;
   if (opts->action == ACTION_REJECTS && opts->nfiles == 0) {
     snprintf(why, whysize, "csvstage rejects: give the reject file to review");
+    return -1;
+  }
+  if (opts->action == ACTION_INIT && (opts->nfiles != 1 || !opts->table)) {
+    snprintf(why, whysize, "csvstage init: give the table (-t) and one CSV file");
     return -1;
   }
   return 0;

@@ -11,7 +11,7 @@ enum {
   EXIT_BUSY = 75,       /* another run holds the table (EX_TEMPFAIL): retry */
 };
 
-typedef enum { ACTION_LOAD, ACTION_HELP, ACTION_VERSION, ACTION_REJECTS } action_t;
+typedef enum { ACTION_LOAD, ACTION_HELP, ACTION_VERSION, ACTION_REJECTS, ACTION_INIT } action_t;
 
 typedef struct options {
   action_t action;

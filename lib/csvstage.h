@@ -198,6 +198,17 @@ typedef struct csvstage_review {
 csvstage_code csvstage_review_rejects(const csvstage_settings *settings, const char *path,
                                       csvstage_review *out, csvstage_error *err);
 
+/*
+ * A starter config for loading the CSV file at path into the settings'
+ * table: its header's columns matched to the table's (same name, else with
+ * case, spaces and underscores ignored), coalesce = DEFAULT where a column
+ * has one, CSV columns that match nothing under ignore, and an ERROR line
+ * for each NOT NULL column that nothing feeds. *text: malloc'd, for the
+ * caller to free().
+ */
+csvstage_code csvstage_init_config(csvstage_session *session, const csvstage_settings *settings,
+                                   const char *path, char **text, csvstage_error *err);
+
 enum {
   CSVSTAGE_DRY_RUN = 1 << 0,        /* do everything, then roll back */
   CSVSTAGE_SEVERAL_FILES = 1 << 1,  /* one of several files: a configured

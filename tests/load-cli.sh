@@ -142,6 +142,25 @@ sql "CREATE TABLE ledger_t (id int PRIMARY KEY, first_name text, last_name text,
 "$bin" rejects 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'give the reject file to review' "$err" && ok || bad "rejects without a file: exit $st"
 
+# csvstage init: a starter config from the header and the catalog; once its
+# ERROR is resolved, it loads the file.
+sql "CREATE TABLE init_t (id int PRIMARY KEY, full_name text NOT NULL, email text NOT NULL, status text DEFAULT 'new', note text)"
+printf 'ID,Full Name,E-mail,status,junk\n1,Ann,a@x.example,,zz\n' >"$tmp/init.csv"
+"$bin" init -d "$dsn" -t init_t "$tmp/init.csv" >"$tmp/init.conf" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '^from = ID$' "$tmp/init.conf" && grep -q '^from = Full Name$' "$tmp/init.conf" &&
+  grep -q '^ignore = E-mail, junk$' "$tmp/init.conf" &&
+  grep -q '^; ERROR: no CSV column feeds this NOT NULL column' "$tmp/init.conf" &&
+  grep -q '^coalesce = DEFAULT' "$tmp/init.conf" && grep -q '^table = public.init_t$' "$tmp/init.conf" \
+  && ok || bad "init: exit $st: $(cat "$tmp/init.conf" "$err")"
+"$bin" -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'from = "?"' "$err" && ok || bad "init's ERROR unresolved: exit $st: $(cat "$err")"
+sed -i 's/^from = ?$/from = E-mail/; s/^ignore = E-mail, junk$/ignore = junk/' "$tmp/init.conf"
+"$bin" -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && [ "$(sql 'SELECT id, full_name, email, status FROM init_t')" = "1|Ann|a@x.example|new" ] \
+  && ok || bad "init's config, resolved: exit $st: $(cat "$err")"
+"$bin" init -d "$dsn" "$tmp/init.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'give the table (-t) and one CSV file' "$err" && ok || bad "init without -t: exit $st"
+
 # On a terminal (script(1) gives it one): the summary for people, details
 # indented below it, no times.
 script -qec "$bin -d '$dsn' -t users -r '$tmp/tty.csv' '$tmp/a.csv'" /dev/null >"$tmp/tty.out" 2>&1
