@@ -96,6 +96,8 @@ load(const options *opts)
     worst = EXIT_FAILED;
     goto out;
   }
+  if (opts->verbosity >= 0)
+    csvstage_set_progress(session, report_progress, stderr);
   for (int i = 0; i < nfiles; i++) {
     csvstage_result res;
     csvstage_code rc;

@@ -161,6 +161,48 @@ report_review(FILE *out, const char *path, const csvstage_review *rv, const char
           config ? config : "", table ? table : "TABLE", path);
 }
 
+/* 1234567 -> "1.2 MB" */
+static const char *
+human_bytes(long long n, char *buf, size_t size)
+{
+  if (n >= 10LL << 30)
+    snprintf(buf, size, "%.1f GB", (double)n / (1 << 30));
+  else if (n >= 10LL << 20)
+    snprintf(buf, size, "%.1f MB", (double)n / (1 << 20));
+  else
+    snprintf(buf, size, "%.1f kB", (double)n / 1024);
+  return buf;
+}
+
+void
+report_progress(const csvstage_progress *p, void *arg)
+{
+  FILE *out = arg;
+  char read[32], size[32], eta[32] = "";
+  double rate = p->elapsed_s > 0 ? (double)p->records / p->elapsed_s : 0;
+
+  if (logging(out))
+    return;
+  if (p->done) {
+    fputs("\r\033[K", out);   /* the summary takes its place */
+    fflush(out);
+    return;
+  }
+  human_bytes(p->bytes, read, sizeof(read));
+  if (p->size > 0 && p->bytes > 0) {
+    double left = p->elapsed_s * (double)(p->size - p->bytes) / (double)p->bytes;
+    snprintf(eta, sizeof(eta), ", ETA %.0f s", left);
+    fprintf(out, "\r\033[K%s: %.0f%% (%s of %s), %.0f records/s, %lld rejected so far%s",
+            strcmp(p->file, "-") == 0 ? "stdin" : p->file,
+            100.0 * (double)p->bytes / (double)p->size, read,
+            human_bytes(p->size, size, sizeof(size)), rate, p->rejects, eta);
+  } else {
+    fprintf(out, "\r\033[K%s: %s, %.0f records/s, %lld rejected so far",
+            strcmp(p->file, "-") == 0 ? "stdin" : p->file, read, rate, p->rejects);
+  }
+  fflush(out);
+}
+
 void
 report_error(FILE *out, const csvstage_error *err)
 {

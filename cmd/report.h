@@ -24,6 +24,11 @@ void report_result(FILE *out, const csvstage_result *res, int verbosity);
 void report_review(FILE *out, const char *path, const csvstage_review *rv,
                    const char *config, const char *table);
 
+/* The progress line on a terminal (a csvstage_set_progress function; arg
+ * is the FILE *): redrawn in place, cleared when the file is read. Prints
+ * nothing where the stream is not a terminal. */
+void report_progress(const csvstage_progress *progress, void *arg);
+
 /* An error, with the server's DETAIL and HINT when it sent them. */
 void report_error(FILE *out, const csvstage_error *err);
 

@@ -113,6 +113,27 @@ typedef struct csvstage_session csvstage_session;
  * with err filled (the message never holds the password).
  */
 csvstage_session *csvstage_connect(const char *conninfo, csvstage_error *err);
+
+/* Where a load is, for a progress display. */
+typedef struct csvstage_progress {
+  const char *file;           /* as given ("-": standard input) */
+  long long bytes;            /* read so far (compressed, for gzip) */
+  long long size;             /* the file's size, or -1 (a pipe) */
+  long long records;          /* read so far */
+  long long rejects;          /* found so far (malformed, or set aside and
+                                 then refused: known for certain only at
+                                 the end) */
+  double elapsed_s;
+  int done;                   /* the last call for this file: all read */
+} csvstage_progress;
+
+/*
+ * Calls fn(progress, arg) while csvstage_load reads a file, at most about
+ * every 100 ms, and once more when all of it is read (done = 1). fn must
+ * not call back into the library. NULL fn: no calls (the default).
+ */
+void csvstage_set_progress(csvstage_session *session,
+                           void (*fn)(const csvstage_progress *progress, void *arg), void *arg);
 void csvstage_disconnect(csvstage_session *session);
 
 /* The counts of one (SQLSTATE, column) kind of reject. */

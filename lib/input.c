@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -426,6 +427,16 @@ cs_input_read(cs_input *in, char *buf, size_t cap, csvstage_error *err)
   if (in->inf)
     return read_inflated(in, buf, cap, err);
   return in->gzip ? read_gzip(in, buf, cap, err) : read_plain(in, buf, cap, err);
+}
+
+long long
+cs_input_size(const cs_input *in)
+{
+  struct stat st;
+
+  if (fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode))
+    return -1;
+  return (long long)st.st_size;
 }
 
 const char *

@@ -24,6 +24,9 @@ cs_input *cs_input_open(const char *path, csvstage_error *err);
  */
 long cs_input_read(cs_input *in, char *buf, size_t cap, csvstage_error *err);
 
+/* The file's size in bytes when it is a regular file, else -1. */
+long long cs_input_size(const cs_input *in);
+
 /* The name for messages: the path, or "stdin". */
 const char *cs_input_name(const cs_input *in);
 

@@ -59,6 +59,16 @@ ignore_notice(void *arg, const char *message)
   (void)message;
 }
 
+void
+csvstage_set_progress(csvstage_session *session,
+                      void (*fn)(const csvstage_progress *progress, void *arg), void *arg)
+{
+  if (!session)
+    return;
+  session->progress = fn;
+  session->progress_arg = arg;
+}
+
 csvstage_session *
 csvstage_connect(const char *conninfo, csvstage_error *err)
 {
@@ -1150,10 +1160,40 @@ now_s(void)
  * straight into the table (direct.c) or, when they may fail, into the
  * staging table. *staged: how many went there.
  */
-static int
-stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, long long *staged,
-      csvstage_error *err)
+static double now_s(void);
+
+/* Calls the session's progress function: every 4096 records at most once
+ * per 100 ms, and at the end (done). */
+static void
+progress(plan *p, cs_input *in, cs_reader *rd, const char *path, double t0, int done,
+         double *last)
 {
+  csvstage_progress pr;
+  cs_reader_stats st;
+  double now;
+
+  if (!p->session->progress)
+    return;
+  now = now_s();
+  if (!done && now - *last < 0.1)
+    return;
+  *last = now;
+  cs_reader_get_stats(rd, &st);
+  pr.file = path && *path ? path : "-";
+  pr.bytes = cs_input_position(in);
+  pr.size = cs_input_size(in);
+  pr.records = st.records;
+  pr.rejects = st.rejects;
+  pr.elapsed_s = now - t0;
+  pr.done = done;
+  p->session->progress(&pr, p->session->progress_arg);
+}
+
+static int
+stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally *ty,
+      long long *staged, const char *path, double t0, csvstage_error *err)
+{
+  double last = t0;
   sql q = {.conn = conn, .err = err};
   cs_direct *d = NULL;
   cs_record rec;
@@ -1202,7 +1242,11 @@ stage(plan *p, PGconn *conn, cs_reader *rd, cs_rejects *rj, tally *ty, long long
     }
     if (cs_direct_add(d, &rec, err))
       break;
+    if ((rec.line & 4095) == 0)
+      progress(p, in, rd, path, t0, 0, &last);
   }
+  if (!cs_failed(err))
+    progress(p, in, rd, path, t0, 1, &last);
   if (cs_failed(err) || cs_direct_finish(d, err))
     goto out;
   *staged = cs_direct_set_aside(d);
@@ -1541,7 +1585,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   }
   if (compute_defaults(&p, &q))
     goto failed;
-  if (stage(&p, conn, rd, rj, ty, &staged, err))
+  if (stage(&p, conn, in, rd, rj, ty, &staged, path, t0, err))
     goto failed;
   res->staged = staged;
   if (staged > 0 && session->server_version < 160000 && create_validators(&p, &q))

@@ -12,6 +12,8 @@
 struct csvstage_session {
   PGconn *conn;
   int server_version;
+  void (*progress)(const csvstage_progress *progress, void *arg);
+  void *progress_arg;
 };
 
 typedef struct fed_col {

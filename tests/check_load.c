@@ -770,6 +770,52 @@ START_TEST(review_reject_file)
 }
 END_TEST
 
+typedef struct seen_progress {
+  int calls, done;
+  long long bytes, size, records, last_bytes;
+  int backwards;
+} seen_progress;
+
+static void
+on_progress(const csvstage_progress *p, void *arg)
+{
+  seen_progress *s = arg;
+
+  s->calls++;
+  s->backwards |= p->bytes < s->last_bytes;
+  s->last_bytes = p->bytes;
+  s->done += p->done;
+  s->bytes = p->bytes;
+  s->size = p->size;
+  s->records = p->records;
+}
+
+START_TEST(progress_reports)
+{
+  /* 20,000 records: calls as it reads (never backwards), and a last one
+   * with everything read. */
+  size_t cap = 1 << 20, len = 0;
+  char *csv = malloc(cap);
+  seen_progress s = {0};
+  struct stat st;
+
+  test_exec(conn, "CREATE TABLE lt.t (id int)");
+  len += sprintf(csv, "id\n");
+  for (int i = 1; i <= 20000; i++)
+    len += sprintf(csv + len, "%d\n", i);
+  csvstage_set_progress(session, on_progress, &s);
+  ck_assert_int_eq(load("lt.t", csv, NULL), CSVSTAGE_OK);
+  ck_assert_int_ge(s.calls, 1);
+  ck_assert_int_eq(s.done, 1);
+  ck_assert_int_eq(s.backwards, 0);
+  ck_assert_int_eq(stat(csv_path, &st), 0);
+  ck_assert_int_eq(s.bytes, st.st_size);
+  ck_assert_int_eq(s.size, st.st_size);
+  ck_assert_int_eq(s.records, 20000);
+  free(csv);
+}
+END_TEST
+
 Suite *
 make_load_suite(void)
 {
@@ -800,6 +846,7 @@ make_load_suite(void)
   tcase_add_test(tc, reject_file_names);
   tcase_add_test(tc, ledger_skips_loaded_content);
   tcase_add_test(tc, review_reject_file);
+  tcase_add_test(tc, progress_reports);
   suite_add_tcase(s, tc);
   return s;
 }

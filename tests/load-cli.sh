@@ -164,10 +164,12 @@ sed -i 's/^from = ?$/from = E-mail/; s/^ignore = E-mail, junk$/ignore = junk/' "
 # On a terminal (script(1) gives it one): the summary for people, details
 # indented below it, no times.
 script -qec "$bin -d '$dsn' -t users -r '$tmp/tty.csv' '$tmp/a.csv'" /dev/null >"$tmp/tty.out" 2>&1
-tr -d '\r' <"$tmp/tty.out" >"$tmp/tty.txt"
+tr -d '\r' <"$tmp/tty.out" | sed "s/$(printf '\033')\\[K//g" >"$tmp/tty.txt"
 grep -q '^csvstage: .*/a.csv -> public.users: 2 records, 0 loaded, 2 rejected' "$tmp/tty.txt" &&
   grep -q '^         2  23505 unique_violation  constraint users_pkey$' "$tmp/tty.txt" &&
   ! grep -q "$ts" "$tmp/tty.txt" && ok || bad "terminal output: $(cat "$tmp/tty.txt")"
+# ... with a progress line, cleared before the summary.
+grep -q "$(printf '\r\033\\[K')csvstage: " "$tmp/tty.out" && ok || bad "no cleared progress line: $(cat -v "$tmp/tty.out")"
 
 echo "load-cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
