@@ -1,8 +1,11 @@
 /* main.c: csvstage's command line: options -> library -> exit status. */
 #include <config.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "csvstage.h"
@@ -26,6 +29,34 @@ exit_status(csvstage_code rc, const csvstage_result *res)
   default:
     return EXIT_FAILED;
   }
+}
+
+/* SIGINT and SIGTERM: the load under way is canceled on the server and
+ * rolled back; the run stops with 128 + the signal's number. */
+static csvstage_session *volatile running;
+static volatile sig_atomic_t caught;
+
+static void
+on_signal(int sig)
+{
+  caught = sig;
+  if (running)
+    csvstage_interrupt(running);
+}
+
+static void
+catch_signals(void)
+{
+  struct sigaction sa;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  /* A closed stdout (csvstage rejects FILE | head) is an error to report,
+   * not a reason to die. */
+  signal(SIGPIPE, SIG_IGN);
 }
 
 /* The worst outcome of several files wins: failed (1), then usage (2),
@@ -98,7 +129,10 @@ load(const options *opts)
   }
   if (opts->verbosity >= 0)
     csvstage_set_progress(session, report_progress, stderr);
-  for (int i = 0; i < nfiles; i++) {
+  running = session;
+  if (caught)
+    csvstage_interrupt(session);   /* a signal before the session existed */
+  for (int i = 0; i < nfiles && !caught; i++) {
     csvstage_result res;
     csvstage_code rc;
     int status;
@@ -117,11 +151,14 @@ load(const options *opts)
     status = exit_status(rc, &res);
     if (severity(status) > severity(worst))
       worst = status;
+    if (caught)
+      worst = 128 + caught;
     clock_gettime(CLOCK_REALTIME, &finished);
     if (sum)
       summary_add(sum, &res, rc, &err, status, &started, &finished);
   }
 out:
+  running = NULL;
   /* A summary that cannot be written is reported, but the exit status
    * still says what happened to the data. */
   if (sum && summary_write(sum, opts->summary_json, worst, why, sizeof(why)) != 0)
@@ -158,7 +195,11 @@ review(const options *opts)
     report_review(stdout, opts->files[i], &rv, opts->config, opts->table);
   }
   csvstage_settings_free(settings);
-  return fflush(stdout) == 0 ? status : EXIT_FAILED;
+  if (fflush(stdout) != 0) {
+    report_line(stderr, "csvstage: cannot write to standard output: %s", strerror(errno));
+    return EXIT_FAILED;
+  }
+  return status;
 }
 
 /* csvstage init -t TABLE FILE: a starter config on standard output. */
@@ -197,6 +238,7 @@ main(int argc, char **argv)
   options opts;
   char why[512];
 
+  catch_signals();
   if (options_parse(&opts, argc, argv, why, sizeof(why)) != 0) {
     fprintf(stderr, "csvstage: %s\nTry 'csvstage --help' for more information.\n",
             why);

@@ -32,6 +32,7 @@ typedef enum csvstage_code {
   CSVSTAGE_E_FORMAT = 9,      /* the input stream is corrupt (e.g. gzip) */
   CSVSTAGE_E_REJECTS = 10,    /* more rejects than max_rejects: rolled back */
   CSVSTAGE_E_BUSY = 11,       /* another run is loading the same table */
+  CSVSTAGE_E_INTERRUPTED = 12, /* csvstage_interrupt: rolled back */
   CSVSTAGE_E_LAST             /* not a code: one past the last */
 } csvstage_code;
 
@@ -113,6 +114,15 @@ typedef struct csvstage_session csvstage_session;
  * with err filled (the message never holds the password).
  */
 csvstage_session *csvstage_connect(const char *conninfo, csvstage_error *err);
+
+/*
+ * Stops the load under way on session as soon as it can: the server is
+ * asked to cancel the running statement, and csvstage_load then rolls back
+ * and fails with CSVSTAGE_E_INTERRUPTED (nothing of the file committed, no
+ * reject file left). Safe to call from a signal handler (it only sets a
+ * flag and calls PQcancel).
+ */
+void csvstage_interrupt(csvstage_session *session);
 
 /* Where a load is, for a progress display. */
 typedef struct csvstage_progress {

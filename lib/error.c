@@ -27,6 +27,7 @@ static const char *const descriptions[] = {
   [CSVSTAGE_E_FORMAT] = "the input is corrupt",
   [CSVSTAGE_E_REJECTS] = "too many rejected records",
   [CSVSTAGE_E_BUSY] = "another run is loading the same table",
+  [CSVSTAGE_E_INTERRUPTED] = "interrupted",
 };
 
 const char *

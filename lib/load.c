@@ -60,6 +60,18 @@ ignore_notice(void *arg, const char *message)
 }
 
 void
+csvstage_interrupt(csvstage_session *session)
+{
+  char buf[256];
+
+  if (!session)
+    return;
+  session->interrupted = 1;
+  if (session->cancel)
+    PQcancel(session->cancel, buf, sizeof(buf));
+}
+
+void
 csvstage_set_progress(csvstage_session *session,
                       void (*fn)(const csvstage_progress *progress, void *arg), void *arg)
 {
@@ -86,6 +98,7 @@ csvstage_connect(const char *conninfo, csvstage_error *err)
   }
   s->server_version = PQserverVersion(s->conn);
   PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
+  s->cancel = PQgetCancel(s->conn);
   /*
    * The staging table lives in local buffers; the default 8 MB makes a
    * large load spill to disk. It can only be set before the session first
@@ -105,6 +118,7 @@ csvstage_disconnect(csvstage_session *s)
 {
   if (!s)
     return;
+  PQfreeCancel(s->cancel);
   PQfinish(s->conn);
   free(s);
 }
@@ -1240,6 +1254,10 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
       tally_add(ty, 1, rec.line, rec.sqlstate, "", "", rec.message);
       continue;
     }
+    if (p->session->interrupted) {
+      cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted");
+      break;
+    }
     if (cs_direct_add(d, &rec, err))
       break;
     if ((rec.line & 4095) == 0)
@@ -1585,7 +1603,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   }
   if (compute_defaults(&p, &q))
     goto failed;
-  if (stage(&p, conn, in, rd, rj, ty, &staged, path, t0, err))
+  if (stage(&p, conn, in, rd, rj, ty, &staged, path, t0, err) || session->interrupted)
     goto failed;
   res->staged = staged;
   if (staged > 0 && session->server_version < 160000 && create_validators(&p, &q))
@@ -1639,6 +1657,8 @@ counted:
           (double)res->rejected * 100.0 > settings->max_rejects_pct * (double)res->records);
   if (settings->ledger && !over && ledger(&p, &q, in, (flags & CSVSTAGE_FORCE) != 0, res))
     goto failed;
+  if (session->interrupted)
+    goto failed;   /* the last moment to stop: COMMIT would not be canceled */
   if (res->skipped) {
     /* Loaded before: nothing of this run stays, its rejects included. */
     if (run(conn, "ROLLBACK", err))
@@ -1696,6 +1716,13 @@ counted:
   goto out;
 
 failed:
+  /* An interruption shows as whatever it broke (a canceled statement, a
+   * COPY cut short): say what happened instead. */
+  if (session && session->interrupted) {
+    csvstage_error_clear(err);
+    cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted: %s rolled back, nothing of it "
+            "committed", res->file);
+  }
   rc = err->code ? err->code : CSVSTAGE_E_DB;
   if (in_tx && PQstatus(conn) == CONNECTION_OK) {
     csvstage_error ignored;

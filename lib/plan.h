@@ -3,6 +3,8 @@
 #ifndef CSVSTAGE_PLAN_H
 #define CSVSTAGE_PLAN_H
 
+#include <signal.h>
+
 #include <libpq-fe.h>
 
 #include "catalog.h"
@@ -14,6 +16,8 @@ struct csvstage_session {
   int server_version;
   void (*progress)(const csvstage_progress *progress, void *arg);
   void *progress_arg;
+  PGcancel *cancel;               /* made at connect: PQcancel is signal-safe */
+  volatile sig_atomic_t interrupted;
 };
 
 typedef struct fed_col {

@@ -161,6 +161,30 @@ sed -i 's/^from = ?$/from = E-mail/; s/^ignore = E-mail, junk$/ignore = junk/' "
 "$bin" init -d "$dsn" "$tmp/init.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'give the table (-t) and one CSV file' "$err" && ok || bad "init without -t: exit $st"
 
+# SIGINT and SIGTERM during a load: canceled on the server, rolled back,
+# no reject file left behind, no backend left, exit 128 + the signal.
+sql "CREATE TABLE sig_t (id int PRIMARY KEY, v text NOT NULL)"
+seq 1 1000000 | awk 'BEGIN { print "id,v" } { print $1 ",value " $1 }' >"$tmp/big.csv"
+for sig in INT TERM; do
+  "$bin" -d "$dsn" -t sig_t -r "$tmp/sig.csv" "$tmp/big.csv" 2>"$err" &
+  pid=$!
+  sleep 1
+  kill -$sig $pid
+  wait $pid; st=$?
+  want=$([ $sig = INT ] && echo 130 || echo 143)
+  sleep 0.3
+  [ $st -eq $want ] && grep -q 'interrupted: .*big.csv rolled back, nothing of it committed' "$err" &&
+    [ "$(sql 'SELECT count(*) FROM sig_t')" = 0 ] &&
+    [ -z "$(ls "$tmp" | grep '^sig.csv')" ] &&
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'csvstage'")" = 0 ] \
+    && ok || bad "SIG$sig: exit $st, want $want: $(cat "$err"; ls "$tmp")"
+done
+# A closed stdout is not a crash.
+{ sleep 0.2; "$bin" rejects "$tmp/rev.csv" 2>"$err"; echo $? >"$tmp/pipe.st"; } | true
+st=$(cat "$tmp/pipe.st")
+[ "$st" = 1 ] && grep -q 'cannot write to standard output: Broken pipe' "$err" \
+  && ok || bad "rejects into a closed pipe: exit $st: $(cat "$err")"
+
 # On a terminal (script(1) gives it one): the summary for people, details
 # indented below it, no times.
 script -qec "$bin -d '$dsn' -t users -r '$tmp/tty.csv' '$tmp/a.csv'" /dev/null >"$tmp/tty.out" 2>&1
