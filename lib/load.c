@@ -3,8 +3,13 @@
  * commit or roll back.
  *
  * The plan, and why:
- *  1. The CSV goes by COPY into a temporary table of text columns (plus the
- *     source line), so that no value can fail on the way in.
+ *  0. Records the client can vouch for go by COPY straight into the table
+ *     (direct.c: in savepointed chunks, a refused record set aside); the
+ *     steps below take only the records set aside. A bare COPY's speed is
+ *     the target, and most files are mostly clean.
+ *  1. The records set aside go by COPY into a temporary table of text
+ *     columns (plus the source line), so that no value can fail on the way
+ *     in.
  *  2. One set-based pass marks the records that may fail ("suspects"): bad
  *     input for a column's type (pg_input_is_valid on 16+; on 15 a regular
  *     expression that proves the common cases valid, then a PL/pgSQL cast
