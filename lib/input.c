@@ -458,6 +458,50 @@ cs_input_position(const cs_input *in)
   return n;
 }
 
+int
+cs_file_sha256(const char *path, char hex[65], csvstage_error *err)
+{
+  unsigned char md[EVP_MAX_MD_SIZE], *buf = NULL;
+  unsigned int n = 0;
+  EVP_MD_CTX *sha = NULL;
+  struct stat st;
+  int fd = -1, rc = -1;
+  long r;
+
+  if (!path || strcmp(path, "-") == 0)
+    return 0;
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    cs_fail(err, CSVSTAGE_E_IO, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return 0;
+  }
+  buf = malloc(RAW_SIZE);
+  sha = EVP_MD_CTX_new();
+  if (!buf || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  while ((r = read_fd(fd, buf, RAW_SIZE)) > 0)
+    if (EVP_DigestUpdate(sha, buf, (size_t)r) != 1)
+      break;
+  if (r != 0 || EVP_DigestFinal_ex(sha, md, &n) != 1 || n != 32) {
+    cs_fail(err, CSVSTAGE_E_IO, "%s: read error: %s", path, strerror(errno));
+    goto out;
+  }
+  for (unsigned int i = 0; i < n; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  rc = 1;
+out:
+  EVP_MD_CTX_free(sha);
+  free(buf);
+  close(fd);
+  return rc;
+}
+
 const char *
 cs_input_sha256(cs_input *in)
 {

@@ -40,6 +40,14 @@ int cs_input_is_gzip(const cs_input *in);
  * hash could not be computed. */
 const char *cs_input_sha256(cs_input *in);
 
+/*
+ * The SHA-256 (hex, into hex[65]) of the regular file at path, read
+ * through once, before loading it. Returns 1, 0 when path is standard
+ * input or not a regular file (its hash comes from cs_input_sha256 as it
+ * is read), or -1 with err filled when it cannot be read.
+ */
+int cs_file_sha256(const char *path, char hex[65], csvstage_error *err);
+
 /* Closes the file (not stdin) and frees in. in may be NULL. */
 void cs_input_close(cs_input *in);
 

@@ -1405,16 +1405,13 @@ take_lock(plan *p, sql *q)
  * Sets res->skipped when the content is there already. The check comes
  * after the load, so that standard input can be hashed as it is read.
  */
+/* Creates the ledger when it is not there yet, and looks sha up for this
+ * table: res->skipped when it is there (and not force). */
 static int
-ledger(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
+ledger_lookup(plan *p, sql *q, const char *sha, int force, csvstage_result *res)
 {
-  const char *sha = cs_input_sha256(in);
-  char host[256] = "";
   PGresult *r;
 
-  if (!sha)
-    return cs_fail(q->err, CSVSTAGE_E_IO, "%s: cannot compute the SHA-256 of the file for the "
-                   "ledger", res->file), -1;
   snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
   /* Two first loads at once must not both create the schema. */
   sql_add(q, "SELECT pg_advisory_xact_lock(%u::bigint << 32); %s", LOCK_SPACE, ledger_sql);
@@ -1433,10 +1430,22 @@ ledger(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
   if (PQntuples(r) > 0 && !force) {
     res->skipped = 1;
     snprintf(res->loaded_before, sizeof(res->loaded_before), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
   }
   PQclear(r);
+  return 0;
+}
+
+static int
+ledger(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
+{
+  const char *sha = cs_input_sha256(in);
+  char host[256] = "";
+
+  if (!sha)
+    return cs_fail(q->err, CSVSTAGE_E_IO, "%s: cannot compute the SHA-256 of the file for the "
+                   "ledger", res->file), -1;
+  if (ledger_lookup(p, q, sha, force, res) || res->skipped)
+    return res->skipped ? 0 : -1;
   gethostname(host, sizeof(host) - 1);
   sql_add(q, "INSERT INTO csvstage.loads (file, size, sha256, target, records, loaded, "
              "rejected, started_at, client_host, version) VALUES (");
@@ -1540,6 +1549,20 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   snprintf(res->table, sizeof(res->table), "%s", p.table->display_name);
   if (take_lock(&p, &q))
     goto failed;
+  if (settings->ledger && !(flags & CSVSTAGE_FORCE)) {
+    /* A regular file is hashed first: content loaded before is skipped
+     * without reading it again (standard input is checked at the end). */
+    char sha[65];
+    int got = cs_file_sha256(path, sha, err);
+    if (got < 0 || (got == 1 && ledger_lookup(&p, &q, sha, 0, res)))
+      goto failed;
+    if (res->skipped) {
+      if (run(conn, "ROLLBACK", err))
+        goto failed;
+      in_tx = 0;
+      goto out;
+    }
+  }
 
   in = cs_input_open(path, err);
   if (!in)

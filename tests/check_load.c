@@ -812,6 +812,14 @@ START_TEST(progress_reports)
   ck_assert_int_eq(s.bytes, st.st_size);
   ck_assert_int_eq(s.size, st.st_size);
   ck_assert_int_eq(s.records, 20000);
+  /* With the ledger, a file loaded before is skipped before it is read:
+   * no progress at all. */
+  ck_assert_int_eq(load("lt.t", csv, "[target]\nledger = on\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(res.skipped, 0);
+  memset(&s, 0, sizeof(s));
+  ck_assert_int_eq(load("lt.t", csv, "[target]\nledger = on\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(res.skipped, 1);
+  ck_assert_int_eq(s.calls, 0);
   free(csv);
 }
 END_TEST
