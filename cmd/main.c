@@ -132,6 +132,11 @@ load(const options *opts)
   running = session;
   if (caught)
     csvstage_interrupt(session);   /* a signal before the session existed */
+  if (opts->single_transaction && csvstage_begin(session, &err) != CSVSTAGE_OK) {
+    report_error(stderr, &err);
+    worst = EXIT_FAILED;
+    goto out;
+  }
   for (int i = 0; i < nfiles && !caught; i++) {
     csvstage_result res;
     csvstage_code rc;
@@ -156,6 +161,31 @@ load(const options *opts)
     clock_gettime(CLOCK_REALTIME, &finished);
     if (sum)
       summary_add(sum, &res, rc, &err, status, &started, &finished);
+    if (opts->single_transaction && status != EXIT_LOADED && status != EXIT_REJECTS)
+      break;   /* all or none: none */
+  }
+  if (opts->single_transaction) {
+    int all = worst == EXIT_LOADED || worst == EXIT_REJECTS;
+    csvstage_error_clear(&err);
+    if (all && csvstage_commit(session, &err) == CSVSTAGE_OK) {
+      if (opts->verbosity >= 0)
+        report_line(stderr, "csvstage: committed the run's %d file%s", nfiles,
+                  nfiles == 1 ? "" : "s");
+    } else {
+      csvstage_error e2;
+      csvstage_error_clear(&e2);
+      if (all) {
+        report_error(stderr, &err);
+        worst = EXIT_FAILED;
+      } else {
+        csvstage_rollback(session, &e2);
+      }
+      all = 0;
+      report_line(stderr, "csvstage: --single-transaction: rolled back, nothing of the "
+                  "run's %d file%s committed", nfiles, nfiles == 1 ? "" : "s");
+    }
+    if (sum)
+      summary_set_committed(sum, all);
   }
 out:
   running = NULL;

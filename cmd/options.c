@@ -29,6 +29,7 @@ const char options_usage[] =
   "      --ledger             record each load in csvstage.loads and skip a file\n"
   "                           whose content is in it for the table already\n"
   "      --force              with the ledger: load such a file again\n"
+  "      --single-transaction load all the files or none: one transaction\n"
   "      --summary-json FILE  write what happened to each file as JSON to FILE\n"
   "                           (- for standard output)\n"
   "  -q, --quiet              print errors only\n"
@@ -40,7 +41,7 @@ const char options_usage[] =
   "2 usage, configuration or preflight error (nothing done), 75 another run\n"
   "is loading the table (nothing done: try again later).\n";
 
-enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE };
+enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
 static int
@@ -73,6 +74,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"ledger", no_argument, NULL, OPT_LEDGER},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"single-transaction", no_argument, NULL, OPT_SINGLE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -117,6 +119,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
     case OPT_LEDGER: opts->ledger = 1; break;
     case OPT_FORCE: opts->force = 1; break;
+    case OPT_SINGLE: opts->single_transaction = 1; break;
     case OPT_WAIT: {
       char *end;
       double v = optarg ? strtod(optarg, &end) : 0;

@@ -25,6 +25,7 @@ typedef struct options {
   const char *summary_json; /* --summary-json: a path, or "-" */
   int ledger;               /* --ledger */
   int force;                /* --force */
+  int single_transaction;   /* --single-transaction */
   int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
   char **files;             /* the operands; none means stdin */
   int nfiles;

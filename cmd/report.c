@@ -98,7 +98,8 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
           "%.2f s (%.0f records/s)%s",
           file, res->table[0] ? res->table : "?", res->records,
           res->records == 1 ? "" : "s", res->loaded,
-          res->dry_run ? "would load" : res->committed ? "loaded" : "rolled back",
+          res->dry_run ? "would load" : res->committed ? "loaded"
+          : res->pending ? "loaded (in at the run's COMMIT)" : "rolled back",
           res->rejected, res->elapsed_s, rate,
           res->dry_run ? " [dry run: rolled back]" : "");
   for (int i = 0; i < res->ngroups; i++) {

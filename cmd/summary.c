@@ -105,6 +105,21 @@ summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
   json_object_array_add(s->files, f);
 }
 
+void
+summary_set_committed(summary *s, int committed)
+{
+  size_t n = json_object_array_length(s->files);
+
+  for (size_t i = 0; i < n; i++) {
+    json_object *f = json_object_array_get_idx(s->files, i), *ok = NULL;
+    json_object_object_get_ex(f, "exit_code", &ok);
+    /* A file that failed was rolled back to its savepoint whatever the end. */
+    if (ok && json_object_get_int(ok) != 0 && json_object_get_int(ok) != 3)
+      continue;
+    json_object_object_add(f, "committed", json_object_new_boolean(committed));
+  }
+}
+
 int
 summary_write(summary *s, const char *path, int exit_code, char *why, size_t whysize)
 {

@@ -124,6 +124,17 @@ csvstage_session *csvstage_connect(const char *conninfo, csvstage_error *err);
  */
 void csvstage_interrupt(csvstage_session *session);
 
+/*
+ * One transaction for several loads (--single-transaction): after
+ * csvstage_begin, each csvstage_load runs in a savepoint of it (a failed
+ * one is rolled back to it) and commits nothing (result.pending); then
+ * csvstage_commit commits them all, or csvstage_rollback none. Each
+ * returns CSVSTAGE_OK or an error with err filled.
+ */
+csvstage_code csvstage_begin(csvstage_session *session, csvstage_error *err);
+csvstage_code csvstage_commit(csvstage_session *session, csvstage_error *err);
+csvstage_code csvstage_rollback(csvstage_session *session, csvstage_error *err);
+
 /* Where a load is, for a progress display. */
 typedef struct csvstage_progress {
   const char *file;           /* as given ("-": standard input) */
@@ -184,6 +195,8 @@ typedef struct csvstage_result {
                                  record by record (slower, same result) */
   long long staged;           /* records that took the staging path (the
                                  others went straight into the table) */
+  int pending;                /* loaded inside csvstage_begin's transaction:
+                                 in at csvstage_commit, not before */
   int skipped;                /* the ledger has this content for this table
                                  already: nothing loaded (the counts are 0) */
   char loaded_before[64];     /* when skipped: when it was loaded */

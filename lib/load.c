@@ -64,6 +64,42 @@ ignore_notice(void *arg, const char *message)
   (void)message;
 }
 
+static int run(PGconn *conn, const char *text, csvstage_error *err);
+
+csvstage_code
+csvstage_begin(csvstage_session *session, csvstage_error *err)
+{
+  if (!session || session->outer)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "no session, or a transaction already begun");
+  if (run(session->conn, "BEGIN", err))
+    return err && err->code ? err->code : CSVSTAGE_E_DB;
+  session->outer = 1;
+  return CSVSTAGE_OK;
+}
+
+static csvstage_code
+end_outer(csvstage_session *session, const char *how, csvstage_error *err)
+{
+  if (!session || !session->outer)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
+  session->outer = 0;
+  if (run(session->conn, how, err))
+    return err && err->code ? err->code : CSVSTAGE_E_DB;
+  return CSVSTAGE_OK;
+}
+
+csvstage_code
+csvstage_commit(csvstage_session *session, csvstage_error *err)
+{
+  return end_outer(session, "COMMIT", err);
+}
+
+csvstage_code
+csvstage_rollback(csvstage_session *session, csvstage_error *err)
+{
+  return end_outer(session, "ROLLBACK", err);
+}
+
 void
 csvstage_interrupt(csvstage_session *session)
 {
@@ -1278,7 +1314,9 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
     rc = 0;
     goto out;
   }
-  sql_add(&q, "CREATE TEMP TABLE csvstage_stage (_line bigint");
+  /* In one transaction for several files, the last file's are still here. */
+  sql_add(&q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
+              "pg_temp.csvstage_reject; CREATE TEMP TABLE csvstage_stage (_line bigint");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", c%d text", i + 1);
   sql_add(&q, ") ON COMMIT DROP");
@@ -1340,8 +1378,15 @@ compute_defaults(plan *p, sql *q)
  * settings allow (lock_timeout bounds it; a SAVEPOINT keeps the transaction
  * usable to ask who holds the lock).
  */
-#define LOCK_SPACE 1668510823u
-static int run(PGconn *conn, const char *text, csvstage_error *err);   /* 0x63737467, "cstg" */
+#define LOCK_SPACE 1668510823u   /* 0x63737467, "cstg" */
+
+/* Ends a file's work without keeping any of it. */
+static const char *
+rollback_sql(const csvstage_session *s)
+{
+  return s->outer ? "ROLLBACK TO SAVEPOINT csvstage_file; RELEASE SAVEPOINT csvstage_file"
+                  : "ROLLBACK";
+}
 
 static int
 take_lock(plan *p, sql *q)
@@ -1525,7 +1570,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   }
   ty->res = res;
 
-  if (run(conn, "BEGIN", err))
+  if (run(conn, session->outer ? "SAVEPOINT csvstage_file" : "BEGIN", err))
     goto failed;
   in_tx = 1;
   /* Deferrable constraints are checked per record, not at COMMIT, where one
@@ -1557,7 +1602,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     if (got < 0 || (got == 1 && ledger_lookup(&p, &q, sha, 0, res)))
       goto failed;
     if (res->skipped) {
-      if (run(conn, "ROLLBACK", err))
+      if (run(conn, rollback_sql(session), err))
         goto failed;
       in_tx = 0;
       goto out;
@@ -1689,7 +1734,7 @@ counted:
     goto failed;   /* the last moment to stop: COMMIT would not be canceled */
   if (res->skipped) {
     /* Loaded before: nothing of this run stays, its rejects included. */
-    if (run(conn, "ROLLBACK", err))
+    if (run(conn, rollback_sql(session), err))
       goto failed;
     in_tx = 0;
     res->records = res->loaded = res->rejected = res->staged = 0;
@@ -1698,8 +1743,12 @@ counted:
     goto out;
   }
   if (over || dry) {
-    if (run(conn, "ROLLBACK", err))
+    if (run(conn, rollback_sql(session), err))
       goto failed;
+  } else if (session->outer) {
+    if (run(conn, "RELEASE SAVEPOINT csvstage_file", err))
+      goto failed;
+    res->pending = 1;
   } else if (run(conn, "COMMIT", err)) {
     if (err->code == CSVSTAGE_E_CONNLOST) {
       char msg[sizeof(err->message)];
@@ -1755,7 +1804,7 @@ failed:
   if (in_tx && PQstatus(conn) == CONNECTION_OK) {
     csvstage_error ignored;
     csvstage_error_clear(&ignored);
-    run(conn, "ROLLBACK", &ignored);
+    run(conn, rollback_sql(session), &ignored);
   }
   /* Nothing was committed, so nothing is accounted for: the error says why. */
   res->records = res->loaded = res->rejected = res->staged = 0;

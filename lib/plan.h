@@ -16,6 +16,8 @@ struct csvstage_session {
   int server_version;
   void (*progress)(const csvstage_progress *progress, void *arg);
   void *progress_arg;
+  int outer;                      /* csvstage_begin: one transaction for all
+                                     files, a savepoint each */
   PGcancel *cancel;               /* made at connect: PQcancel is signal-safe */
   volatile sig_atomic_t interrupted;
 };

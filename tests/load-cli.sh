@@ -185,6 +185,21 @@ st=$(cat "$tmp/pipe.st")
 [ "$st" = 1 ] && grep -q 'cannot write to standard output: Broken pipe' "$err" \
   && ok || bad "rejects into a closed pipe: exit $st: $(cat "$err")"
 
+# --single-transaction: all the files or none.
+sql "CREATE TABLE st_t (id int PRIMARY KEY)"
+printf 'id\n1\n2\n' >"$tmp/st1.csv"
+printf 'id\n3\nx\n' >"$tmp/st2.csv"
+"$bin" -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction --summary-json "$tmp/st.json" \
+  "$tmp/st1.csv" "$tmp/none.csv" 2>"$err"; st=$?
+[ $st -eq 1 ] && [ "$(sql 'SELECT count(*) FROM st_t')" = 0 ] &&
+  grep -q "rolled back, nothing of the run's 2 files committed" "$err" &&
+  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
+  && ok || bad "single transaction, one failing: exit $st: $(cat "$err" "$tmp/st.json")"
+"$bin" -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] &&
+  grep -q "committed the run's 2 files" "$err" && grep -q "loaded (in at the run's COMMIT)" "$err" \
+  && ok || bad "single transaction: exit $st: $(cat "$err")"
+
 # On a terminal (script(1) gives it one): the summary for people, details
 # indented below it, no times.
 script -qec "$bin -d '$dsn' -t users -r '$tmp/tty.csv' '$tmp/a.csv'" /dev/null >"$tmp/tty.out" 2>&1
