@@ -179,6 +179,18 @@ for sig in INT TERM; do
     [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'csvstage'")" = 0 ] \
     && ok || bad "SIG$sig: exit $st, want $want: $(cat "$err"; ls "$tmp")"
 done
+# Two real runs on one table: the second exits 75 at once, naming the
+# first's backend; the first loads everything.
+"$bin" -d "$dsn" -t sig_t -r "$tmp/sig.csv" "$tmp/big.csv" 2>"$tmp/first.err" &
+first=$!
+sleep 1
+printf 'id,v\n2000001,late\n' >"$tmp/late.csv"
+"$bin" -d "$dsn" -t sig_t -r "$tmp/late.rej" "$tmp/late.csv" 2>"$err"; st=$?
+wait $first; st1=$?
+[ $st -eq 75 ] && grep -q 'another csvstage run (backend pid [0-9]*) is loading public.sig_t' "$err" &&
+  [ $st1 -eq 0 ] && [ "$(sql 'SELECT count(*) FROM sig_t')" = 1000000 ] \
+  && ok || bad "concurrent runs: exit $st and $st1: $(cat "$err" "$tmp/first.err")"
+
 # A closed stdout is not a crash.
 { sleep 0.2; "$bin" rejects "$tmp/rev.csv" 2>"$err"; echo $? >"$tmp/pipe.st"; } | true
 st=$(cat "$tmp/pipe.st")
