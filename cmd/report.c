@@ -210,8 +210,20 @@ report_error(FILE *out, const csvstage_error *err)
   const char *msg = err->message[0] ? err->message : csvstage_strerror(err->code);
 
   if (logging(out)) {
-    report_line(out, "csvstage: %s%s%s%s%s", msg, err->detail[0] ? "; DETAIL: " : "",
-                err->detail, err->hint[0] ? "; HINT: " : "", err->hint);
+    /* One line: libpq's DETAIL can hold a newline and a tab. */
+    char detail[sizeof(err->detail)];
+    size_t k = 0;
+    for (const char *p = err->detail; *p && k + 1 < sizeof(detail); p++) {
+      if (*p == '\n' || *p == '\t' || *p == '\r') {
+        if (k > 0 && detail[k - 1] != ' ')
+          detail[k++] = ' ';
+      } else {
+        detail[k++] = *p;
+      }
+    }
+    detail[k] = '\0';
+    report_line(out, "csvstage: %s%s%s%s%s", msg, detail[0] ? "; DETAIL: " : "", detail,
+                err->hint[0] ? "; HINT: " : "", err->hint);
     return;
   }
   fprintf(out, "csvstage: %s\n", msg);

@@ -1799,6 +1799,16 @@ failed:
     csvstage_error_clear(err);
     cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted: %s rolled back, nothing of it "
             "committed", res->file);
+  } else if (in_tx && conn && PQstatus(conn) == CONNECTION_BAD) {
+    /* Lost before COMMIT was sent: the server rolled the transaction back.
+     * (A loss during COMMIT is worded where it happens: the outcome is
+     * unknown there.) */
+    char msg[sizeof(err->message)];
+    cs_strlcpy_utf8(msg, err->message[0] ? err->message : "no reason given", sizeof(msg));
+    csvstage_error_clear(err);
+    cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost while loading "
+            "%s (%s): nothing of it was committed; load it again when the server is back",
+            res->file, msg);
   }
   rc = err->code ? err->code : CSVSTAGE_E_DB;
   if (in_tx && PQstatus(conn) == CONNECTION_OK) {

@@ -191,6 +191,33 @@ wait $first; st1=$?
   [ $st1 -eq 0 ] && [ "$(sql 'SELECT count(*) FROM sig_t')" = 1000000 ] \
   && ok || bad "concurrent runs: exit $st and $st1: $(cat "$err" "$tmp/first.err")"
 
+# Server faults mid-load: the backend terminated, the server stopped fast
+# and immediately. Exit 1, the loss said, nothing committed, no reject file
+# left; after a restart the same command loads everything.
+sql "CREATE TABLE fault_t (id int PRIMARY KEY, v text NOT NULL)"
+faults="terminate fast immediate"
+if [ -z "${CSVSTAGE_TEST_DIR:-}" ]; then
+  # Never stop a server the tests did not start.
+  echo "load-cli: the server stop faults did not run: CSVSTAGE_TEST_DSN names a server the tests do not own"
+  faults=terminate
+fi
+for fault in $faults; do
+  "$bin" -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err" &
+  pid=$!
+  sleep 1
+  case $fault in
+    terminate) sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'csvstage'" >/dev/null ;;
+    *) "$src/tests/pg-harness" stop "$CSVSTAGE_TEST_DIR" $fault ;;
+  esac
+  wait $pid; st=$?
+  [ $fault = terminate ] || "$src/tests/pg-harness" start "$CSVSTAGE_TEST_DIR"
+  [ $st -eq 1 ] && grep -q 'the connection to the server was lost while loading .*big.csv (.*): nothing of it was committed' "$err" &&
+    [ "$(sql 'SELECT count(*) FROM fault_t')" = 0 ] && [ -z "$(ls "$tmp" | grep '^fault.csv')" ] \
+    && ok || bad "$fault mid-load: exit $st: $(cat "$err"; ls "$tmp")"
+done
+"$bin" -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM fault_t')" = 1000000 ] && ok || bad "after the faults: exit $st: $(cat "$err")"
+
 # A closed stdout is not a crash.
 { sleep 0.2; "$bin" rejects "$tmp/rev.csv" 2>"$err"; echo $? >"$tmp/pipe.st"; } | true
 st=$(cat "$tmp/pipe.st")
