@@ -218,6 +218,23 @@ done
 "$bin" -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM fault_t')" = 1000000 ] && ok || bad "after the faults: exit $st: $(cat "$err")"
 
+# Bad input: each gets a clear verdict, and the table only what is right.
+sql "CREATE TABLE bad_t (id int, name text)"
+bad_input() {   # NAME WANT_STATUS GREP_PATTERN: loads $tmp/NAME into bad_t
+  "$bin" -d "$dsn" -t bad_t -r "$tmp/bad.rej" "$tmp/$1" 2>"$err"; st=$?
+  [ $st -eq "$2" ] && grep -q "$3" "$err" && ok || bad "bad input $1: exit $st, want $2: $(cat "$err")"
+}
+: >"$tmp/empty.csv"; bad_input empty.csv 0 'empty.csv -> public.bad_t: 0 records, 0 loaded, 0 rejected'
+printf 'id,name\n' >"$tmp/header.csv"; bad_input header.csv 0 'header.csv -> public.bad_t: 0 records'
+head -c 3000 /dev/urandom >"$tmp/binary.csv"; printf '\377\376' | dd of="$tmp/binary.csv" conv=notrunc 2>/dev/null
+bad_input binary.csv 1 'binary.csv:1: cannot read the header'
+printf 'id,id\n1,2\n' >"$tmp/dupnames.csv"; bad_input dupnames.csv 1 'duplicate column name "id" in the header'
+printf 'id,name\n1,a' >"$tmp/nonewline.csv"; bad_input nonewline.csv 0 '1 record, 1 loaded'
+printf 'id,name\n2,caf\351\n3,ok\n' >"$tmp/latin1.csv"; bad_input latin1.csv 3 'latin1.csv:2: invalid byte sequence for encoding "UTF8": 0xe9'
+printf 'name); DROP TABLE bad_t; --,id\nx,4\n' >"$tmp/hostile.csv"
+bad_input hostile.csv 2 'no column of table public.bad_t for CSV column "name); DROP TABLE bad_t; --"'
+[ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM bad_t')" = "1,3" ] && ok || bad "bad input: rows"
+
 # A closed stdout is not a crash.
 { sleep 0.2; "$bin" rejects "$tmp/rev.csv" 2>"$err"; echo $? >"$tmp/pipe.st"; } | true
 st=$(cat "$tmp/pipe.st")
