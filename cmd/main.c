@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "csvstage.h"
 #include "options.h"
@@ -145,10 +146,37 @@ load(const options *opts)
 
     csvstage_error_clear(&err);
     clock_gettime(CLOCK_REALTIME, &started);
-    rc = csvstage_load(session, settings, files[i],
-                       (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
-                       (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0) |
-                       (opts->force ? CSVSTAGE_FORCE : 0), &res, &err);
+    for (int attempt = 0, wait_s = 1;;) {
+      csvstage_session *again = NULL;
+      rc = csvstage_load(session, settings, files[i],
+                         (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
+                         (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0) |
+                         (opts->force ? CSVSTAGE_FORCE : 0), &res, &err);
+      /* Retry only what is known to be safe: nothing committed, a file that
+       * can be read again, and no run-wide transaction lost with it. */
+      if (rc != CSVSTAGE_E_CONNLOST || res.outcome_unknown || attempt >= opts->retry ||
+          strcmp(files[i], "-") == 0 || opts->single_transaction || caught)
+        break;
+      report_error(stderr, &err);
+      /* Each try to reconnect is one retry; the server may take a while. */
+      while (!again && attempt < opts->retry && !caught) {
+        attempt++;
+        report_line(stderr, "csvstage: retrying %s in %d s (retry %d of %d)", files[i], wait_s,
+                    attempt, opts->retry);
+        sleep((unsigned)wait_s);
+        wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
+        csvstage_error_clear(&err);
+        if (!caught && !(again = csvstage_connect(opts->dbname, &err)) && attempt < opts->retry)
+          report_error(stderr, &err);
+      }
+      if (!again)
+        break;   /* err: the last failure */
+      running = again;
+      csvstage_disconnect(session);
+      session = again;
+      if (opts->verbosity >= 0)
+        csvstage_set_progress(session, report_progress, stderr);
+    }
     if (rc == CSVSTAGE_OK || rc == CSVSTAGE_E_REJECTS)
       report_result(stderr, &res, opts->verbosity);
     if (rc != CSVSTAGE_OK)

@@ -30,6 +30,9 @@ const char options_usage[] =
   "                           whose content is in it for the table already\n"
   "      --force              with the ledger: load such a file again\n"
   "      --single-transaction load all the files or none: one transaction\n"
+  "      --retry N            when the connection is lost and nothing was\n"
+  "                           committed, reconnect and load the file again, up\n"
+  "                           to N times (waiting 1, 2, 4 ... 30 s)\n"
   "      --summary-json FILE  write what happened to each file as JSON to FILE\n"
   "                           (- for standard output)\n"
   "  -q, --quiet              print errors only\n"
@@ -41,7 +44,8 @@ const char options_usage[] =
   "2 usage, configuration or preflight error (nothing done), 75 another run\n"
   "is loading the table (nothing done: try again later).\n";
 
-enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE };
+enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE,
+       OPT_RETRY };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
 static int
@@ -75,6 +79,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"ledger", no_argument, NULL, OPT_LEDGER},
     {"force", no_argument, NULL, OPT_FORCE},
     {"single-transaction", no_argument, NULL, OPT_SINGLE},
+    {"retry", required_argument, NULL, OPT_RETRY},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -120,6 +125,17 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     case OPT_LEDGER: opts->ledger = 1; break;
     case OPT_FORCE: opts->force = 1; break;
     case OPT_SINGLE: opts->single_transaction = 1; break;
+    case OPT_RETRY: {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (end == optarg || *end || v < 0 || v > 100) {
+        snprintf(why, whysize, "invalid --retry '%s': give a number of retries (0 to 100)",
+                 optarg);
+        return -1;
+      }
+      opts->retry = (int)v;
+      break;
+    }
     case OPT_WAIT: {
       char *end;
       double v = optarg ? strtod(optarg, &end) : 0;

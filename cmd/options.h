@@ -26,6 +26,7 @@ typedef struct options {
   int ledger;               /* --ledger */
   int force;                /* --force */
   int single_transaction;   /* --single-transaction */
+  int retry;                /* --retry N */
   int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
   char **files;             /* the operands; none means stdin */
   int nfiles;

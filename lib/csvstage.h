@@ -195,6 +195,9 @@ typedef struct csvstage_result {
                                  record by record (slower, same result) */
   long long staged;           /* records that took the staging path (the
                                  others went straight into the table) */
+  int outcome_unknown;        /* the connection was lost during COMMIT:
+                                 whether the file is in is not known (a
+                                 loss before COMMIT: nothing is in) */
   int pending;                /* loaded inside csvstage_begin's transaction:
                                  in at csvstage_commit, not before */
   int skipped;                /* the ledger has this content for this table

@@ -1751,6 +1751,7 @@ counted:
     res->pending = 1;
   } else if (run(conn, "COMMIT", err)) {
     if (err->code == CSVSTAGE_E_CONNLOST) {
+      res->outcome_unknown = 1;
       char msg[sizeof(err->message)];
       cs_strlcpy_utf8(msg, err->message, sizeof(msg));
       csvstage_error_clear(err);
@@ -1799,7 +1800,7 @@ failed:
     csvstage_error_clear(err);
     cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted: %s rolled back, nothing of it "
             "committed", res->file);
-  } else if (in_tx && conn && PQstatus(conn) == CONNECTION_BAD) {
+  } else if (in_tx && conn && PQstatus(conn) == CONNECTION_BAD && !res->outcome_unknown) {
     /* Lost before COMMIT was sent: the server rolled the transaction back.
      * (A loss during COMMIT is worded where it happens: the outcome is
      * unknown there.) */

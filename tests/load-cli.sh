@@ -217,6 +217,23 @@ for fault in $faults; do
 done
 "$bin" -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM fault_t')" = 1000000 ] && ok || bad "after the faults: exit $st: $(cat "$err")"
+# --retry: the server goes away mid-load and comes back; the file is loaded
+# again from the start, once, all of it.
+if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
+  sql "CREATE TABLE retry_t (id int PRIMARY KEY, v text NOT NULL)"
+  "$bin" -d "$dsn" -t retry_t -r "$tmp/retry.csv" --retry 5 "$tmp/big.csv" 2>"$err" &
+  pid=$!
+  sleep 1
+  "$src/tests/pg-harness" stop "$CSVSTAGE_TEST_DIR" fast
+  sleep 2
+  "$src/tests/pg-harness" start "$CSVSTAGE_TEST_DIR"
+  wait $pid; st=$?
+  [ $st -eq 0 ] && grep -q 'retrying .*big.csv in 1 s (retry 1 of 5)' "$err" &&
+    [ "$(sql 'SELECT count(*) FROM retry_t')" = 1000000 ] \
+    && ok || bad "--retry: exit $st: $(cat "$err")"
+fi
+"$bin" -d "$dsn" -t retry_t --retry=many "$tmp/big.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "invalid --retry 'many'" "$err" && ok || bad "--retry=many: exit $st"
 
 # Bad input: each gets a clear verdict, and the table only what is right.
 sql "CREATE TABLE bad_t (id int, name text)"
