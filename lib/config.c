@@ -93,6 +93,16 @@ cs_settings_rule(const csvstage_settings *s, const char *column)
   return NULL;
 }
 
+void
+cs_settings_reader_opts(const csvstage_settings *s, cs_reader_opts *o)
+{
+  cs_reader_opts_init(o);
+  o->delimiter = s->delimiter;
+  o->quote = s->quote;
+  o->null_marker = s->null_marker;
+  o->encoding = s->encoding;
+}
+
 int
 cs_parse_max_rejects(const char *text, long long *count, double *pct)
 {

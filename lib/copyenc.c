@@ -5,7 +5,9 @@
  * on the server, while text format is one escape scan on the client. */
 #include <config.h>
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,36 @@ cs_buf_reserve(cs_buf *b, size_t n)
   b->data = d;
   b->cap = cap;
   return 0;
+}
+
+int
+cs_buf_vprintf(cs_buf *b, const char *fmt, va_list ap)
+{
+  va_list again;
+  int n;
+
+  va_copy(again, ap);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  if (n < 0 || cs_buf_reserve(b, (size_t)n + 1) != 0) {
+    va_end(again);
+    return -1;
+  }
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+  va_end(again);
+  b->len += (size_t)n;
+  return 0;
+}
+
+int
+cs_buf_printf(cs_buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  int rc;
+
+  va_start(ap, fmt);
+  rc = cs_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 /* What each byte becomes after a backslash, or 0 when it is copied as is. */

@@ -2,6 +2,7 @@
 #ifndef CSVSTAGE_COPYENC_H
 #define CSVSTAGE_COPYENC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "reader.h"
@@ -17,6 +18,11 @@ typedef struct cs_buf {
  * newline and carriage return as \\, \t, \n, \r. p must have room for
  * 2 * n bytes. Returns the end of what it wrote. */
 char *cs_copy_escape(char *p, const char *s, size_t n);
+
+/* Appends printf text to b (NUL-terminated after it, not counted in len).
+ * Returns 0, or -1 when out of memory. */
+int cs_buf_printf(cs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cs_buf_vprintf(cs_buf *b, const char *fmt, va_list ap);
 
 /* Makes room for n more bytes. Returns 0, or -1 when out of memory. */
 int cs_buf_reserve(cs_buf *b, size_t n);

@@ -24,21 +24,12 @@ static void
 out(cs_buf *b, int *failed, const char *fmt, ...)
 {
   va_list ap;
-  int n;
 
   if (*failed)
     return;
   va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
+  *failed = cs_buf_vprintf(b, fmt, ap) != 0;
   va_end(ap);
-  if (n < 0 || cs_buf_reserve(b, (size_t)n + 1) != 0) {
-    *failed = 1;
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
 }
 
 /* Whether two names match with case, spaces and underscores ignored
@@ -98,11 +89,7 @@ csvstage_init_config(csvstage_session *session, const csvstage_settings *setting
     rc = err ? err->code : CSVSTAGE_E_IO;
     goto done;
   }
-  cs_reader_opts_init(&o);
-  o.delimiter = settings->delimiter;
-  o.quote = settings->quote;
-  o.null_marker = settings->null_marker;
-  o.encoding = settings->encoding;
+  cs_settings_reader_opts(settings, &o);   /* header: always, for these */
   rd = cs_reader_open(in, &o, err);
   if (!rd) {
     rc = err ? err->code : CSVSTAGE_E_FORMAT;

@@ -182,22 +182,17 @@ static void
 sql_add(sql *q, const char *fmt, ...)
 {
   va_list ap;
-  int n;
+  int rc;
 
   if (q->failed)
     return;
   va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
+  rc = cs_buf_vprintf(&q->b, fmt, ap);
   va_end(ap);
-  if (n < 0 || cs_buf_reserve(&q->b, (size_t)n + 1) != 0) {
+  if (rc != 0) {
     q->failed = 1;
     cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory");
-    return;
   }
-  va_start(ap, fmt);
-  vsnprintf(q->b.data + q->b.len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  q->b.len += (size_t)n;
 }
 
 /* Appends text quoted by quote (cs_quote_ident or cs_quote_literal). */
@@ -1612,9 +1607,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   in = cs_input_open(path, err);
   if (!in)
     goto failed;
-  cs_reader_opts_init(&ro);
-  ro.delimiter = settings->delimiter;
-  ro.quote = settings->quote;
+  cs_settings_reader_opts(settings, &ro);
   ro.header = settings->header;
   ro.ncolumns = settings->ncolumns;
   if (!settings->header && settings->ncolumns == 0) {
@@ -1623,8 +1616,6 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     for (int i = 0; i < p.table->ncols; i++)
       ro.ncolumns += !p.table->cols[i].generated;
   }
-  ro.null_marker = settings->null_marker;
-  ro.encoding = settings->encoding;
   rd = cs_reader_open(in, &ro, err);
   if (!rd)
     goto failed;

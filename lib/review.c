@@ -166,11 +166,7 @@ csvstage_review_rejects(const csvstage_settings *settings, const char *path,
     rc = err ? err->code : CSVSTAGE_E_IO;
     goto out;
   }
-  cs_reader_opts_init(&o);
-  o.delimiter = settings->delimiter;
-  o.quote = settings->quote;
-  o.null_marker = settings->null_marker;
-  o.encoding = settings->encoding;
+  cs_settings_reader_opts(settings, &o);   /* header: always, for these */
   rd = cs_reader_open(in, &o, err);
   if (!rd) {
     rc = err ? err->code : CSVSTAGE_E_FORMAT;

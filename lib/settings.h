@@ -4,6 +4,7 @@
 #define CSVSTAGE_SETTINGS_H
 
 #include "csvstage.h"
+#include "reader.h"
 
 /* One fallback in a column's coalesce list. */
 typedef enum cs_fallback_kind {
@@ -58,6 +59,11 @@ struct csvstage_settings {
   unsigned seen;        /* [source]/[target]/[rejects] keys already set */
   char *path;           /* the config file read last, for messages */
 };
+
+/* Reader options for the settings' CSV dialect (delimiter, quote, NULL
+ * marker, encoding); the rest as cs_reader_opts_init leaves them (a
+ * header). */
+void cs_settings_reader_opts(const csvstage_settings *s, cs_reader_opts *o);
 
 /* The rule for a table column, or NULL. */
 const cs_rule *cs_settings_rule(const csvstage_settings *s, const char *column);
