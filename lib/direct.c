@@ -311,11 +311,7 @@ map_record(cs_direct *d, const cs_record *rec)
         v->s = fb->text;
         v->n = strlen(fb->text);
       } else if (fb->kind == CS_FALLBACK_COLUMN) {
-        for (int j = 0; j < p->ncsv; j++)
-          if (!p->csv_meta[j] && strcmp(p->csv_names[j], fb->text) == 0) {
-            source(rec, j, f->trim, v);
-            break;
-          }
+        source(rec, f->fallback_src[k], f->trim, v);
       }
     }
     if (!v->s) {

@@ -267,8 +267,10 @@ sql_run(sql *q, long long *rows)
 static void
 plan_free(plan *p)
 {
-  for (int i = 0; p->fed && i < p->nfed; i++)
+  for (int i = 0; p->fed && i < p->nfed; i++) {
     free(p->fed[i].default_text);
+    free(p->fed[i].fallback_src);
+  }
   free(p->csv_meta);
   free(p->fed);
   free(p->col_fed);
@@ -427,6 +429,16 @@ plan_build(plan *p, const char *input_name, csvstage_error *err)
     f->col = i;
     f->src = src;
     f->rule = r;
+    if (r && r->ncoalesce > 0) {
+      f->fallback_src = malloc((size_t)r->ncoalesce * sizeof(int));
+      if (!f->fallback_src) {
+        rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+        goto out;
+      }
+      for (int k = 0; k < r->ncoalesce; k++)   /* the rule pass above checked them */
+        f->fallback_src[k] = r->coalesce[k].kind == CS_FALLBACK_COLUMN
+                           ? csv_index(p, r->coalesce[k].text, 1) : -1;
+    }
     f->trim = r && r->trim >= 0 ? r->trim : s->trim;
     f->use_default = r && r->ncoalesce > 0
                    ? r->coalesce[r->ncoalesce - 1].kind == CS_FALLBACK_DEFAULT
@@ -490,7 +502,7 @@ add_source(sql *q, const char *row, int src, int trim)
 /* The column's value as text, after trim, nullif and coalesce (except
  * DEFAULT, which comes after the cast). */
 static void
-add_text_value(sql *q, const plan *p, const fed_col *f, const char *row)
+add_text_value(sql *q, const fed_col *f, const char *row)
 {
   const cs_rule *r = f->rule;
   int nfallback = 0;
@@ -518,7 +530,7 @@ add_text_value(sql *q, const plan *p, const fed_col *f, const char *row)
       sql_literal(q, fb->text);
     } else if (fb->kind == CS_FALLBACK_COLUMN) {
       sql_add(q, ", ");
-      add_source(q, row, csv_index(p, fb->text, 1), f->trim);   /* plan_build checked it */
+      add_source(q, row, f->fallback_src[k], f->trim);
     }
   }
   if (nfallback)
@@ -539,7 +551,7 @@ add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int ty
   if (f->use_default)
     sql_add(q, "COALESCE(");
   sql_add(q, "(");
-  add_text_value(q, p, f, row);
+  add_text_value(q, f, row);
   sql_add(q, ")");
   if (!c->is_text)
     sql_add(q, "::%s", typmod ? c->type : c->basetype);
@@ -607,20 +619,20 @@ add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
   sql_add(q, "(");
   if (p->session->server_version >= 160000) {
     sql_add(q, "pg_input_is_valid(");
-    add_text_value(q, p, f, row);
+    add_text_value(q, f, row);
     sql_add(q, ", ");
     sql_literal(q, c->type);
     sql_add(q, ")");
   } else {
     re = valid_regex(c, buf, sizeof(buf));
     if (re) {
-      add_text_value(q, p, f, row);
+      add_text_value(q, f, row);
       sql_add(q, " ~ ");
       sql_literal(q, re);
       sql_add(q, " OR ");
     }
     sql_add(q, "pg_temp.csvstage_valid_%d(", f->valid_fn);
-    add_text_value(q, p, f, row);
+    add_text_value(q, f, row);
     sql_add(q, ")");
   }
   sql_add(q, ") IS FALSE");
@@ -747,7 +759,7 @@ predict(plan *p, sql *q, int target_empty)
     const cs_column *c = &t->cols[p->fed[i].col];
     if (c->notnull && !p->fed[i].use_default) {
       sql_add(q, " OR (");
-      add_text_value(q, p, &p->fed[i], "s");
+      add_text_value(q, &p->fed[i], "s");
       sql_add(q, ") IS NULL");
       any = 1;
     }

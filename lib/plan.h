@@ -26,6 +26,8 @@ typedef struct fed_col {
   int col;               /* index in table->cols */
   int src;               /* CSV column, or -1 (fed by coalesce literals) */
   const cs_rule *rule;
+  int *fallback_src;     /* per coalesce item: its CSV column, or -1 (a
+                            literal, DEFAULT); resolved once by plan_build */
   int trim;
   int use_default;       /* a NULL takes the column's DEFAULT */
   int valid_fn;          /* PostgreSQL 15: index of its pg_temp validator */
