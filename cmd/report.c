@@ -37,6 +37,21 @@ condition_name(const char *sqlstate)
   return "";
 }
 
+/* One kind of reject: its count, SQLSTATE and condition name, and column or
+ * constraint; padded into columns on a terminal, single-spaced in a log. */
+static void
+put_group(FILE *out, const csvstage_reject_group *g, int log)
+{
+  const char *name = condition_name(g->sqlstate), *gap = log ? " " : "  ";
+
+  fprintf(out, log ? "%lld %s%s%s" : "%8lld  %s%s%s", g->count, g->sqlstate, *name ? " " : "",
+          name);
+  if (*g->column)
+    fprintf(out, "%scolumn %s", gap, g->column);
+  if (*g->constraint)
+    fprintf(out, "%sconstraint %s", gap, g->constraint);
+}
+
 /* Where stderr is not a terminal (cron, a log file), every event is one
  * line that starts with its time, and nothing is drawn. */
 static int log_mode = -1;
@@ -103,12 +118,8 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
           res->rejected, res->elapsed_s, rate,
           res->dry_run ? " [dry run: rolled back]" : "");
   for (int i = 0; i < res->ngroups; i++) {
-    const csvstage_reject_group *g = &res->groups[i];
-    const char *name = condition_name(g->sqlstate);
-    fprintf(out, log ? "%s%lld %s%s%s%s%s%s%s" : "%s%8lld  %s%s%s%s%s%s%s", sep, g->count,
-            g->sqlstate, *name ? " " : "", name,
-            *g->column ? (log ? " column " : "  column ") : "", g->column,
-            *g->constraint ? (log ? " constraint " : "  constraint ") : "", g->constraint);
+    fputs(sep, out);
+    put_group(out, &res->groups[i], log);
   }
   if (res->other_rejects > 0)
     fprintf(out, log ? "%s%lld of other kinds" : "%s%8lld  of other kinds", sep,
@@ -138,11 +149,9 @@ report_review(FILE *out, const char *path, const csvstage_review *rv, const char
     return;
   fprintf(out, "\nBy kind:\n");
   for (int i = 0; i < rv->ngroups; i++) {
-    const csvstage_reject_group *g = &rv->groups[i];
-    const char *name = condition_name(g->sqlstate);
-    fprintf(out, "  %8lld  %s%s%s%s%s%s%s\n", g->count, g->sqlstate, *name ? " " : "", name,
-            *g->column ? "  column " : "", g->column, *g->constraint ? "  constraint " : "",
-            g->constraint);
+    fputs("  ", out);
+    put_group(out, &rv->groups[i], 0);
+    fputc('\n', out);
   }
   if (rv->other_rejects > 0)
     fprintf(out, "  %8lld  of other kinds\n", rv->other_rejects);
