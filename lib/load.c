@@ -1118,92 +1118,78 @@ out:
 
 /* ---- one load ---- */
 
-/* The input's name without its directory, .gz and .csv: "users" for
- * "incoming/users.csv.gz", "stdin" for standard input. */
-static void
-input_stem(const char *input, char *out, size_t n)
+/* The length of name without a final .gz, then .csv. */
+static size_t
+without_suffixes(const char *name)
 {
-  const char *base;
-  size_t len;
+  size_t len = strlen(name);
 
-  if (!input || strcmp(input, "-") == 0)
-    input = "stdin";
-  base = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;
-  len = strlen(base);
-  if (len > 3 && strcmp(base + len - 3, ".gz") == 0)
+  if (len > 3 && strcmp(name + len - 3, ".gz") == 0)
     len -= 3;
-  if (len > 4 && strncasecmp(base + len - 4, ".csv", 4) == 0)
+  if (len > 4 && strncasecmp(name + len - 4, ".csv", 4) == 0)
     len -= 4;
-  snprintf(out, n, "%.*s", (int)len, base);
+  return len;
 }
 
 /*
  * The reject file's path: the configured one, with strftime patterns and
- * %f for the input's name (input_stem), or NAME.rejects.csv beside the
- * input (stdin: in the current directory). several: one of several files
- * in a run; a configured path without %f then gets the input's name before
- * its extension (rejects.csv: rejects.users.csv), so that the files' reject
- * files do not replace each other.
+ * %f for the input's name without directory, .gz and .csv ("users" for
+ * incoming/users.csv.gz, "stdin"), or NAME.rejects.csv beside the input
+ * (stdin: in the current directory). several: one of several files in a
+ * run; a configured path without %f then gets %f before its extension
+ * (rejects.csv: rejects.users.csv), so that the files' reject files do not
+ * replace each other.
  */
 static int
 reject_path(const csvstage_settings *s, const char *input, int several, char *out, size_t n,
             csvstage_error *err)
 {
+  const char *name = !input || strcmp(input, "-") == 0 ? "stdin" : input;
+  size_t len;
+
   if (s->rejects_file) {
-    char pattern[4096], stem[1024];
-    const char *p = s->rejects_file, *ext = NULL, *slash = strrchr(p, '/');
-    size_t k = 0;
+    const char *p = s->rejects_file, *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+    const char *ext = several && !strstr(p, "%f") ? strrchr(base, '.') : NULL;
+    const char *stem = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    size_t stem_len = without_suffixes(stem);
+    cs_buf pattern = {0};
+    int failed = 0;
     time_t now = time(NULL);
     struct tm tm;
 
-    input_stem(input, stem, sizeof(stem));
-    if (several && !strstr(p, "%f")) {
-      ext = strrchr(slash ? slash + 1 : p, '.');
-      if (!ext)
-        ext = p + strlen(p);
-    }
-    /* %f becomes the input's name, its own % doubled for strftime. */
-    for (; *p && k + 2 * strlen(stem) + 4 < sizeof(pattern); p++) {
-      int f = p[0] == '%' && p[1] == 'f';
-      if (p == ext || f) {
-        if (p == ext)
-          pattern[k++] = '.';
-        for (const char *c = stem; *c; c++) {
-          if (*c == '%')
-            pattern[k++] = '%';
-          pattern[k++] = *c;
-        }
-        if (f) {
-          p++;
-          continue;
-        }
-      }
-      pattern[k++] = *p;
-    }
-    if (ext && !*ext && k + 2 * strlen(stem) + 2 < sizeof(pattern)) {
-      pattern[k++] = '.';
-      for (const char *c = stem; *c; c++) {
-        if (*c == '%')
-          pattern[k++] = '%';
-        pattern[k++] = *c;
+    if (several && !strstr(p, "%f") && !ext)
+      ext = p + strlen(p);
+    /* One pass: %f (and the name put in before ext) becomes the input's
+     * name with its own % doubled for strftime; %% stays as it is. */
+    for (;; p++) {
+      int name_here = p == ext || (p[0] == '%' && p[1] == 'f');
+      if (p == ext)
+        failed |= cs_buf_printf(&pattern, ".");
+      for (size_t i = 0; name_here && i < stem_len; i++)
+        failed |= cs_buf_printf(&pattern, "%s%c", stem[i] == '%' ? "%" : "", stem[i]);
+      if (!*p)
+        break;
+      if (p != ext && name_here) {
+        p++;   /* the f of %f */
+      } else if (p[0] == '%' && p[1] == '%') {
+        failed |= cs_buf_printf(&pattern, "%%%%");
+        p++;
+      } else {
+        failed |= cs_buf_printf(&pattern, "%c", *p);
       }
     }
-    pattern[k] = '\0';
     localtime_r(&now, &tm);
-    if (*p || strftime(out, n, pattern, &tm) == 0)
+    if (failed || !pattern.data || strftime(out, n, pattern.data, &tm) == 0) {
+      free(pattern.data);
       return cs_fail(err, CSVSTAGE_E_CONFIG, "[rejects] file: the path is empty or too long"), -1;
+    }
+    free(pattern.data);
     return 0;
   }
-  if (!input || strcmp(input, "-") == 0)
-    input = "stdin";
-  size_t len = strlen(input);
-  if (len > 3 && strcmp(input + len - 3, ".gz") == 0)
-    len -= 3;
-  if (len > 4 && strncasecmp(input + len - 4, ".csv", 4) == 0)
-    len -= 4;
+  len = without_suffixes(name);
   if (len + 13 > n)
     return cs_fail(err, CSVSTAGE_E_CONFIG, "the input path is too long"), -1;
-  memcpy(out, input, len);
+  memcpy(out, name, len);
   strcpy(out + len, ".rejects.csv");
   return 0;
 }

@@ -700,6 +700,13 @@ START_TEST(reject_file_names)
   ck_assert_str_eq(res.reject_file, want);
   ck_assert_int_eq(access(want, F_OK), 0);
   ck_assert_int_eq(access(pattern, F_OK), -1);
+
+  /* %% is strftime's own: "%%f" is a literal %f, not the name. */
+  snprintf(pattern, sizeof(pattern), "%s/%%%%f-%%f.csv", dir);
+  ck_assert_int_eq(csvstage_settings_set(s, "rejects", "file", pattern, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_load(session, s, csv_path, 0, &res, &err), CSVSTAGE_OK);
+  snprintf(want, sizeof(want), "%s/%%f-in.csv", dir);
+  ck_assert_str_eq(res.reject_file, want);
   csvstage_settings_free(s);
 }
 END_TEST
