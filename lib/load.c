@@ -1668,11 +1668,11 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   if (stage(&p, conn, in, rd, rj, ty, &staged, path, t0, err) || session->interrupted)
     goto failed;
   res->staged = staged;
-  if (staged > 0 && session->server_version < 160000 && create_validators(&p, &q))
-    goto failed;
-  if (staged > 0) {
+  if (staged > 0) {   /* the careful path, for the records set aside */
     PGresult *r;
     int target_empty = 0;
+    if (session->server_version < 160000 && create_validators(&p, &q))
+      goto failed;
     sql_add(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p.table->sql_name);
     r = sql_text(&q) ? cs_exec(conn, sql_text(&q), err) : NULL;
     sql_reset(&q);
@@ -1680,30 +1680,28 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
       goto failed;
     target_empty = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    {
-      if (run(conn, "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, col text, "
-                    "con text, msg text, det text) ON COMMIT DROP", err) ||
-          predict(&p, &q, target_empty) ||
-          run(conn, "SAVEPOINT csvstage_bulk", err))
+    if (run(conn, "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, col text, "
+                  "con text, msg text, det text) ON COMMIT DROP", err) ||
+        predict(&p, &q, target_empty) ||
+        run(conn, "SAVEPOINT csvstage_bulk", err))
+      goto failed;
+    if (insert_clean(&p, &q, &bulk) == 0) {
+      if (run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
+          insert_one_by_one(&p, &q, 0, &one))
         goto failed;
-      if (insert_clean(&p, &q, &bulk) == 0) {
-        if (run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
-            insert_one_by_one(&p, &q, 0, &one))
-          goto failed;
-      } else {
-        /* What prediction could not foresee: start over, one by one. */
-        if (err->code != CSVSTAGE_E_DB)
-          goto failed;
-        csvstage_error_clear(err);
-        bulk = 0;
-        res->row_by_row = 1;
-        if (run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
-            insert_one_by_one(&p, &q, 1, &one))
-          goto failed;
-      }
-      if (write_server_rejects(&p, conn, rj, ty, err))
+    } else {
+      /* What prediction could not foresee: start over, one by one. */
+      if (err->code != CSVSTAGE_E_DB)
+        goto failed;
+      csvstage_error_clear(err);
+      bulk = 0;
+      res->row_by_row = 1;
+      if (run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
+          insert_one_by_one(&p, &q, 1, &one))
         goto failed;
     }
+    if (write_server_rejects(&p, conn, rj, ty, err))
+      goto failed;
   }
 counted:
   if (cs_rejects_finish(rj, err))
