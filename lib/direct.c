@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "copyenc.h"
 #include "direct.h"
@@ -216,7 +215,7 @@ cs_direct_open(const plan *p, PGconn *conn, const char *copy_sql, int enabled,
   d->conn = conn;
   d->enabled = enabled;
   d->max_records = CHUNK_RECORDS_MAX;
-  d->marker = p->session->server_version >= 160000;
+  d->marker = cs_copy_has_default(p->session);
   d->aside = tmpfile();
   if (!d->aside) {
     cs_fail(err, CSVSTAGE_E_IO, "cannot create a temporary file for the records set aside: %s",

@@ -617,7 +617,7 @@ add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
   if (c->is_text)
     return 0;
   sql_add(q, "(");
-  if (p->session->server_version >= 160000) {
+  if (cs_has_input_is_valid(p->session)) {
     sql_add(q, "pg_input_is_valid(");
     add_text_value(q, f, row);
     sql_add(q, ", ");
@@ -1262,7 +1262,7 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
     sql_ident(&q, p->table->cols[p->fed[i].col].name);
   }
   sql_add(&q, ") FROM STDIN");
-  if (p->session->server_version >= 160000) {
+  if (cs_copy_has_default(p->session)) {
     sql_add(&q, " WITH (DEFAULT ");
     sql_literal(&q, CS_DEFAULT_MARKER);
     sql_add(&q, ")");
@@ -1346,7 +1346,7 @@ compute_defaults(plan *p, sql *q)
     PGresult *r;
 
     if (!f->use_default || !c->default_expr || !c->default_stable ||
-        p->session->server_version >= 160000)
+        cs_copy_has_default(p->session))
       continue;
     sql_add(q, "SELECT ((%s)::%s)::text", c->default_expr, c->type);
     r = sql_text(q) ? cs_exec(q->conn, sql_text(q), q->err) : NULL;
@@ -1671,7 +1671,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   if (staged > 0) {   /* the careful path, for the records set aside */
     PGresult *r;
     int target_empty = 0;
-    if (session->server_version < 160000 && create_validators(&p, &q))
+    if (!cs_has_input_is_valid(session) && create_validators(&p, &q))
       goto failed;
     sql_add(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p.table->sql_name);
     r = sql_text(&q) ? cs_exec(conn, sql_text(&q), err) : NULL;

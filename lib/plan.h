@@ -22,6 +22,20 @@ struct csvstage_session {
   volatile sig_atomic_t interrupted;
 };
 
+/* What the server can do, by version: COPY's DEFAULT option and
+ * pg_input_is_valid both came in PostgreSQL 16. */
+static inline int
+cs_copy_has_default(const csvstage_session *s)
+{
+  return s->server_version >= 160000;
+}
+
+static inline int
+cs_has_input_is_valid(const csvstage_session *s)
+{
+  return s->server_version >= 160000;
+}
+
 typedef struct fed_col {
   int col;               /* index in table->cols */
   int src;               /* CSV column, or -1 (fed by coalesce literals) */
