@@ -412,21 +412,39 @@ encode_row(cs_direct *d)
   return 0;
 }
 
-/* Writes the staging row of chunk records [a, b) to the aside file. */
+/* Writes records' staging rows (n bytes, count records) to the aside file. */
+static int
+write_aside(cs_direct *d, const char *rows, size_t n, int count, csvstage_error *err)
+{
+  if (fwrite(rows, 1, n, d->aside) != n)
+    return cs_fail(err, CSVSTAGE_E_IO, "cannot write the records set aside to a temporary "
+                   "file: %s", strerror(errno)), -1;
+  d->naside += count;
+  return 0;
+}
+
+/* Sets chunk records [a, b) aside. */
 static int
 set_aside_range(cs_direct *d, int a, int b, csvstage_error *err)
 {
-  size_t from, to;
+  size_t from;
 
   if (a >= b)
     return 0;
   from = a ? d->stage_end[a - 1] : 0;
-  to = d->stage_end[b - 1];
-  if (fwrite(d->stage.data + from, 1, to - from, d->aside) != to - from)
-    return cs_fail(err, CSVSTAGE_E_IO, "cannot write the records set aside to a temporary "
-                   "file: %s", strerror(errno)), -1;
-  d->naside += b - a;
-  return 0;
+  return write_aside(d, d->stage.data + from, d->stage_end[b - 1] - from, b - a, err);
+}
+
+/* Sends rows bytes [from, to) into the COPY under way; on failure ends it
+ * (the connection stays usable) and returns -1. */
+static int
+send_rows(cs_direct *d, size_t from, size_t to, csvstage_error *err)
+{
+  if (cs_copy_put(d->conn, d->rows.data + from, to - from, err) == 0)
+    return 0;
+  cs_copy_end(d->conn, "csvstage: send failed", NULL, NULL);
+  d->copying = 0;
+  return -1;
 }
 
 /* ---- chunks ---- */
@@ -539,11 +557,8 @@ copy_range(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
   *bad = -1;
   if (r != 0)
     return r;
-  if (cs_copy_put(d->conn, d->rows.data + from, to - from, err)) {
-    cs_copy_end(d->conn, "csvstage: send failed", NULL, NULL);
-    d->copying = 0;
+  if (send_rows(d, from, to, err))
     return -1;
-  }
   return copy_verdict(d, a, b, bad, err);
 }
 
@@ -628,11 +643,8 @@ flush_chunk(cs_direct *d, csvstage_error *err)
     return r;
   }
   if (d->copying) {
-    if (cs_copy_put(d->conn, d->rows.data + d->sent, d->rows.len - d->sent, err)) {
-      cs_copy_end(d->conn, "csvstage: send failed", NULL, NULL);
-      d->copying = 0;
+    if (send_rows(d, d->sent, d->rows.len, err))
       return -1;
-    }
     r = copy_verdict(d, 0, d->n, &bad, err);
   } else {
     r = copy_range(d, 0, d->n, &bad, err);
@@ -674,11 +686,7 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
     d->one.len = 0;
     if (cs_copy_encode(&d->one, rec) != 0)
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-    if (fwrite(d->one.data, 1, d->one.len, d->aside) != d->one.len)
-      return cs_fail(err, CSVSTAGE_E_IO, "cannot write the records set aside to a "
-                     "temporary file: %s", strerror(errno)), -1;
-    d->naside++;
-    return 0;
+    return write_aside(d, d->one.data, d->one.len, 1, err);
   }
   d->row_end[d->n] = d->rows.len;
   d->stage_end[d->n] = d->stage.len;
@@ -692,11 +700,8 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
       return flush_chunk(d, err);   /* all of it aside */
   }
   if (d->copying && d->rows.len - d->sent >= SEND_BYTES) {
-    if (cs_copy_put(d->conn, d->rows.data + d->sent, d->rows.len - d->sent, err)) {
-      cs_copy_end(d->conn, "csvstage: send failed", NULL, NULL);
-      d->copying = 0;
+    if (send_rows(d, d->sent, d->rows.len, err))
       return -1;
-    }
     d->sent = d->rows.len;
   }
   if (d->n >= d->max_records || d->rows.len >= CHUNK_BYTES || d->stage.len >= CHUNK_BYTES)
