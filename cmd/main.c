@@ -75,23 +75,26 @@ severity(int status)
   }
 }
 
-/* Applies the command line over the config file. */
+/* Applies the command line over the config file; reports what went wrong. */
 static csvstage_settings *
-settings_from(const options *opts, csvstage_error *err)
+settings_from(const options *opts)
 {
   csvstage_settings *s = csvstage_settings_new();
+  csvstage_error err;
 
+  csvstage_error_clear(&err);
   if (!s) {
-    snprintf(err->message, sizeof(err->message), "out of memory");
+    report_line(stderr, "csvstage: out of memory");
     return NULL;
   }
-  if ((opts->config && csvstage_settings_read(s, opts->config, err)) ||
-      (opts->table && csvstage_settings_set(s, "target", "table", opts->table, err)) ||
-      (opts->rejects && csvstage_settings_set(s, "rejects", "file", opts->rejects, err)) ||
+  if ((opts->config && csvstage_settings_read(s, opts->config, &err)) ||
+      (opts->table && csvstage_settings_set(s, "target", "table", opts->table, &err)) ||
+      (opts->rejects && csvstage_settings_set(s, "rejects", "file", opts->rejects, &err)) ||
       (opts->max_rejects &&
-       csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, err)) ||
-      (opts->wait && csvstage_settings_set(s, "target", "wait", opts->wait, err)) ||
-      (opts->ledger && csvstage_settings_set(s, "target", "ledger", "on", err))) {
+       csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, &err)) ||
+      (opts->wait && csvstage_settings_set(s, "target", "wait", opts->wait, &err)) ||
+      (opts->ledger && csvstage_settings_set(s, "target", "ledger", "on", &err))) {
+    report_error(stderr, &err);
     csvstage_settings_free(s);
     return NULL;
   }
@@ -112,11 +115,9 @@ load(const options *opts)
   char why[512];
 
   csvstage_error_clear(&err);
-  settings = settings_from(opts, &err);
-  if (!settings) {
-    report_error(stderr, &err);
+  settings = settings_from(opts);
+  if (!settings)
     return EXIT_USAGE;
-  }
   if (opts->summary_json && !(sum = summary_new())) {
     report_line(stderr, "csvstage: out of memory");
     csvstage_settings_free(settings);
@@ -237,11 +238,9 @@ review(const options *opts)
   int status = EXIT_LOADED;
 
   csvstage_error_clear(&err);
-  settings = settings_from(opts, &err);
-  if (!settings) {
-    report_error(stderr, &err);
+  settings = settings_from(opts);
+  if (!settings)
     return EXIT_USAGE;
-  }
   for (int i = 0; i < opts->nfiles; i++) {
     csvstage_review rv;
     csvstage_error_clear(&err);
@@ -271,11 +270,9 @@ init(const options *opts)
   int status = EXIT_LOADED;
 
   csvstage_error_clear(&err);
-  settings = settings_from(opts, &err);
-  if (!settings) {
-    report_error(stderr, &err);
+  settings = settings_from(opts);
+  if (!settings)
     return EXIT_USAGE;
-  }
   session = csvstage_connect(opts->dbname, &err);
   if (!session || csvstage_init_config(session, settings, opts->files[0], &text, &err)) {
     report_error(stderr, &err);
