@@ -16,6 +16,10 @@ typedef struct cs_input cs_input;
  */
 cs_input *cs_input_open(const char *path, csvstage_error *err);
 
+/* The same, and with sha256 set, the SHA-256 of the bytes read is kept
+ * for cs_input_sha256 (the ledger's; it costs CPU time on every byte). */
+cs_input *cs_input_open_hashed(const char *path, int sha256, csvstage_error *err);
+
 /*
  * Reads up to cap bytes of (decompressed) content into buf. Returns the
  * count, 0 at the end of the content, or -1 with err filled: an unreadable
@@ -36,8 +40,8 @@ long long cs_input_position(const cs_input *in);
 int cs_input_is_gzip(const cs_input *in);
 
 /* The SHA-256 (hex) of the bytes read from the file (compressed bytes for
- * gzip), once the whole content has been read; NULL before, or when the
- * hash could not be computed. */
+ * gzip), once the whole content has been read; NULL before, when it was
+ * not opened with cs_input_open_hashed, or when the hash failed. */
 const char *cs_input_sha256(cs_input *in);
 
 /*

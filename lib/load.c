@@ -1602,7 +1602,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     }
   }
 
-  in = cs_input_open(path, err);
+  in = cs_input_open_hashed(path, settings->ledger, err);
   if (!in)
     goto failed;
   cs_settings_reader_opts(settings, &ro);
