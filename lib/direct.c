@@ -478,7 +478,6 @@ copy_verdict(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
 {
   csvstage_error e;
   char ctx[1024];
-  PGresult *res;
   int cls_data;
   long long line;
 
@@ -487,19 +486,15 @@ copy_verdict(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
   d->copying = 0;
   *bad = -1;
   if (cs_copy_end_ctx(d->conn, NULL, NULL, &e, ctx, sizeof(ctx)) == 0) {
-    res = cs_exec(d->conn, "RELEASE SAVEPOINT csvstage_chunk", err);
-    PQclear(res);
-    return res ? 0 : -1;
+    return cs_run(d->conn, "RELEASE SAVEPOINT csvstage_chunk", err);
   }
   if (PQstatus(d->conn) != CONNECTION_OK || e.code != CSVSTAGE_E_DB) {
     *err = e;
     return -1;
   }
   d->refusals++;
-  res = cs_exec(d->conn, "ROLLBACK TO SAVEPOINT csvstage_chunk; "
-                         "RELEASE SAVEPOINT csvstage_chunk", err);
-  PQclear(res);
-  if (!res)
+  if (cs_run(d->conn, "ROLLBACK TO SAVEPOINT csvstage_chunk; "
+                     "RELEASE SAVEPOINT csvstage_chunk", err))
     return -1;
   /* Data errors name a record; foreign keys are checked after the last
    * one, and anything else (no COPY into this relation, no privilege)
@@ -527,7 +522,6 @@ static int
 begin_copy(cs_direct *d, csvstage_error *err)
 {
   csvstage_error e;
-  PGresult *res;
 
   csvstage_error_clear(&e);
   if (cs_copy_begin(d->conn, d->copy_sql, &e) == 0) {
@@ -538,10 +532,8 @@ begin_copy(cs_direct *d, csvstage_error *err)
     *err = e;
     return -1;
   }
-  res = cs_exec(d->conn, "ROLLBACK TO SAVEPOINT csvstage_chunk; "
-                         "RELEASE SAVEPOINT csvstage_chunk", err);
-  PQclear(res);
-  if (!res)
+  if (cs_run(d->conn, "ROLLBACK TO SAVEPOINT csvstage_chunk; "
+                     "RELEASE SAVEPOINT csvstage_chunk", err))
     return -1;
   d->enabled = 0;
   return 1;

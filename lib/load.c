@@ -64,14 +64,13 @@ ignore_notice(void *arg, const char *message)
   (void)message;
 }
 
-static int run(PGconn *conn, const char *text, csvstage_error *err);
 
 csvstage_code
 csvstage_begin(csvstage_session *session, csvstage_error *err)
 {
   if (!session || session->outer)
     return cs_fail(err, CSVSTAGE_E_INVALID, "no session, or a transaction already begun");
-  if (run(session->conn, "BEGIN", err))
+  if (cs_run(session->conn, "BEGIN", err))
     return err && err->code ? err->code : CSVSTAGE_E_DB;
   session->outer = 1;
   return CSVSTAGE_OK;
@@ -83,7 +82,7 @@ end_outer(csvstage_session *session, const char *how, csvstage_error *err)
   if (!session || !session->outer)
     return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
   session->outer = 0;
-  if (run(session->conn, how, err))
+  if (cs_run(session->conn, how, err))
     return err && err->code ? err->code : CSVSTAGE_E_DB;
   return CSVSTAGE_OK;
 }
@@ -126,7 +125,6 @@ csvstage_session *
 csvstage_connect(const char *conninfo, csvstage_error *err)
 {
   csvstage_session *s = calloc(1, sizeof(*s));
-  PGresult *res;
 
   if (!s) {
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
@@ -145,12 +143,10 @@ csvstage_connect(const char *conninfo, csvstage_error *err)
    * large load spill to disk. It can only be set before the session first
    * touches a temporary table.
    */
-  res = cs_exec(s->conn, "SET temp_buffers = '256MB'", err);
-  if (!res) {
+  if (cs_run(s->conn, "SET temp_buffers = '256MB'", err)) {
     csvstage_disconnect(s);
     return NULL;
   }
-  PQclear(res);
   return s;
 }
 
@@ -1412,7 +1408,7 @@ take_lock(plan *p, sql *q)
       return -1;
     }
     got = r != NULL;
-    if (run(q->conn, got ? "SET LOCAL lock_timeout TO DEFAULT; RELEASE SAVEPOINT csvstage_lock"
+    if (cs_run(q->conn, got ? "SET LOCAL lock_timeout TO DEFAULT; RELEASE SAVEPOINT csvstage_lock"
                          : "ROLLBACK TO SAVEPOINT csvstage_lock", q->err))
       return -1;
   }
@@ -1500,14 +1496,6 @@ ledger(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
   return sql_run(q, NULL);
 }
 
-static int
-run(PGconn *conn, const char *text, csvstage_error *err)
-{
-  PGresult *res = cs_exec(conn, text, err);
-
-  PQclear(res);
-  return res ? 0 : -1;
-}
 
 csvstage_code
 csvstage_load(csvstage_session *session, const csvstage_settings *settings,
@@ -1563,12 +1551,12 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   }
   ty->res = res;
 
-  if (run(conn, session->outer ? "SAVEPOINT csvstage_file" : "BEGIN", err))
+  if (cs_run(conn, session->outer ? "SAVEPOINT csvstage_file" : "BEGIN", err))
     goto failed;
   in_tx = 1;
   /* Deferrable constraints are checked per record, not at COMMIT, where one
    * bad record would take the whole file down. */
-  if (run(conn, "SET CONSTRAINTS ALL IMMEDIATE", err))
+  if (cs_run(conn, "SET CONSTRAINTS ALL IMMEDIATE", err))
     goto failed;
   sql_add(&q, "SET LOCAL client_encoding = ");
   sql_literal(&q, settings->encoding);
@@ -1595,7 +1583,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     if (got < 0 || (got == 1 && ledger_lookup(&p, &q, sha, 0, res)))
       goto failed;
     if (res->skipped) {
-      if (run(conn, rollback_sql(session), err))
+      if (cs_run(conn, rollback_sql(session), err))
         goto failed;
       in_tx = 0;
       goto out;
@@ -1680,13 +1668,13 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
       goto failed;
     target_empty = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    if (run(conn, "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, col text, "
+    if (cs_run(conn, "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, col text, "
                   "con text, msg text, det text) ON COMMIT DROP", err) ||
         predict(&p, &q, target_empty) ||
-        run(conn, "SAVEPOINT csvstage_bulk", err))
+        cs_run(conn, "SAVEPOINT csvstage_bulk", err))
       goto failed;
     if (insert_clean(&p, &q, &bulk) == 0) {
-      if (run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
+      if (cs_run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
           insert_one_by_one(&p, &q, 0, &one))
         goto failed;
     } else {
@@ -1696,7 +1684,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
       csvstage_error_clear(err);
       bulk = 0;
       res->row_by_row = 1;
-      if (run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
+      if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
           insert_one_by_one(&p, &q, 1, &one))
         goto failed;
     }
@@ -1721,7 +1709,7 @@ counted:
     goto failed;   /* the last moment to stop: COMMIT would not be canceled */
   if (res->skipped) {
     /* Loaded before: nothing of this run stays, its rejects included. */
-    if (run(conn, rollback_sql(session), err))
+    if (cs_run(conn, rollback_sql(session), err))
       goto failed;
     in_tx = 0;
     res->records = res->loaded = res->rejected = res->staged = 0;
@@ -1730,13 +1718,13 @@ counted:
     goto out;
   }
   if (over || dry) {
-    if (run(conn, rollback_sql(session), err))
+    if (cs_run(conn, rollback_sql(session), err))
       goto failed;
   } else if (session->outer) {
-    if (run(conn, "RELEASE SAVEPOINT csvstage_file", err))
+    if (cs_run(conn, "RELEASE SAVEPOINT csvstage_file", err))
       goto failed;
     res->pending = 1;
-  } else if (run(conn, "COMMIT", err)) {
+  } else if (cs_run(conn, "COMMIT", err)) {
     if (err->code == CSVSTAGE_E_CONNLOST) {
       res->outcome_unknown = 1;
       char msg[sizeof(err->message)];
@@ -1802,7 +1790,7 @@ failed:
   if (in_tx && PQstatus(conn) == CONNECTION_OK) {
     csvstage_error ignored;
     csvstage_error_clear(&ignored);
-    run(conn, rollback_sql(session), &ignored);
+    cs_run(conn, rollback_sql(session), &ignored);
   }
   /* Nothing was committed, so nothing is accounted for: the error says why. */
   res->records = res->loaded = res->rejected = res->staged = 0;

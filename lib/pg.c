@@ -140,6 +140,15 @@ cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err)
 }
 
 int
+cs_run(PGconn *conn, const char *sql, csvstage_error *err)
+{
+  PGresult *res = cs_exec(conn, sql, err);
+
+  PQclear(res);
+  return res ? 0 : -1;
+}
+
+int
 cs_copy_begin(PGconn *conn, const char *sql, csvstage_error *err)
 {
   PGresult *res = PQexec(conn, sql);

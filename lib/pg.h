@@ -23,6 +23,10 @@ PGconn *cs_connect(const char *conninfo, csvstage_error *err);
  */
 PGresult *cs_exec(PGconn *conn, const char *sql, csvstage_error *err);
 
+/* cs_exec for statements whose result is not needed: 0, or -1 with err
+ * filled. */
+int cs_run(PGconn *conn, const char *sql, csvstage_error *err);
+
 /*
  * Records the error carried by res (may be NULL: then the connection's
  * error message) into err, with SQLSTATE, DETAIL, HINT, table, column and
