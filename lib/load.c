@@ -241,17 +241,24 @@ sql_reset(sql *q)
   q->b.len = 0;
 }
 
+/* Runs q and resets it. Returns the result (PQclear it), or NULL with err
+ * filled. */
+static PGresult *
+sql_query(sql *q)
+{
+  const char *text = sql_text(q);
+  PGresult *res = text ? cs_exec(q->conn, text, q->err) : NULL;
+
+  sql_reset(q);
+  return res;
+}
+
 /* Runs q and resets it. Returns 0, or -1 with err filled. */
 static int
 sql_run(sql *q, long long *rows)
 {
-  const char *text = sql_text(q);
-  PGresult *res;
+  PGresult *res = sql_query(q);
 
-  if (!text)
-    return -1;
-  res = cs_exec(q->conn, text, q->err);
-  sql_reset(q);
   if (!res)
     return -1;
   if (rows)
@@ -1345,8 +1352,7 @@ compute_defaults(plan *p, sql *q)
         cs_copy_has_default(p->session))
       continue;
     sql_add(q, "SELECT ((%s)::%s)::text", c->default_expr, c->type);
-    r = sql_text(q) ? cs_exec(q->conn, sql_text(q), q->err) : NULL;
-    sql_reset(q);
+    r = sql_query(q);
     if (!r)
       return -1;
     f->default_known = 1;
@@ -1389,8 +1395,7 @@ take_lock(plan *p, sql *q)
   if (s->lock_wait < 0) {
     sql_add(q, "SELECT pg_try_advisory_xact_lock((%u::bigint << 32) | %u)", LOCK_SPACE,
             p->table->oid);
-    r = sql_text(q) ? cs_exec(q->conn, sql_text(q), q->err) : NULL;
-    sql_reset(q);
+    r = sql_query(q);
     if (!r)
       return -1;
     got = PQgetvalue(r, 0, 0)[0] == 't';
@@ -1417,8 +1422,7 @@ take_lock(plan *p, sql *q)
   sql_add(q, "SELECT coalesce(string_agg(pid::text, ', '), 'unknown') FROM pg_locks "
              "WHERE locktype = 'advisory' AND granted AND classid = %u AND objid = %u "
              "AND objsubid = 1", LOCK_SPACE, p->table->oid);
-  r = sql_text(q) ? cs_exec(q->conn, sql_text(q), q->err) : NULL;
-  sql_reset(q);
+  r = sql_query(q);
   if (!r)
     return -1;
   snprintf(holders, sizeof(holders), "%s", PQgetvalue(r, 0, 0));
@@ -1457,8 +1461,7 @@ ledger_lookup(plan *p, sql *q, const char *sha, int force, csvstage_result *res)
   sql_add(q, " AND sha256 = ");
   sql_literal(q, sha);
   sql_add(q, " ORDER BY finished_at DESC LIMIT 1");
-  r = sql_text(q) ? cs_exec(q->conn, sql_text(q), q->err) : NULL;
-  sql_reset(q);
+  r = sql_query(q);
   if (!r)
     return -1;
   if (PQntuples(r) > 0 && !force) {
@@ -1662,8 +1665,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     if (!cs_has_input_is_valid(session) && create_validators(&p, &q))
       goto failed;
     sql_add(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p.table->sql_name);
-    r = sql_text(&q) ? cs_exec(conn, sql_text(&q), err) : NULL;
-    sql_reset(&q);
+    r = sql_query(&q);
     if (!r)
       goto failed;
     target_empty = PQgetvalue(r, 0, 0)[0] == 't';
