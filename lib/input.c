@@ -64,6 +64,8 @@ struct cs_input {
   unsigned char peek[2];  /* plain input: the bytes read to detect gzip */
   size_t peek_len;
   inflater *inf;          /* gzip: the inflating thread, or NULL */
+  csvstage_error gz_err;  /* a broken gzip stream, told after the data before it */
+  int gz_failed;
   EVP_MD_CTX *sha;        /* SHA-256 of the bytes read from the file (the
                              ledger's), or NULL when it cannot be had */
   int sha_done;
@@ -231,21 +233,32 @@ fill_raw(cs_input *in, csvstage_error *err)
 
 /* Records a corrupt or truncated gzip stream: the message names the file
  * (the caller's format starts with it) and err->offset the compressed byte
- * where reading stopped. Returns -1 for read_gzip to pass on. */
+ * where reading stopped. What this call inflated before the break is
+ * returned first, so that the reader sees every line before it; the error
+ * comes with the next call. Returns that byte count, or -1. */
 static long
-gzip_fail(cs_input *in, csvstage_error *err, const char *fmt, const char *detail)
+gzip_fail(cs_input *in, char *buf, csvstage_error *err, const char *fmt, const char *detail)
 {
-  if (cs_failed(err))
-    return -1;
-  cs_fail(err, CSVSTAGE_E_FORMAT, fmt, in->name, in->consumed, detail);
-  if (err)
-    err->offset = in->consumed;
+  long n = (long)(in->zs.next_out - (unsigned char *)buf);
+
+  cs_fail(&in->gz_err, CSVSTAGE_E_FORMAT, fmt, in->name, in->consumed, detail);
+  in->gz_err.offset = in->consumed;
+  in->gz_failed = 1;
+  if (n > 0)
+    return n;
+  if (err && !cs_failed(err))
+    *err = in->gz_err;
   return -1;
 }
 
 static long
 read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
 {
+  if (in->gz_failed) {
+    if (err && !cs_failed(err))
+      *err = in->gz_err;
+    return -1;
+  }
   in->zs.next_out = (unsigned char *)buf;
   in->zs.avail_out = (uInt)(cap > (1u << 30) ? (1u << 30) : cap);
 
@@ -263,7 +276,7 @@ read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
         break;
       }
       if (in->raw[in->raw_pos] != 0x1f) {
-        return gzip_fail(in, err, "%s: corrupt gzip data: trailing garbage at byte %lld%s", "");
+        return gzip_fail(in, buf, err, "%s: corrupt gzip data: trailing garbage at byte %lld%s", "");
       }
       inflateReset(&in->zs);
       in->member_done = 0;
@@ -278,7 +291,7 @@ read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
        * the stream was cut short (inflate may still have had output to give
        * from what it already took, so this is asked only after trying). */
       if (before == 0 && in->raw_eof) {
-        return gzip_fail(in, err,
+        return gzip_fail(in, buf, err,
                          "%s: truncated gzip data: the stream ends at byte %lld before its end marker%s",
                          "");
       }
@@ -288,7 +301,7 @@ read_gzip(cs_input *in, char *buf, size_t cap, csvstage_error *err)
     if (zr == Z_STREAM_END) {
       in->member_done = 1;
     } else if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || zr == Z_STREAM_ERROR) {
-      return gzip_fail(in, err, "%s: corrupt gzip data near byte %lld: %s",
+      return gzip_fail(in, buf, err, "%s: corrupt gzip data near byte %lld: %s",
                        in->zs.msg ? in->zs.msg : "invalid data");
     } else if (zr == Z_MEM_ERROR) {
       cs_fail(err, CSVSTAGE_E_NOMEM, "%s: out of memory decompressing", in->name);

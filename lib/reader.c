@@ -438,6 +438,22 @@ find_byte(const cs_reader *r, char c, size_t *hint)
 
 /* Moves the bytes still needed to the front of the buffer, makes room, and
  * reads more. Returns 0, or -1 with err filled. */
+/* A read error (a corrupt or cut gzip stream) breaks the input inside line
+ * `line`: name it the way every other error does, FILE:LINE. The input's
+ * message starts with the file's name. */
+static void
+put_line(csvstage_error *err, const char *name, long long line)
+{
+  char tail[sizeof err->message];
+  size_t n = strlen(name);
+
+  if (!err || err->line || strncmp(err->message, name, n) != 0 || err->message[n] != ':')
+    return;
+  snprintf(tail, sizeof tail, "%s", err->message + n);
+  snprintf(err->message + n, sizeof err->message - n, ":%lld%s", line, tail);
+  err->line = line;
+}
+
 static int
 refill(cs_reader *r, csvstage_error *err)
 {
@@ -479,8 +495,10 @@ refill(cs_reader *r, csvstage_error *err)
     }
   }
   n = cs_input_read(r->in, r->buf + r->len, r->cap - r->len, err);
-  if (n < 0)
+  if (n < 0) {
+    put_line(err, cs_input_name(r->in), r->line);
     return -1;
+  }
   if (n == 0)
     r->eof = 1;
   r->len += (size_t)n;

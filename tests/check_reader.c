@@ -500,6 +500,30 @@ START_TEST(gzip_truncated_is_an_error_with_offset)
   ck_assert_int_eq(err.offset, (long long)(n / 2));
   ck_assert_ptr_nonnull(strstr(got, "truncated gzip data"));
   ck_assert_ptr_nonnull(strstr(got, path));
+  {
+    /* Every whole line before the cut was read, and the error names the
+     * line the cut falls in: zlib itself says how far the half goes. */
+    z_stream zs;
+    long long whole = 0;
+    char want[64];
+
+    memset(&zs, 0, sizeof(zs));
+    ck_assert_int_eq(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+    zs.next_in = gz;
+    zs.avail_in = (uInt)(n / 2);
+    zs.next_out = (unsigned char *)csv;
+    zs.avail_out = sizeof(csv);
+    inflate(&zs, Z_SYNC_FLUSH);
+    for (i = 0; i < sizeof(csv) - zs.avail_out; i++)
+      whole += csv[i] == '\n';
+    inflateEnd(&zs);
+    ck_assert_int_gt(whole, 1000);
+    ck_assert_int_eq(err.line, whole + 1);
+    snprintf(want, sizeof(want), ":%lld: truncated gzip data", whole + 1);
+    ck_assert_msg(strstr(err.message, want), "%s", err.message);
+    snprintf(want, sizeof(want), "\n%lld-%lld: ", whole, whole);
+    ck_assert_msg(strstr(got, want), "line %lld missing", whole);
+  }
   free(got);
   /* Cut inside the 8-byte trailer: all data is there, the check is not. */
   path = temp_file((char *)gz, n - 3);

@@ -251,6 +251,32 @@ printf 'id,name\n2,caf\351\n3,ok\n' >"$tmp/latin1.csv"; bad_input latin1.csv 3 '
 printf 'name); DROP TABLE bad_t; --,id\nx,4\n' >"$tmp/hostile.csv"
 bad_input hostile.csv 2 'no column of table public.bad_t for CSV column "name); DROP TABLE bad_t; --"'
 [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM bad_t')" = "1,3" ] && ok || bad "bad input: rows"
+# A cut or damaged gzip stream: 1, the line it breaks in named, nothing
+# committed (the lines before it were read: the line number says so).
+seq 5 30004 | sed '1i id,name' | sed '2,$s/$/,x/' | gzip >"$tmp/whole.csv.gz"
+head -c 40000 "$tmp/whole.csv.gz" >"$tmp/cut.csv.gz"
+cutline=$(($(gzip -dc "$tmp/cut.csv.gz" 2>/dev/null | wc -l) + 1))
+bad_input cut.csv.gz 1 "cut.csv.gz:$cutline: truncated gzip data: the stream ends at byte 40000 before its end marker"
+cp "$tmp/whole.csv.gz" "$tmp/damaged.csv.gz"
+printf 'XXXXXXXX' | dd of="$tmp/damaged.csv.gz" bs=1 seek=20000 conv=notrunc 2>/dev/null
+bad_input damaged.csv.gz 1 'damaged.csv.gz:[0-9]*: corrupt gzip data near byte [0-9]*: '
+[ "$(sql 'SELECT count(*) FROM bad_t')" = 2 ] && ok || bad "a broken gzip stream committed rows"
+# A 2 GB field: that record rejected (54000) with the start of its text, the
+# next one loaded, memory bounded by the field limit (64 MB), not the field.
+{ printf 'id,name\n5,"'; head -c 2G /dev/zero | tr '\0' a; printf '"\n6,after\n'; } |
+  /usr/bin/time -f %M -o "$tmp/rss" "$bin" -d "$dsn" -t bad_t -r "$tmp/bad.rej" 2>"$err"; st=$?
+[ $st -eq 3 ] && grep -q 'stdin:2: field longer than the limit of 67108864 bytes' "$err" &&
+  [ "$(sql 'SELECT string_agg(id || name, $$,$$) FROM bad_t WHERE id > 3')" = 6after ] &&
+  grep -q '^2,54000,,,field longer than the limit of 67108864 bytes,,5,,"5,""aaaa' "$tmp/bad.rej" &&
+  [ "$(tail -n 1 "$tmp/rss")" -lt 262144 ] \
+  && ok || bad "2 GB field: exit $st, RSS $(tail -n 1 "$tmp/rss") KB: $(cat "$err")"
+# A million columns in the header: the preflight names the first ones and
+# stops (2), in bounded memory.
+awk 'BEGIN { for (i = 1; i <= 1000000; i++) printf "c%d%s", i, i < 1000000 ? "," : "\n"; print "1" }' >"$tmp/wide.csv"
+/usr/bin/time -f %M -o "$tmp/rss" "$bin" -d "$dsn" -t bad_t "$tmp/wide.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'no column of table public.bad_t for CSV columns "c1", "c2", .*"c100", \.\.\.: map them' "$err" &&
+  [ "$(tail -n 1 "$tmp/rss")" -lt 524288 ] \
+  && ok || bad "a million columns: exit $st, RSS $(tail -n 1 "$tmp/rss") KB: $(cut -c1-300 "$err")"
 
 # A closed stdout is not a crash.
 { sleep 0.2; "$bin" rejects "$tmp/rev.csv" 2>"$err"; echo $? >"$tmp/pipe.st"; } | true
