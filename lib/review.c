@@ -167,6 +167,10 @@ csvstage_review_rejects(const csvstage_settings *settings, const char *path,
     goto out;
   }
   cs_settings_reader_opts(settings, &o);   /* header: always, for these */
+  /* A reject file keeps the input's bytes as they came, invalid UTF-8
+   * among them (a 22021 reject is that): read them unchecked (SQL_ASCII,
+   * PostgreSQL's name for it). */
+  o.encoding = "SQL_ASCII";
   rd = cs_reader_open(in, &o, err);
   if (!rd) {
     rc = err ? err->code : CSVSTAGE_E_FORMAT;

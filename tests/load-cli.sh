@@ -12,10 +12,71 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 err=$tmp/err
 
+# Rows per table, "schema.table count", every table the tests made.
+table_rows() {
+  sql "SELECT format('%I.%I', n.nspname, c.relname) || ' ' ||
+              (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),
+                                                   false, true, '')))[1]::text
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'csvstage')
+        ORDER BY 1"
+}
+
+# Every load in the foreground runs through cs, which checks the accounting
+# after it from the run's JSON summary: for each file that completed,
+# records = loaded + rejected, and its reject file holds `rejected` records
+# (counted by `csvstage rejects`); each table gained exactly the loaded
+# records of the committed files that went to it, and nothing else changed.
+cs() {
+  json=$tmp/acct.json own= conf= prev=
+  for a in "$@"; do
+    case $prev in --summary-json) own=$a ;; -c) conf=$a ;; esac
+    case $a in --summary-json=*) own=${a#*=} ;; esac
+    prev=$a
+  done
+  before=$(table_rows) fail0=$fail
+  rm -f "$json"
+  if [ -n "$own" ]; then "$bin" "$@"; else "$bin" "$@" --summary-json "$json"; fi
+  cs_st=$?
+  [ -n "$own" ] && json=$own
+  if [ "$own" = - ] || { [ -n "$own" ] && [ ! -e "$own" ]; }; then
+    return $cs_st   # the summary went to stdout or could not be written
+  fi
+  if ! [ -s "$json" ]; then
+    # A usage or config error stops the run before it starts: no summary,
+    # and nothing may have changed.
+    [ $cs_st -eq 2 ] && [ "$(table_rows)" = "$before" ] ||
+      bad "accounting: exit $cs_st and no JSON summary, or rows changed: $*"
+    return $cs_st
+  fi
+  jq -r '.files[] | [.table // "-", .records, .loaded, .rejected, .committed, .exit_code,
+                     .reject_file // "-", .file] | @tsv' "$json" >"$tmp/acct.files"
+  while IFS='	' read -r table records loaded rejected committed code rfile file; do
+    [ "$code" = 0 ] || [ "$code" = 3 ] || continue
+    [ "$records" -eq $((loaded + rejected)) ] ||
+      bad "accounting: $file: $records records, $loaded loaded + $rejected rejected ($*)"
+    if [ "$rejected" -gt 0 ]; then
+      inrej=$("$bin" rejects ${conf:+-c "$conf"} "$rfile" 2>&1 | sed -n '1s/.*: \([0-9]*\) rejected records\{0,1\}$/\1/p')
+      [ "$inrej" = "$rejected" ] ||
+        bad "accounting: $file: $rejected rejected, $rfile holds ${inrej:-none} ($*)"
+    fi
+  done <"$tmp/acct.files"
+  after=$(table_rows)
+  gained=$(awk -F '\t' '$5 == "true" { g[$1] += $3 } END { for (t in g) print t, g[t] }' "$tmp/acct.files")
+  want=$(printf '%s\n' "$before" | awk -v gained="$gained" '
+    BEGIN { n = split(gained, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); g[f[1]] = f[2] } }
+    NF == 2 { print $1, $2 + g[$1] }')
+  [ "$(printf '%s\n' "$after" | sort)" = "$(printf '%s\n' "$want" | sort)" ] ||
+    bad "accounting: rows before $(echo $before), after $(echo $after), loaded $(echo $gained) ($*)"
+  [ $fail -eq $fail0 ] && ok
+  return $cs_st
+}
+
 sql "DROP TABLE IF EXISTS public.users" && psql -X -q "$dsn" -f "$src/schemas/users.sql"
 
 # The sample: committed with rejects: 3.
-"$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" "$src/samples/users.csv" 2>"$err"; st=$?
+cs -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" "$src/samples/users.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && ok || bad "sample: exit $st, want 3: $(cat "$err")"
 # stderr is a file here, not a terminal: one line per event, each starting
 # with its time.
@@ -29,28 +90,28 @@ grep -q "^$ts $src/samples/users.csv:5: null value in column \"email\" of relati
 [ "$(stat -c %a "$tmp/rej.csv")" = 600 ] && ok || bad "reject file mode $(stat -c %a "$tmp/rej.csv")"
 
 # Again, from stdin, gzip'd: every record is now a duplicate or bad: 3, nothing new.
-"$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" --max-rejects 100% <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+cs -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rej.csv" --max-rejects 100% <"$src/samples/users.csv.gz" 2>"$err"; st=$?
 [ $st -eq 3 ] && ok || bad "gzip stdin: exit $st: $(cat "$err")"
 grep -q 'Z csvstage: stdin -> public.users: 9 records, 0 loaded, 9 rejected' "$err" && ok || bad "stdin summary: $(head -1 "$err")"
 
 # Over --max-rejects: 1, nothing committed, the reject file written.
 rm -f "$tmp/rej.csv"
 sql "TRUNCATE users"
-"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" --max-rejects 2 "$src/samples/users.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users -r "$tmp/rej.csv" --max-rejects 2 "$src/samples/users.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "max-rejects: exit $st, want 1"
 grep -q 'more than max_rejects 2: nothing committed' "$err" && ok || bad "max-rejects message: $(cat "$err")"
 [ "$(sql 'SELECT count(*) FROM users')" = 0 ] && ok || bad "max-rejects committed rows"
 [ -s "$tmp/rej.csv" ] && ok || bad "max-rejects: no reject file"
 
 # A dry run: 3 (would be), nothing committed.
-"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" -n "$src/samples/users.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users -r "$tmp/rej.csv" -n "$src/samples/users.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && ok || bad "dry run: exit $st, want 3"
 grep -q 'would load.*dry run: rolled back' "$err" && ok || bad "dry run summary: $(head -1 "$err")"
 [ "$(sql 'SELECT count(*) FROM users')" = 0 ] && ok || bad "dry run committed rows"
 
 # A clean file: 0, and the old reject file is gone.
 printf 'id,first_name,last_name,email,signup_at\n1,A,B,a@x.example,2024-01-01\n' >"$tmp/clean.csv"
-"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/clean.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/clean.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && ok || bad "clean: exit $st, want 0: $(cat "$err")"
 [ ! -e "$tmp/rej.csv" ] && ok || bad "clean run left the old reject file"
 [ "$(sql 'SELECT status || $$/$$ || balance || $$/$$ || active FROM users')" = "pending/0.00/true" ] \
@@ -58,21 +119,21 @@ printf 'id,first_name,last_name,email,signup_at\n1,A,B,a@x.example,2024-01-01\n'
 
 # Preflight: 2, and nothing done.
 printf 'id,emial\n2,b@x.example\n' >"$tmp/typo.csv"
-"$bin" -d "$dsn" -t users "$tmp/typo.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users "$tmp/typo.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && ok || bad "preflight: exit $st, want 2"
 grep -q 'no column of table public.users for CSV column "emial"' "$err" && ok || bad "preflight message: $(cat "$err")"
-"$bin" -d "$dsn" -t nosuch "$tmp/clean.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t nosuch "$tmp/clean.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'Z csvstage: table nosuch does not exist$' "$err" && ok || bad "no table: exit $st: $(cat "$err")"
-"$bin" -d "$dsn" "$tmp/clean.csv" 2>"$err"; st=$?
+cs -d "$dsn" "$tmp/clean.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'no target table' "$err" && ok || bad "no -t: exit $st: $(cat "$err")"
 printf '[target]\ntabel = users\n' >"$tmp/bad.conf"
-"$bin" -d "$dsn" -c "$tmp/bad.conf" "$tmp/clean.csv" 2>"$err"; st=$?
+cs -d "$dsn" -c "$tmp/bad.conf" "$tmp/clean.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q "bad.conf:2: unknown key 'tabel' in \[target\]" "$err" && ok || bad "bad config: exit $st: $(cat "$err")"
 
 # Unreadable input, unreachable server, a password in the conninfo: 1, never shown.
-"$bin" -d "$dsn" -t users "$tmp/none.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && grep -q 'none.csv' "$err" && ok || bad "missing input: exit $st: $(cat "$err")"
-"$bin" -d "host=/nonexistent user=u password=s3cret-pw" -t users "$tmp/clean.csv" 2>"$err"; st=$?
+cs -d "host=/nonexistent user=u password=s3cret-pw" -t users "$tmp/clean.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "no server: exit $st, want 1"
 grep -q 's3cret-pw' "$err" && bad "the password was printed: $(cat "$err")" || ok
 [ "$(sql 'SELECT count(*) FROM users')" = 1 ] && ok || bad "rows after the failures"
@@ -85,22 +146,22 @@ psql -X -q "$dsn" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($key)" \
 holder=$!
 sleep 1
 printf 'id,first_name,last_name,email,signup_at\n3,C,D,c@x.example,2024-01-01\n' >"$tmp/more.csv"
-"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/more.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/more.csv" 2>"$err"; st=$?
 [ $st -eq 75 ] && ok || bad "busy: exit $st, want 75: $(cat "$err")"
 grep -q 'another csvstage run (backend pid [0-9][0-9]*) is loading public.users: try again later, or give --wait' "$err" \
   && ok || bad "busy message: $(cat "$err")"
-"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" --wait=30 "$tmp/more.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users -r "$tmp/rej.csv" --wait=30 "$tmp/more.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && ok || bad "--wait: exit $st, want 0: $(cat "$err")"
 wait $holder
 [ "$(sql 'SELECT count(*) FROM users')" = 2 ] && ok || bad "rows after --wait"
-"$bin" -d "$dsn" -t users --wait=soon "$tmp/more.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users --wait=soon "$tmp/more.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q "invalid --wait 'soon'" "$err" && ok || bad "--wait=soon: exit $st: $(cat "$err")"
 
 # Several files: each in its own transaction, each with its own reject file;
 # the worst status wins.
 printf 'id,first_name,last_name,email,signup_at\n4,E,F,e@x.example,2024-01-01\n4,G,H,g@x.example,2024-01-01\n' >"$tmp/a.csv"
 printf 'id,first_name,last_name,email,signup_at\n5,I,J,i@x.example,2024-01-01\n6,K,L,,2024-01-01\n' >"$tmp/b.csv"
-"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/a.csv" "$tmp/b.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/a.csv" "$tmp/b.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && ok || bad "two files: exit $st, want 3: $(cat "$err")"
 [ -s "$tmp/rej.a.csv" ] && [ -s "$tmp/rej.b.csv" ] && [ ! -e "$tmp/rej.csv" ] \
   && ok || bad "two files: reject files $(ls "$tmp")"
@@ -109,30 +170,30 @@ printf 'id,first_name,last_name,email,signup_at\n5,I,J,i@x.example,2024-01-01\n6
 
 # The JSON summary: one document, per file the counts (records = loaded +
 # rejected), rejects by SQLSTATE, the commit, the exit status; the run's.
-"$bin" -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "summary run: exit $st, want 1: $(cat "$err")"
 tr -d ' \n' <"$tmp/sum.json" >"$tmp/sum.flat"
 grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
   && ok || bad "summary json: $(cat "$tmp/sum.json")"
-"$bin" -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
   && ok || bad "summary to a missing directory: exit $st: $(cat "$err")"
 
 # The ledger: gzip'd stdin loaded once; the same bytes again are skipped
 # (exit 0, "skipped" in the JSON); --force loads them again.
 sql "CREATE TABLE ledger_t (id int PRIMARY KEY, first_name text, last_name text, email text, status text, signup_at text, balance text, active text, score text, notes text)"
-"$bin" -d "$dsn" -t ledger_t --ledger -r "$tmp/l.csv" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+cs -d "$dsn" -t ledger_t --ledger -r "$tmp/l.csv" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
 [ $st -eq 3 ] && ok || bad "ledger first: exit $st: $(cat "$err")"
-"$bin" -d "$dsn" -t ledger_t --ledger -r "$tmp/l.csv" --summary-json "$tmp/l.json" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+cs -d "$dsn" -t ledger_t --ledger -r "$tmp/l.csv" --summary-json "$tmp/l.json" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
 [ $st -eq 0 ] && grep -q 'csvstage: stdin -> public.ledger_t: already loaded on .* (sha256 [0-9a-f]\{12\}...): skipped; --force loads it again$' "$err" \
   && tr -d ' \n' <"$tmp/l.json" | grep -q '"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"skipped":true,"sha256":"[0-9a-f]\{64\}"' \
   && ok || bad "ledger again: exit $st: $(cat "$err") $(cat "$tmp/l.json")"
-"$bin" -d "$dsn" -t ledger_t --ledger --force -r "$tmp/l.csv" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
+cs -d "$dsn" -t ledger_t --ledger --force -r "$tmp/l.csv" <"$src/samples/users.csv.gz" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql 'SELECT count(*) FROM csvstage.loads WHERE target = $$public.ledger_t$$')" = 2 ] \
   && ok || bad "ledger --force: exit $st: $(cat "$err")"
 
 # csvstage rejects: the review of a reject file, and how to load it again.
-"$bin" -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rev.csv" "$src/samples/users.csv" 2>/dev/null
+cs -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rev.csv" "$src/samples/users.csv" 2>/dev/null
 "$bin" rejects -c "$src/samples/users.conf" "$tmp/rev.csv" >"$tmp/rev.out" 2>"$err"; st=$?
 [ $st -eq 0 ] && grep -q "^$tmp/rev.csv: 6 rejected records\$" "$tmp/rev.out" &&
   grep -q '^         1  23502 not_null_violation  column email$' "$tmp/rev.out" &&
@@ -152,10 +213,10 @@ printf 'ID,Full Name,E-mail,status,junk\n1,Ann,a@x.example,,zz\n' >"$tmp/init.cs
   grep -q '^; ERROR: no CSV column feeds this NOT NULL column' "$tmp/init.conf" &&
   grep -q '^coalesce = DEFAULT' "$tmp/init.conf" && grep -q '^table = public.init_t$' "$tmp/init.conf" \
   && ok || bad "init: exit $st: $(cat "$tmp/init.conf" "$err")"
-"$bin" -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
+cs -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'from = "?"' "$err" && ok || bad "init's ERROR unresolved: exit $st: $(cat "$err")"
 sed -i 's/^from = ?$/from = E-mail/; s/^ignore = E-mail, junk$/ignore = junk/' "$tmp/init.conf"
-"$bin" -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
+cs -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql 'SELECT id, full_name, email, status FROM init_t')" = "1|Ann|a@x.example|new" ] \
   && ok || bad "init's config, resolved: exit $st: $(cat "$err")"
 "$bin" init -d "$dsn" "$tmp/init.csv" 2>"$err"; st=$?
@@ -215,7 +276,7 @@ for fault in $faults; do
     [ "$(sql 'SELECT count(*) FROM fault_t')" = 0 ] && [ -z "$(ls "$tmp" | grep '^fault.csv')" ] \
     && ok || bad "$fault mid-load: exit $st: $(cat "$err"; ls "$tmp")"
 done
-"$bin" -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM fault_t')" = 1000000 ] && ok || bad "after the faults: exit $st: $(cat "$err")"
 # --retry: the server goes away mid-load and comes back; the file is loaded
 # again from the start, once, all of it.
@@ -232,13 +293,13 @@ if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
     [ "$(sql 'SELECT count(*) FROM retry_t')" = 1000000 ] \
     && ok || bad "--retry: exit $st: $(cat "$err")"
 fi
-"$bin" -d "$dsn" -t retry_t --retry=many "$tmp/big.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t retry_t --retry=many "$tmp/big.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q "invalid --retry 'many'" "$err" && ok || bad "--retry=many: exit $st"
 
 # Bad input: each gets a clear verdict, and the table only what is right.
 sql "CREATE TABLE bad_t (id int, name text)"
 bad_input() {   # NAME WANT_STATUS GREP_PATTERN: loads $tmp/NAME into bad_t
-  "$bin" -d "$dsn" -t bad_t -r "$tmp/bad.rej" "$tmp/$1" 2>"$err"; st=$?
+  cs -d "$dsn" -t bad_t -r "$tmp/bad.rej" "$tmp/$1" 2>"$err"; st=$?
   [ $st -eq "$2" ] && grep -q "$3" "$err" && ok || bad "bad input $1: exit $st, want $2: $(cat "$err")"
 }
 : >"$tmp/empty.csv"; bad_input empty.csv 0 'empty.csv -> public.bad_t: 0 records, 0 loaded, 0 rejected'
@@ -288,13 +349,13 @@ st=$(cat "$tmp/pipe.st")
 sql "CREATE TABLE st_t (id int PRIMARY KEY)"
 printf 'id\n1\n2\n' >"$tmp/st1.csv"
 printf 'id\n3\nx\n' >"$tmp/st2.csv"
-"$bin" -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction --summary-json "$tmp/st.json" \
+cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction --summary-json "$tmp/st.json" \
   "$tmp/st1.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && [ "$(sql 'SELECT count(*) FROM st_t')" = 0 ] &&
   grep -q "rolled back, nothing of the run's 2 files committed" "$err" &&
   tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
   && ok || bad "single transaction, one failing: exit $st: $(cat "$err" "$tmp/st.json")"
-"$bin" -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
+cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] &&
   grep -q "committed the run's 2 files" "$err" && grep -q "loaded (in at the run's COMMIT)" "$err" \
   && ok || bad "single transaction: exit $st: $(cat "$err")"
