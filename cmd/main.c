@@ -210,11 +210,12 @@ load(const options *opts)
         csvstage_rollback(session, &e2);
       }
       all = 0;
-      report_line(stderr, "csvstage: --single-transaction: rolled back, nothing of the "
-                  "run's %d file%s committed", nfiles, nfiles == 1 ? "" : "s");
+      if (err.code != CSVSTAGE_E_UNKNOWN)
+        report_line(stderr, "csvstage: --single-transaction: rolled back, nothing of the "
+                    "run's %d file%s committed", nfiles, nfiles == 1 ? "" : "s");
     }
     if (sum)
-      summary_set_committed(sum, all);
+      summary_set_committed(sum, all, err.code == CSVSTAGE_E_UNKNOWN);
   }
 out:
   running = NULL;

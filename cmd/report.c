@@ -126,6 +126,8 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
             res->other_rejects);
   if (res->reject_file[0])
     fprintf(out, "%sreject file: %s", sep, res->reject_file);
+  if (res->commit_rechecked)
+    fprintf(out, "%sthe connection was lost during COMMIT; a new one found it committed", sep);
   if (verbosity > 0 && res->staged > 0)
     fprintf(out, "%s%lld records took the staging path (doubtful, or refused by the "
                  "server); the others went straight in", sep, res->staged);

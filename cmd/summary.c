@@ -102,11 +102,14 @@ summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
     put(f, "elapsed_s", json_object_new_double_s(res->elapsed_s, ms));
   }
   put(f, "bytes", json_object_new_int64(res->bytes));
+  /* Lost during COMMIT, no server to ask: committed is false, but it may
+   * be in (the error says how to find out). */
+  put(f, "outcome_unknown", json_object_new_boolean(res->outcome_unknown));
   json_object_array_add(s->files, f);
 }
 
 void
-summary_set_committed(summary *s, int committed)
+summary_set_committed(summary *s, int committed, int unknown)
 {
   size_t n = json_object_array_length(s->files);
 
@@ -117,6 +120,7 @@ summary_set_committed(summary *s, int committed)
     if (ok && json_object_get_int(ok) != 0 && json_object_get_int(ok) != 3)
       continue;
     json_object_object_add(f, "committed", json_object_new_boolean(committed));
+    json_object_object_add(f, "outcome_unknown", json_object_new_boolean(unknown));
   }
 }
 

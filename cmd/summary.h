@@ -19,8 +19,9 @@ void summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
                  const csvstage_error *err, int exit_code, const struct timespec *started,
                  const struct timespec *finished);
 
-/* Sets every file's "committed" (after --single-transaction's end). */
-void summary_set_committed(summary *s, int committed);
+/* Sets every loaded file's "committed" and "outcome_unknown" (after
+ * --single-transaction's end). */
+void summary_set_committed(summary *s, int committed, int unknown);
 
 /* Writes the document ({"exit_code": N, "files": [...]}) to path, "-" for
  * standard output. Returns 0, or -1 with a reason in why. */

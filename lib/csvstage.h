@@ -33,6 +33,8 @@ typedef enum csvstage_code {
   CSVSTAGE_E_REJECTS = 10,    /* more rejects than max_rejects: rolled back */
   CSVSTAGE_E_BUSY = 11,       /* another run is loading the same table */
   CSVSTAGE_E_INTERRUPTED = 12, /* csvstage_interrupt: rolled back */
+  CSVSTAGE_E_UNKNOWN = 13,    /* the connection was lost during COMMIT and no
+                                 server could say whether it committed */
   CSVSTAGE_E_LAST             /* not a code: one past the last */
 } csvstage_code;
 
@@ -195,9 +197,11 @@ typedef struct csvstage_result {
                                  record by record (slower, same result) */
   long long staged;           /* records that took the staging path (the
                                  others went straight into the table) */
-  int outcome_unknown;        /* the connection was lost during COMMIT:
-                                 whether the file is in is not known (a
-                                 loss before COMMIT: nothing is in) */
+  int outcome_unknown;        /* the connection was lost during COMMIT and
+                                 no server could say whether the file is in
+                                 (a loss before COMMIT: nothing is in) */
+  int commit_rechecked;       /* committed: the connection was lost during
+                                 COMMIT, and a new one found it in */
   int pending;                /* loaded inside csvstage_begin's transaction:
                                  in at csvstage_commit, not before */
   int skipped;                /* the ledger has this content for this table

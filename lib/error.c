@@ -28,6 +28,7 @@ static const char *const descriptions[] = {
   [CSVSTAGE_E_REJECTS] = "too many rejected records",
   [CSVSTAGE_E_BUSY] = "another run is loading the same table",
   [CSVSTAGE_E_INTERRUPTED] = "interrupted",
+  [CSVSTAGE_E_UNKNOWN] = "outcome of COMMIT unknown",
 };
 
 const char *

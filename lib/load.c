@@ -76,27 +76,45 @@ csvstage_begin(csvstage_session *session, csvstage_error *err)
   return CSVSTAGE_OK;
 }
 
-static csvstage_code
-end_outer(csvstage_session *session, const char *how, csvstage_error *err)
-{
-  if (!session || !session->outer)
-    return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
-  session->outer = 0;
-  if (cs_run(session->conn, how, err))
-    return err && err->code ? err->code : CSVSTAGE_E_DB;
-  return CSVSTAGE_OK;
-}
-
 csvstage_code
 csvstage_commit(csvstage_session *session, csvstage_error *err)
 {
-  return end_outer(session, "COMMIT", err);
+  char xid[32], msg[sizeof(err->message)];
+  csvstage_error local;
+  cs_commit_end how;
+
+  if (!err) {
+    csvstage_error_clear(&local);
+    err = &local;
+  }
+  if (!session || !session->outer)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
+  session->outer = 0;
+  how = cs_commit(session->conn, &session->interrupted, xid, sizeof(xid), err);
+  if (how == CS_COMMITTED || how == CS_COMMITTED_AFTER_LOSS)
+    return CSVSTAGE_OK;
+  if (how == CS_ROLLED_BACK)
+    return err->code ? err->code : CSVSTAGE_E_DB;
+  cs_strlcpy_utf8(msg, err->message, sizeof(msg));
+  csvstage_error_clear(err);
+  if (how == CS_ROLLED_BACK_AFTER_LOSS)
+    return cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost during "
+                   "COMMIT (%s); the server says it rolled the transaction back", msg);
+  return cs_fail(err, CSVSTAGE_E_UNKNOWN, "the connection to the server was lost during COMMIT "
+                 "(%s) and no server answered for %d s: whether the run's files were loaded is "
+                 "unknown; ask with SELECT txid_status(%s) ('committed' or 'aborted')", msg,
+                 CS_RECHECK_SECONDS, xid);
 }
 
 csvstage_code
 csvstage_rollback(csvstage_session *session, csvstage_error *err)
 {
-  return end_outer(session, "ROLLBACK", err);
+  if (!session || !session->outer)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
+  session->outer = 0;
+  if (cs_run(session->conn, "ROLLBACK", err))
+    return err && err->code ? err->code : CSVSTAGE_E_DB;
+  return CSVSTAGE_OK;
 }
 
 void
@@ -733,6 +751,27 @@ create_validators(plan *p, sql *q)
       return -1;
   }
   return 0;
+}
+
+/*
+ * Drops them again in the load's transaction. Left in pg_temp, the server
+ * drops them when the session ends, in a transaction of its own: on a
+ * server with synchronous replication, a backend that is told to end
+ * (pg_terminate_backend) while its standby is away then waits for the
+ * standby forever, and holds the connection open with it.
+ */
+static int
+drop_validators(plan *p, sql *q)
+{
+  const char *sep = "DROP FUNCTION IF EXISTS ";
+
+  for (int i = 0; i < p->nfed; i++) {
+    if (p->table->cols[p->fed[i].col].is_text)
+      continue;
+    sql_add(q, "%spg_temp.csvstage_valid_%d(text)", sep, p->fed[i].valid_fn);
+    sep = ", ";
+  }
+  return *sep == ',' ? sql_run(q, NULL) : 0;
 }
 
 /*
@@ -1690,7 +1729,8 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
           insert_one_by_one(&p, &q, 1, &one))
         goto failed;
     }
-    if (write_server_rejects(&p, conn, rj, ty, err))
+    if (write_server_rejects(&p, conn, rj, ty, err) ||
+        (!cs_has_input_is_valid(session) && drop_validators(&p, &q)))
       goto failed;
   }
 counted:
@@ -1726,25 +1766,43 @@ counted:
     if (cs_run(conn, "RELEASE SAVEPOINT csvstage_file", err))
       goto failed;
     res->pending = 1;
-  } else if (cs_run(conn, "COMMIT", err)) {
-    if (err->code == CSVSTAGE_E_CONNLOST) {
-      res->outcome_unknown = 1;
-      char msg[sizeof(err->message)];
-      cs_strlcpy_utf8(msg, err->message, sizeof(msg));
-      csvstage_error_clear(err);
-      if (settings->ledger)
-        cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection was lost during COMMIT: whether %s "
-                "was loaded is unknown; run the same command again: the ledger skips it if "
-                "it was loaded (%s)", res->file, msg);
-      else
-        cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection was lost during COMMIT: whether %s "
-                "was loaded is unknown; count the rows in %s before loading it again (%s)",
-                res->file, res->table, msg);
-    }
-    in_tx = 0;
-    goto failed;
   } else {
+    char xid[32], msg[sizeof(err->message)];
+    cs_commit_end how = cs_commit(conn, &session->interrupted, xid, sizeof(xid), err);
+
+    if (how == CS_ROLLED_BACK)
+      goto failed;   /* refused at COMMIT, or lost before it: said as usual */
+    in_tx = 0;
+    cs_strlcpy_utf8(msg, err->message, sizeof(msg));
+    if (how == CS_ROLLED_BACK_AFTER_LOSS) {
+      csvstage_error_clear(err);
+      cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost during COMMIT "
+              "(%s); the server says it rolled the transaction back: nothing of %s was "
+              "committed; load it again", msg, res->file);
+      goto failed;
+    }
+    if (how == CS_COMMIT_UNKNOWN) {
+      /* If it did commit, its rejects are the only record of what did not
+       * go in: keep them. */
+      char kept[sizeof(rpath) + 64] = "";
+      cs_rejects *r = rj;
+      rj = NULL;
+      if (res->rejected > 0 && cs_rejects_commit(r, NULL) == 0)
+        snprintf(kept, sizeof(kept), "; its rejects, in case it was: %s", rpath);
+      else if (res->rejected == 0)
+        cs_rejects_discard(r);
+      res->outcome_unknown = 1;
+      csvstage_error_clear(err);
+      cs_fail(err, CSVSTAGE_E_UNKNOWN, "the connection to the server was lost during COMMIT "
+              "(%s) and no server answered for %d s: whether %s was loaded is unknown; ask "
+              "with SELECT txid_status(%s) ('committed' or 'aborted')%s%s", msg,
+              CS_RECHECK_SECONDS, res->file, xid,
+              settings->ledger ? ", or run the same command again: the ledger skips it if "
+              "it was loaded" : "", kept);
+      goto failed;
+    }
     res->committed = 1;
+    res->commit_rechecked = how == CS_COMMITTED_AFTER_LOSS;
   }
   in_tx = 0;
   if (res->rejected > 0)

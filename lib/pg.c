@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "pg.h"
@@ -146,6 +147,86 @@ cs_run(PGconn *conn, const char *sql, csvstage_error *err)
 
   PQclear(res);
   return res ? 0 : -1;
+}
+
+cs_commit_end
+cs_commit_recheck(PGconn *lost, const char *xid, int seconds, const volatile sig_atomic_t *stop)
+{
+  PQconninfoOption *opts = PQconninfo(lost), *o;
+  const char *keys[64], *vals[64];
+  int n = 0, timeout_set = 0;
+  struct timespec now, until, pause = {0, 250 * 1000 * 1000};
+  cs_commit_end end = CS_COMMIT_UNKNOWN;
+
+  if (!opts)
+    return end;
+  for (o = opts; o->keyword && n < 62; o++) {
+    if (!o->val)
+      continue;
+    timeout_set |= strcmp(o->keyword, "connect_timeout") == 0;
+    keys[n] = o->keyword;
+    vals[n++] = o->val;
+  }
+  if (!timeout_set) {
+    /* A host that is down would otherwise hold each try for the OS's
+     * TCP timeout. */
+    keys[n] = "connect_timeout";
+    vals[n++] = "2";
+  }
+  keys[n] = vals[n] = NULL;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += seconds;
+  do {
+    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    if (c && PQstatus(c) == CONNECTION_OK) {
+      const char *params[1] = {xid};
+      PGresult *r = PQexecParams(c, "SELECT txid_status($1::bigint)", 1, NULL, params, NULL,
+                                 NULL, 0);
+      const char *st = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                       !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "";
+      if (strcmp(st, "committed") == 0)
+        end = CS_COMMITTED_AFTER_LOSS;
+      else if (strcmp(st, "aborted") == 0)
+        end = CS_ROLLED_BACK_AFTER_LOSS;
+      /* "in progress": the old backend is still ending it; ask again.
+       * No answer at all (an id too old to know): unknown. */
+      if (strcmp(st, "in progress") != 0) {
+        PQclear(r);
+        PQfinish(c);
+        break;
+      }
+      PQclear(r);
+    }
+    PQfinish(c);
+    nanosleep(&pause, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while (!(stop && *stop) && now.tv_sec < until.tv_sec);
+  PQconninfoFree(opts);
+  return end;
+}
+
+cs_commit_end
+cs_commit(PGconn *conn, const volatile sig_atomic_t *stop, char *xid, size_t xidsize,
+          csvstage_error *err)
+{
+  csvstage_error e;
+  PGresult *r;
+  cs_commit_end end;
+
+  csvstage_error_clear(&e);
+  xid[0] = '\0';
+  if (!(r = cs_exec(conn, "SELECT txid_current()", &e))) {
+    end = CS_ROLLED_BACK;
+  } else {
+    snprintf(xid, xidsize, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (cs_run(conn, "COMMIT", &e) == 0)
+      return CS_COMMITTED;
+    end = e.code == CSVSTAGE_E_CONNLOST ? cs_commit_recheck(conn, xid, CS_RECHECK_SECONDS, stop) : CS_ROLLED_BACK;
+  }
+  if (end != CS_COMMITTED_AFTER_LOSS && err && !cs_failed(err))
+    *err = e;
+  return end;
 }
 
 int

@@ -2,6 +2,8 @@
 #ifndef CSVSTAGE_PG_H
 #define CSVSTAGE_PG_H
 
+#include <signal.h>
+
 #include <libpq-fe.h>
 
 #include "csvstage.h"
@@ -26,6 +28,34 @@ PGresult *cs_exec(PGconn *conn, const char *sql, csvstage_error *err);
 /* cs_exec for statements whose result is not needed: 0, or -1 with err
  * filled. */
 int cs_run(PGconn *conn, const char *sql, csvstage_error *err);
+
+/*
+ * COMMIT, knowing what became of it. The transaction's id is read first;
+ * when the connection is lost during COMMIT, a new connection with the same
+ * parameters asks the server (txid_status, made for this) for up to
+ * CS_RECHECK_SECONDS, or until *stop is set, while the server restarts or
+ * the old backend ends. err is filled for every end but CS_COMMITTED and
+ * CS_COMMITTED_AFTER_LOSS: the server's error (a deferred constraint), or
+ * the loss. xid gets the transaction's id ("" if it could not be read), for
+ * a later txid_status when the end is CS_COMMIT_UNKNOWN.
+ */
+#define CS_RECHECK_SECONDS 10
+typedef enum cs_commit_end {
+  CS_COMMITTED,
+  CS_COMMITTED_AFTER_LOSS,     /* the answer was lost, the commit was not */
+  CS_ROLLED_BACK,              /* refused, or lost before COMMIT */
+  CS_ROLLED_BACK_AFTER_LOSS,   /* lost during COMMIT; the server undid it */
+  CS_COMMIT_UNKNOWN            /* lost during COMMIT; no server to ask */
+} cs_commit_end;
+cs_commit_end cs_commit(PGconn *conn, const volatile sig_atomic_t *stop, char *xid, size_t xidsize,
+                        csvstage_error *err);
+
+/* cs_commit's question after a loss: a new connection made like `lost`
+ * asks what became of transaction xid, for up to `seconds`. Returns
+ * CS_COMMITTED_AFTER_LOSS, CS_ROLLED_BACK_AFTER_LOSS, or CS_COMMIT_UNKNOWN
+ * when no answer came in time. stop may be NULL. */
+cs_commit_end cs_commit_recheck(PGconn *lost, const char *xid, int seconds,
+                                const volatile sig_atomic_t *stop);
 
 /*
  * Records the error carried by res (may be NULL: then the connection's

@@ -177,6 +177,47 @@ START_TEST(lost_connection_is_told_apart)
 }
 END_TEST
 
+/* After a connection lost during COMMIT, the server is asked about the
+ * transaction: committed, rolled back, still in progress (then, as for no
+ * server at all, unknown when time is up). */
+START_TEST(commit_recheck_asks_the_server)
+{
+  char committed[32], aborted[32], running[32];
+  PGconn *other, *nowhere;
+  csvstage_error err;
+  PGresult *r;
+  char *v;
+
+  csvstage_error_clear(&err);
+  ck_assert_int_eq(cs_run(conn, "BEGIN", &err), 0);
+  v = scalar("SELECT txid_current()");
+  snprintf(committed, sizeof(committed), "%s", v);
+  free(v);
+  ck_assert_int_eq(cs_run(conn, "COMMIT", &err), 0);
+  ck_assert_int_eq(cs_run(conn, "BEGIN", &err), 0);
+  v = scalar("SELECT txid_current()");
+  snprintf(aborted, sizeof(aborted), "%s", v);
+  free(v);
+  ck_assert_int_eq(cs_run(conn, "ROLLBACK", &err), 0);
+  ck_assert_int_eq(cs_commit_recheck(conn, committed, 5, NULL), CS_COMMITTED_AFTER_LOSS);
+  ck_assert_int_eq(cs_commit_recheck(conn, aborted, 5, NULL), CS_ROLLED_BACK_AFTER_LOSS);
+
+  other = PQconnectdb(test_dsn());
+  ck_assert_int_eq(cs_run(other, "BEGIN", &err), 0);
+  r = cs_exec(other, "SELECT txid_current()", &err);
+  ck_assert_ptr_nonnull(r);
+  snprintf(running, sizeof(running), "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  ck_assert_int_eq(cs_commit_recheck(conn, running, 1, NULL), CS_COMMIT_UNKNOWN);
+  PQfinish(other);   /* ends it: rolled back */
+  ck_assert_int_eq(cs_commit_recheck(conn, running, 5, NULL), CS_ROLLED_BACK_AFTER_LOSS);
+
+  nowhere = PQconnectdb("host=/nonexistent/csvstage port=1");
+  ck_assert_int_eq(cs_commit_recheck(nowhere, committed, 1, NULL), CS_COMMIT_UNKNOWN);
+  PQfinish(nowhere);
+}
+END_TEST
+
 /* Hostile names: each must reach SQL as one identifier, unchanged. */
 START_TEST(quoted_identifiers_round_trip)
 {
@@ -259,6 +300,7 @@ make_pg_suite(void)
   tcase_add_test(tc, not_null_violation_names_table_and_column);
   tcase_add_test(tc, unique_violation_names_the_constraint);
   tcase_add_test(tc, lost_connection_is_told_apart);
+  tcase_add_test(tc, commit_recheck_asks_the_server);
   tcase_add_test(tc, quoted_identifiers_round_trip);
   tcase_add_test(tc, quoting_invalid_utf8_fails_cleanly);
   suite_add_tcase(s, tc);
