@@ -76,10 +76,33 @@ csvstage_begin(csvstage_session *session, csvstage_error *err)
   return CSVSTAGE_OK;
 }
 
+/*
+ * Rewords err, the loss of the connection during COMMIT, for what cs_commit
+ * learned afterwards (CS_ROLLED_BACK_AFTER_LOSS or CS_COMMIT_UNKNOWN) about
+ * the load of `what`; `more` ends the unknown case's message.
+ */
+static csvstage_code
+lost_commit(csvstage_error *err, cs_commit_end how, const char *what, const char *xid,
+            const char *more)
+{
+  char msg[sizeof(err->message)];
+
+  cs_strlcpy_utf8(msg, err->message, sizeof(msg));
+  csvstage_error_clear(err);
+  if (how == CS_ROLLED_BACK_AFTER_LOSS)
+    return cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost during "
+                   "COMMIT (%s); the server says it rolled the transaction back: nothing of "
+                   "%s was committed; load it again", msg, what);
+  return cs_fail(err, CSVSTAGE_E_UNKNOWN, "the connection to the server was lost during COMMIT "
+                 "(%s) and no server answered for %d s: whether the load of %s committed is "
+                 "unknown; ask with SELECT txid_status(%s) ('committed' or 'aborted')%s", msg,
+                 CS_RECHECK_SECONDS, what, xid, more);
+}
+
 csvstage_code
 csvstage_commit(csvstage_session *session, csvstage_error *err)
 {
-  char xid[32], msg[sizeof(err->message)];
+  char xid[32];
   csvstage_error local;
   cs_commit_end how;
 
@@ -95,15 +118,7 @@ csvstage_commit(csvstage_session *session, csvstage_error *err)
     return CSVSTAGE_OK;
   if (how == CS_ROLLED_BACK)
     return err->code ? err->code : CSVSTAGE_E_DB;
-  cs_strlcpy_utf8(msg, err->message, sizeof(msg));
-  csvstage_error_clear(err);
-  if (how == CS_ROLLED_BACK_AFTER_LOSS)
-    return cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost during "
-                   "COMMIT (%s); the server says it rolled the transaction back", msg);
-  return cs_fail(err, CSVSTAGE_E_UNKNOWN, "the connection to the server was lost during COMMIT "
-                 "(%s) and no server answered for %d s: whether the run's files were loaded is "
-                 "unknown; ask with SELECT txid_status(%s) ('committed' or 'aborted')", msg,
-                 CS_RECHECK_SECONDS, xid);
+  return lost_commit(err, how, "the run's files", xid, "");
 }
 
 csvstage_code
@@ -1767,38 +1782,32 @@ counted:
       goto failed;
     res->pending = 1;
   } else {
-    char xid[32], msg[sizeof(err->message)];
+    char xid[32];
     cs_commit_end how = cs_commit(conn, &session->interrupted, xid, sizeof(xid), err);
 
     if (how == CS_ROLLED_BACK)
       goto failed;   /* refused at COMMIT, or lost before it: said as usual */
     in_tx = 0;
-    cs_strlcpy_utf8(msg, err->message, sizeof(msg));
     if (how == CS_ROLLED_BACK_AFTER_LOSS) {
-      csvstage_error_clear(err);
-      cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost during COMMIT "
-              "(%s); the server says it rolled the transaction back: nothing of %s was "
-              "committed; load it again", msg, res->file);
+      lost_commit(err, how, res->file, xid, "");
       goto failed;
     }
     if (how == CS_COMMIT_UNKNOWN) {
       /* If it did commit, its rejects are the only record of what did not
        * go in: keep them. */
-      char kept[sizeof(rpath) + 64] = "";
+      char more[sizeof(rpath) + 128] = "";
       cs_rejects *r = rj;
       rj = NULL;
+      if (settings->ledger)
+        snprintf(more, sizeof(more), ", or run the same command again: the ledger skips it "
+                 "if it was loaded");
       if (res->rejected > 0 && cs_rejects_commit(r, NULL) == 0)
-        snprintf(kept, sizeof(kept), "; its rejects, in case it was: %s", rpath);
+        snprintf(more + strlen(more), sizeof(more) - strlen(more),
+                 "; its rejects, in case it did: %s", rpath);
       else if (res->rejected == 0)
         cs_rejects_discard(r);
       res->outcome_unknown = 1;
-      csvstage_error_clear(err);
-      cs_fail(err, CSVSTAGE_E_UNKNOWN, "the connection to the server was lost during COMMIT "
-              "(%s) and no server answered for %d s: whether %s was loaded is unknown; ask "
-              "with SELECT txid_status(%s) ('committed' or 'aborted')%s%s", msg,
-              CS_RECHECK_SECONDS, res->file, xid,
-              settings->ledger ? ", or run the same command again: the ledger skips it if "
-              "it was loaded" : "", kept);
+      lost_commit(err, how, res->file, xid, more);
       goto failed;
     }
     res->committed = 1;

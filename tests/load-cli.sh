@@ -338,7 +338,7 @@ if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
   "$src/tests/pg-harness" start "$CSVSTAGE_TEST_DIR"
   sql "ALTER SYSTEM RESET synchronous_standby_names" && sql "SELECT pg_reload_conf()" >/dev/null
   xid=$(sed -n 's/.*SELECT txid_status(\([0-9]*\)).*/\1/p' "$err")
-  [ $st -eq 1 ] && grep -q "lost during COMMIT (.*) and no server answered for 10 s: whether .*commit.csv was loaded is unknown; ask with SELECT txid_status([0-9]*) ('committed' or 'aborted'); its rejects, in case it was: $tmp/commit.rej" "$err" &&
+  [ $st -eq 1 ] && grep -q "lost during COMMIT (.*) and no server answered for 10 s: whether the load of .*commit.csv committed is unknown; ask with SELECT txid_status([0-9]*) ('committed' or 'aborted'); its rejects, in case it did: $tmp/commit.rej" "$err" &&
     ! grep -q retrying "$err" && grep -q '^1002,23502,v,' "$tmp/commit.rej" &&
     tr -d ' \n' <"$tmp/commit.json" | grep -q '"committed":false,.*"outcome_unknown":true' &&
     [ "$(sql "SELECT txid_status(${xid:-0})")" = committed ] && [ "$(sql 'SELECT count(*) FROM commit_t')" = 1000 ] \
