@@ -278,10 +278,14 @@ for fault in $faults; do
 done
 cs -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM fault_t')" = 1000000 ] && ok || bad "after the faults: exit $st: $(cat "$err")"
-# Until SQL returns 1 (at most 30 s): for a background load to reach a point.
+# Until SQL returns 1: for a background load to reach a point. Not within
+# 30 s is a failure: the test after it would not test what it says.
 wait_for() {
   i=0
-  while [ "$(sql "$1")" != 1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  while [ "$(sql "$1")" != 1 ]; do
+    [ $i -lt 300 ] || { bad "waited 30 s in vain for: $1"; return 1; }
+    sleep 0.1; i=$((i + 1))
+  done
 }
 at_commit="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'csvstage' AND query = 'COMMIT'"
 if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
@@ -322,6 +326,19 @@ if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
     [ "$(sql 'SELECT count(*) FROM commit_t')" = 1000 ] && grep -q '^1002,23502,v,' "$tmp/commit.rej" &&
     tr -d ' \n' <"$tmp/commit.json" | grep -q '"committed":true,.*"outcome_unknown":false' \
     && ok || bad "answer to COMMIT lost: exit $st: $(cat "$err")"
+
+  # The same for --single-transaction's COMMIT: found committed, both files in.
+  sql "CREATE TABLE commit2_t (id int PRIMARY KEY)"
+  printf 'id\n1\n2\n' >"$tmp/c1.csv"; printf 'id\n3\n' >"$tmp/c2.csv"
+  PGOPTIONS='-c synchronous_commit=on' "$bin" -d "$dsn" -t commit2_t --single-transaction \
+    "$tmp/c1.csv" "$tmp/c2.csv" 2>"$err" &
+  pid=$!
+  wait_for "$at_commit AND wait_event = 'SyncRep'"
+  sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'csvstage'" >/dev/null
+  wait $pid; st=$?
+  [ $st -eq 0 ] && grep -q "committed the run's 2 files" "$err" &&
+    [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM commit2_t')" = "1,2,3" ] \
+    && ok || bad "--single-transaction, answer to COMMIT lost: exit $st: $(cat "$err")"
 
   # The same, the server stopped (immediate) and not back within 10 s:
   # unknown, said with the transaction's id; not retried; the reject file
