@@ -1840,7 +1840,9 @@ counted:
 failed:
   /* An interruption shows as whatever it broke (a canceled statement, a
    * COPY cut short): say what happened instead. */
-  if (session && session->interrupted) {
+  if (session && session->interrupted && !res->outcome_unknown) {
+    /* (Interrupted while asking what became of a lost COMMIT: that is
+     * unknown, not rolled back.) */
     csvstage_error_clear(err);
     cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted: %s rolled back, nothing of it "
             "committed", res->file);

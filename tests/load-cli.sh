@@ -353,13 +353,26 @@ if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
   "$src/tests/pg-harness" stop "$CSVSTAGE_TEST_DIR" immediate
   wait $pid; st=$?
   "$src/tests/pg-harness" start "$CSVSTAGE_TEST_DIR"
-  sql "ALTER SYSTEM RESET synchronous_standby_names" && sql "SELECT pg_reload_conf()" >/dev/null
   xid=$(sed -n 's/.*SELECT txid_status(\([0-9]*\)).*/\1/p' "$err")
   [ $st -eq 1 ] && grep -q "lost during COMMIT (.*) and no server answered for 10 s: whether the load of .*commit.csv committed is unknown; ask with SELECT txid_status([0-9]*) ('committed' or 'aborted'); its rejects, in case it did: $tmp/commit.rej" "$err" &&
     ! grep -q retrying "$err" && grep -q '^1002,23502,v,' "$tmp/commit.rej" &&
     tr -d ' \n' <"$tmp/commit.json" | grep -q '"committed":false,.*"outcome_unknown":true' &&
     [ "$(sql "SELECT txid_status(${xid:-0})")" = committed ] && [ "$(sql 'SELECT count(*) FROM commit_t')" = 1000 ] \
     && ok || bad "COMMIT lost, no server: exit $st: $(cat "$err")"
+  # ... and SIGINT while csvstage waits for a server to ask: still unknown
+  # (not "rolled back"), exit 130.
+  sql "TRUNCATE commit_t"
+  PGOPTIONS='-c synchronous_commit=on' "$bin" -d "$dsn" -t commit_t -r "$tmp/commit.rej" "$tmp/commit.csv" 2>"$err" &
+  pid=$!
+  wait_for "$at_commit AND wait_event = 'SyncRep'"
+  "$src/tests/pg-harness" stop "$CSVSTAGE_TEST_DIR" immediate
+  sleep 1
+  kill -INT $pid
+  wait $pid; st=$?
+  "$src/tests/pg-harness" start "$CSVSTAGE_TEST_DIR"
+  sql "ALTER SYSTEM RESET synchronous_standby_names" && sql "SELECT pg_reload_conf()" >/dev/null
+  [ $st -eq 130 ] && grep -q "whether the load of .*commit.csv committed is unknown" "$err" &&
+    ! grep -q "rolled back" "$err" && ok || bad "SIGINT after a lost COMMIT: exit $st: $(cat "$err")"
 fi
 # --retry: the server goes away mid-load and comes back; the file is loaded
 # again from the start, once, all of it.
