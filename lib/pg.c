@@ -222,7 +222,9 @@ cs_commit(PGconn *conn, const volatile sig_atomic_t *stop, char *xid, size_t xid
     PQclear(r);
     if (cs_run(conn, "COMMIT", &e) == 0)
       return CS_COMMITTED;
-    end = e.code == CSVSTAGE_E_CONNLOST ? cs_commit_recheck(conn, xid, CS_RECHECK_SECONDS, stop) : CS_ROLLED_BACK;
+    end = e.code == CSVSTAGE_E_CONNLOST
+            ? cs_commit_recheck(conn, xid, CS_RECHECK_SECONDS, stop)
+            : CS_ROLLED_BACK;   /* refused: a deferred constraint, say */
   }
   if (end != CS_COMMITTED_AFTER_LOSS && err && !cs_failed(err))
     *err = e;

@@ -436,8 +436,6 @@ find_byte(const cs_reader *r, char c, size_t *hint)
   return *hint;
 }
 
-/* Moves the bytes still needed to the front of the buffer, makes room, and
- * reads more. Returns 0, or -1 with err filled. */
 /* A read error (a corrupt or cut gzip stream) breaks the input inside line
  * `line`: name it the way every other error does, FILE:LINE. The input's
  * message starts with the file's name. */
@@ -454,6 +452,8 @@ put_line(csvstage_error *err, const char *name, long long line)
   err->line = line;
 }
 
+/* Moves the bytes still needed to the front of the buffer, makes room, and
+ * reads more. Returns 0, or -1 with err filled. */
 static int
 refill(cs_reader *r, csvstage_error *err)
 {
