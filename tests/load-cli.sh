@@ -429,6 +429,7 @@ rss_below() {
 { printf 'id,name\n5,"'; head -c 2G /dev/zero | tr '\0' a; printf '"\n6,after\n'; } |
   /usr/bin/time -f %M -o "$tmp/rss" "$bin" -d "$dsn" -t bad_t -r "$tmp/bad.rej" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'stdin:2: field longer than the limit of 67108864 bytes' "$err" &&
+  grep -q 'stdin -> public.bad_t: 2 records, 1 loaded, 1 rejected, [0-9.]* s ([0-9]*\.[0-9] records/s)' "$err" &&
   [ "$(sql 'SELECT string_agg(id || name, $$,$$) FROM bad_t WHERE id > 3')" = 6after ] &&
   grep -q '^2,54000,,,field longer than the limit of 67108864 bytes,,5,,"5,""aaaa' "$tmp/bad.rej" &&
   rss_below 262144 \
