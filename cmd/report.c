@@ -110,13 +110,15 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
   }
   stamp(out);
   /* A decimal for slow rates: a few huge records are not "0 records/s". */
-  fprintf(out, "csvstage: %s -> %s: %lld record%s, %lld %s, %lld rejected, "
-          "%.2f s (%.*f records/s)%s",
+  fprintf(out, "csvstage: %s -> %s: %lld record%s, %lld %s, %lld rejected",
           file, res->table[0] ? res->table : "?", res->records,
           res->records == 1 ? "" : "s", res->loaded,
           res->dry_run ? "would load" : res->committed ? "loaded"
           : res->pending ? "loaded (in at the run's COMMIT)" : "rolled back",
-          res->rejected, res->elapsed_s, rate < 10 ? 1 : 0, rate,
+          res->rejected);
+  if (res->dropped > 0)
+    fprintf(out, ", %lld dropped by a trigger", res->dropped);
+  fprintf(out, ", %.2f s (%.*f records/s)%s", res->elapsed_s, rate < 10 ? 1 : 0, rate,
           res->dry_run ? " [dry run: rolled back]" : "");
   for (int i = 0; i < res->ngroups; i++) {
     fputs(sep, out);

@@ -84,6 +84,7 @@ summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
   put(f, "records", json_object_new_int64(res->records));
   put(f, "loaded", json_object_new_int64(res->loaded));
   put(f, "rejected", json_object_new_int64(res->rejected));
+  put(f, "dropped", json_object_new_int64(res->dropped));
   put(f, "rejects_by_sqlstate", by);
   put(f, "reject_file", res->reject_file[0] ? json_object_new_string(res->reject_file) : NULL);
   put(f, "committed", json_object_new_boolean(res->committed));

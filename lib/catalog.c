@@ -40,6 +40,12 @@ cs_table_free(cs_table *t)
     }
     free(lists[l]);
   }
+  for (int i = 0; i < t->nconflicts; i++) {
+    free(t->conflict_names[i]);
+    free(t->conflict_roots[i]);
+  }
+  free(t->conflict_names);
+  free(t->conflict_roots);
   free(t->schema);
   free(t->name);
   free(t->sql_name);
@@ -116,27 +122,48 @@ parse_attnums(const cs_table *t, const char *text, int **out)
 static csvstage_code
 load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
 {
-  char sql[2048];
+  char sql[4096];
   PGresult *res;
 
   /*
    * default_stable: every function the DEFAULT calls is immutable or stable
    * (the funcids in its parse tree), and it is no identity's NEXTVALUEEXPR.
    */
+  /*
+   * basetype: the name of the column's type, or of a domain's base type,
+   * with no modifier at all, schema-qualified and quoted: "bit" and
+   * "character", which format_type prints, mean bit(1) and char(1), and an
+   * explicit cast to them cuts the value. base_typmod: the modifier, for
+   * interval, whose input reads '1' by its fields (see add_typed_value).
+   * notnull_domain: a domain on the way forbids NULL.
+   */
   snprintf(sql, sizeof(sql),
+           "WITH RECURSIVE dom(attnum, typid, typmod, nn) AS ("
+           "  SELECT a.attnum, a.atttypid, a.atttypmod, false FROM pg_attribute a"
+           "  WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped"
+           "  UNION ALL SELECT dom.attnum, t.typbasetype,"
+           "   CASE WHEN t.typtypmod >= 0 THEN t.typtypmod ELSE dom.typmod END,"
+           "   dom.nn OR t.typnotnull"
+           "  FROM dom JOIN pg_type t ON t.oid = dom.typid WHERE t.typtype = 'd'),"
+           " base AS (SELECT dom.attnum, quote_ident(n.nspname) || '.' || quote_ident(t.typname) AS name,"
+           "   dom.typmod, (SELECT bool_or(d2.nn) FROM dom d2 WHERE d2.attnum = dom.attnum) AS nn,"
+           "   t.oid = 'interval'::regtype AS is_interval"
+           "  FROM dom JOIN pg_type t ON t.oid = dom.typid JOIN pg_namespace n ON n.oid = t.typnamespace"
+           "  WHERE t.typtype <> 'd')"
            "SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),"
-           " format_type(a.atttypid, NULL),"
+           " b.name,"
            " a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND a.atttypmod < 0,"
            " a.attnotnull, pg_get_expr(d.adbin, d.adrelid),"
            " d.adbin IS NOT NULL AND d.adbin::text NOT LIKE '%%NEXTVALUEEXPR%%' AND"
            "  COALESCE((SELECT bool_and(p.provolatile <> 'v')"
            "   FROM regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') m"
            "   JOIN pg_proc p ON p.oid = m[1]::oid), true),"
-           " a.attidentity, a.attgenerated <> ''"
-           " FROM pg_attribute a"
+           " a.attidentity, a.attgenerated <> '',"
+           " CASE WHEN b.is_interval THEN b.typmod ELSE -1 END, b.nn"
+           " FROM pg_attribute a JOIN base b ON b.attnum = a.attnum"
            " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
            " WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped"
-           " ORDER BY a.attnum", oid);
+           " ORDER BY a.attnum", oid, oid);
   res = cs_exec(conn, sql, err);
   if (!res)
     return err ? err->code : CSVSTAGE_E_DB;
@@ -158,6 +185,8 @@ load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
     c->default_stable = PQgetvalue(res, i, 7)[0] == 't';
     c->identity = PQgetvalue(res, i, 8)[0];
     c->generated = PQgetvalue(res, i, 9)[0] == 't';
+    c->interval_typmod = atoi(PQgetvalue(res, i, 10));
+    c->notnull_domain = PQgetvalue(res, i, 11)[0] == 't';
     if (!c->name || !c->type || !c->basetype ||
         (!PQgetisnull(res, i, 6) && !c->default_expr)) {
       PQclear(res);
@@ -209,6 +238,103 @@ load_constraints(PGconn *conn, cs_table *t, const char *sql, cs_constraint **lis
       for (tok = strtok_r(names, "\n", &save); tok && j < nc; tok = strtok_r(NULL, "\n", &save))
         c->refcols[j++] = strdup(tok);
       free(names);
+    }
+  }
+  PQclear(res);
+  return CSVSTAGE_OK;
+}
+
+/*
+ * A view that takes INSERT itself (no INSTEAD OF trigger) passes a row to
+ * its one base table, whose NOT NULL and DEFAULT then apply: an INSERT
+ * that leaves a column out gets the base column's DEFAULT (unless the view
+ * has one of its own). The view's columns say nothing of either, so they
+ * are read from the view's query: each output column that is a plain
+ * column of the base table (a VAR in the stored rule).
+ */
+static csvstage_code
+load_view_base(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
+{
+  char sql[2048];
+  PGresult *res;
+
+  snprintf(sql, sizeof(sql),
+           "WITH rule AS (SELECT oid, ev_action FROM pg_rewrite WHERE ev_class = %s"
+           "  AND rulename = '_RETURN'),"
+           " base AS (SELECT DISTINCT d.refobjid AS relid FROM rule JOIN pg_depend d"
+           "  ON d.classid = 'pg_rewrite'::regclass AND d.objid = rule.oid"
+           "  AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> %s AND d.refobjsubid > 0),"
+           " tl AS (SELECT m[1]::int AS attnum, m[2]::int AS resno FROM rule,"
+           "  regexp_matches(rule.ev_action::text, '\\{TARGETENTRY :expr \\{VAR :varno [0-9]+ "
+           ":varattno ([0-9]+) [^}]*\\} :resno ([0-9]+)', 'g') m)"
+           " SELECT tl.resno, a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid),"
+           "  ad.adbin IS NOT NULL AND ad.adbin::text NOT LIKE '%%NEXTVALUEEXPR%%' AND"
+           "  COALESCE((SELECT bool_and(p.provolatile <> 'v')"
+           "   FROM regexp_matches(ad.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') f"
+           "   JOIN pg_proc p ON p.oid = f[1]::oid), true)"
+           " FROM tl JOIN base ON (SELECT count(*) FROM base) = 1"
+           " JOIN pg_attribute a ON a.attrelid = base.relid AND a.attnum = tl.attnum"
+           " LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum"
+           " WHERE EXISTS (SELECT 1 FROM pg_class b WHERE b.oid = base.relid AND b.relkind IN ('r', 'p'))",
+           oid, oid);
+  res = cs_exec(conn, sql, err);
+  if (!res)
+    return err ? err->code : CSVSTAGE_E_DB;
+  for (int i = 0; i < PQntuples(res); i++) {
+    int c = column_by_attnum(t, atoi(PQgetvalue(res, i, 0)));
+    if (c < 0)
+      continue;
+    t->cols[c].notnull = PQgetvalue(res, i, 1)[0] == 't';
+    if (!t->cols[c].default_expr && !PQgetisnull(res, i, 2)) {
+      t->cols[c].default_expr = strdup(PQgetvalue(res, i, 2));
+      t->cols[c].default_stable = PQgetvalue(res, i, 3)[0] == 't';
+      if (!t->cols[c].default_expr) {
+        PQclear(res);
+        return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+      }
+    }
+  }
+  PQclear(res);
+  return CSVSTAGE_OK;
+}
+
+/* t's conflict indexes (cs_table.conflict_names) and whether a foreign key
+ * refers to t itself. */
+static csvstage_code
+load_conflicts(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
+{
+  char sql[1024];
+  PGresult *res;
+  int n;
+
+  snprintf(sql, sizeof(sql),
+           "SELECT c.relname, r.relname, EXISTS (SELECT 1 FROM pg_constraint f"
+           "  WHERE f.contype = 'f' AND f.conrelid = %s AND f.confrelid = %s)"
+           " FROM (SELECT %s::regclass AS relid UNION SELECT relid FROM pg_partition_tree(%s)) pt"
+           " JOIN pg_index i ON i.indrelid = pt.relid JOIN pg_class c ON c.oid = i.indexrelid"
+           " JOIN pg_class r ON r.oid = COALESCE(pg_partition_root(i.indexrelid), i.indexrelid)"
+           " WHERE i.indisunique OR i.indisexclusion"
+           " UNION ALL SELECT NULL, NULL, EXISTS (SELECT 1 FROM pg_constraint f"
+           "  WHERE f.contype = 'f' AND f.conrelid = %s AND f.confrelid = %s)",
+           oid, oid, oid, oid, oid, oid);
+  res = cs_exec(conn, sql, err);
+  if (!res)
+    return err ? err->code : CSVSTAGE_E_DB;
+  n = PQntuples(res) - 1;   /* the last row only says self_fkey */
+  t->self_fkey = PQgetvalue(res, n, 2)[0] == 't';
+  t->conflict_names = calloc((size_t)n + 1, sizeof(char *));
+  t->conflict_roots = calloc((size_t)n + 1, sizeof(char *));
+  if (!t->conflict_names || !t->conflict_roots) {
+    PQclear(res);
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    t->conflict_names[i] = dup_value(res, i, 0);
+    t->conflict_roots[i] = dup_value(res, i, 1);
+    t->nconflicts++;
+    if (!t->conflict_names[i] || !t->conflict_roots[i]) {
+      PQclear(res);
+      return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     }
   }
   PQclear(res);
@@ -312,6 +438,9 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
 
   if (load_columns(conn, t, oid, err) != CSVSTAGE_OK)
     goto out;
+  /* Without an INSTEAD OF trigger (row_triggers), the base table's rules. */
+  if (t->relkind == 'v' && !t->row_triggers && load_view_base(conn, t, oid, err) != CSVSTAGE_OK)
+    goto out;
   /* CHECK constraints, in the order the server checks them (by name). */
   snprintf(sql, sizeof(sql),
            "SELECT conname, pg_get_expr(conbin, conrelid), array_to_string(conkey, ' ')"
@@ -344,6 +473,8 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
            " WHERE c.conrelid = %s AND c.contype = 'f' AND c.confmatchtype <> 'f'"
            " AND c.confrelid <> c.conrelid ORDER BY c.conname", oid);
   if (load_constraints(conn, t, sql, &t->fkeys, &t->nfkeys, err) != CSVSTAGE_OK)
+    goto out;
+  if (load_conflicts(conn, t, oid, err) != CSVSTAGE_OK)
     goto out;
   ok = 1;
 out:

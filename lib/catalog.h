@@ -11,7 +11,10 @@ typedef struct cs_column {
   char *name;
   int attnum;
   char *type;          /* with its modifier: "character varying(20)" */
-  char *basetype;      /* without: "character varying" */
+  char *basetype;      /* the type, or a domain's base type, with no
+                          modifier, as SQL names it: pg_catalog."bit" */
+  int interval_typmod; /* an interval's modifier (its fields), or -1 */
+  int notnull_domain;  /* a domain of the column's forbids NULL */
   int is_text;         /* text or unbounded varchar: any input is valid */
   int notnull;
   char *default_expr;  /* the DEFAULT's SQL, or NULL */
@@ -51,6 +54,15 @@ typedef struct cs_table {
   int nuniques;
   cs_constraint *fkeys;
   int nfkeys;
+  /* Every unique and exclusion index the rows meet, the partitions' too,
+   * by name (what a 23505 or 23P01 names), each with the name of the
+   * index on the table itself that it belongs to (its own, when it is not
+   * a partition's copy of one). */
+  char **conflict_names;
+  char **conflict_roots;
+  int nconflicts;
+  int self_fkey;       /* a foreign key refers to the table itself: a record
+                          may need a row of an earlier one */
 } cs_table;
 
 /*

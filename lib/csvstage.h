@@ -178,7 +178,7 @@ typedef struct csvstage_reject_line {
 #define CSVSTAGE_FIRST_REJECTS 10
 
 /*
- * What a load did. records == loaded + rejected, always; committed says
+ * What a load did. records == loaded + rejected + dropped, always; committed says
  * whether the loaded records are in. When csvstage_load fails with
  * anything but CSVSTAGE_E_REJECTS, the counts are 0: nothing was committed.
  */
@@ -190,11 +190,18 @@ typedef struct csvstage_result {
   long long loaded;           /* went in (or would have: on a dry run, or
                                  over max_rejects, when nothing committed) */
   long long rejected;         /* in the reject file */
+  long long dropped;          /* neither: a BEFORE or INSTEAD OF trigger
+                                 returned NULL for them, so the server
+                                 inserted no row (as it would for the
+                                 record alone) */
   long long bytes;            /* input bytes read (compressed, for gzip) */
   int committed;              /* 1 when the transaction committed */
   int dry_run;
   int row_by_row;             /* an unforeseen error made the insert go
                                  record by record (slower, same result) */
+  int reordered;              /* a key the client cannot compare exactly
+                                 came out of file order: the file was
+                                 settled again, record by record, in order */
   long long staged;           /* records that took the staging path (the
                                  others went straight into the table) */
   int outcome_unknown;        /* the connection was lost during COMMIT and

@@ -88,7 +88,11 @@ struct cs_direct {
   int copying;           /* a COPY of this chunk is under way */
   size_t sent;           /* bytes of rows sent in that COPY */
   FILE *aside;           /* records set aside, as staging COPY text */
+  FILE *journal;         /* with p->order_sensitive: every chunk's records
+                            too, so that the whole file can be settled
+                            again in file order (load.c) */
   long long naside, refusals;
+  long long inserted;    /* rows the table took (a trigger may drop some) */
   cs_buf one;            /* scratch: one staging row */
 };
 
@@ -217,7 +221,9 @@ cs_direct_open(const plan *p, PGconn *conn, const char *copy_sql, int enabled,
   d->max_records = CHUNK_RECORDS_MAX;
   d->marker = cs_copy_has_default(p->session);
   d->aside = tmpfile();
-  if (!d->aside) {
+  if (p->order_sensitive && enabled && d->aside)
+    d->journal = tmpfile();
+  if (!d->aside || (p->order_sensitive && enabled && !d->journal)) {
     cs_fail(err, CSVSTAGE_E_IO, "cannot create a temporary file for the records set aside: %s",
             strerror(errno));
     cs_direct_free(d);
@@ -256,6 +262,8 @@ cs_direct_free(cs_direct *d)
   free(d->one.data);
   if (d->aside)
     fclose(d->aside);
+  if (d->journal)
+    fclose(d->journal);
   free(d);
 }
 
@@ -321,7 +329,7 @@ map_record(cs_direct *d, const cs_record *rec)
           v->s = f->default_text, v->n = strlen(f->default_text);
         else if (!f->default_known || c->notnull)
           ok = 0;   /* a volatile DEFAULT (15), or a NULL DEFAULT: the server says */
-      } else if (c->notnull) {
+      } else if (c->notnull || c->notnull_domain) {
         ok = 0;
       }
       continue;
@@ -479,13 +487,14 @@ copy_verdict(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
   csvstage_error e;
   char ctx[1024];
   int cls_data;
-  long long line;
+  long long line, rows = 0;
 
   csvstage_error_clear(&e);
   ctx[0] = '\0';
   d->copying = 0;
   *bad = -1;
-  if (cs_copy_end_ctx(d->conn, NULL, NULL, &e, ctx, sizeof(ctx)) == 0) {
+  if (cs_copy_end_ctx(d->conn, NULL, &rows, &e, ctx, sizeof(ctx)) == 0) {
+    d->inserted += rows;   /* COPY counts the rows a BEFORE trigger kept */
     return cs_run(d->conn, "RELEASE SAVEPOINT csvstage_chunk", err);
   }
   if (PQstatus(d->conn) != CONNECTION_OK || e.code != CSVSTAGE_E_DB) {
@@ -627,6 +636,9 @@ flush_chunk(cs_direct *d, csvstage_error *err)
 
   if (d->n == 0)
     return 0;
+  if (d->journal && fwrite(d->stage.data, 1, d->stage.len, d->journal) != d->stage.len)
+    return cs_fail(err, CSVSTAGE_E_IO, "cannot write the records to a temporary file: %s",
+                   strerror(errno)), -1;
   if (!d->enabled && !d->copying) {
     r = set_aside_range(d, 0, d->n, err);
     d->n = 0;
@@ -714,26 +726,47 @@ cs_direct_set_aside(const cs_direct *d)
 }
 
 long long
+cs_direct_inserted(const cs_direct *d)
+{
+  return d->inserted;
+}
+
+long long
 cs_direct_refusals(const cs_direct *d)
 {
   return d->refusals;
 }
 
-int
-cs_direct_send_set_aside(cs_direct *d, csvstage_error *err)
+/* Sends the whole of f (staging COPY text) into the COPY under way. */
+static int
+send_file(cs_direct *d, FILE *f, csvstage_error *err)
 {
   size_t n;
 
+  if (!f)
+    return 0;
   if (cs_buf_reserve(&d->one, SEND_BYTES) != 0)
     return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-  if (fflush(d->aside) != 0 || fseek(d->aside, 0, SEEK_SET) != 0)
+  if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
     return cs_fail(err, CSVSTAGE_E_IO, "cannot read back the records set aside: %s",
                    strerror(errno)), -1;
-  while ((n = fread(d->one.data, 1, SEND_BYTES, d->aside)) > 0)
+  while ((n = fread(d->one.data, 1, SEND_BYTES, f)) > 0)
     if (cs_copy_put(d->conn, d->one.data, n, err))
       return -1;
-  if (ferror(d->aside))
+  if (ferror(f))
     return cs_fail(err, CSVSTAGE_E_IO, "cannot read back the records set aside: %s",
                    strerror(errno)), -1;
+  /* Appends go on at the end. */
+  if (fseek(f, 0, SEEK_END) != 0)
+    return cs_fail(err, CSVSTAGE_E_IO, "cannot seek in a temporary file: %s",
+                   strerror(errno)), -1;
   return 0;
+}
+
+int
+cs_direct_send_set_aside(cs_direct *d, int all, csvstage_error *err)
+{
+  if (send_file(d, d->aside, err))
+    return -1;
+  return all ? send_file(d, d->journal, err) : 0;
 }

@@ -43,8 +43,13 @@ int cs_direct_finish(cs_direct *d, csvstage_error *err);
 long long cs_direct_set_aside(const cs_direct *d);
 
 /* Sends the records set aside, as COPY text rows of csvstage_stage (line,
- * then the CSV's fields), into a COPY the caller has begun. */
-int cs_direct_send_set_aside(cs_direct *d, csvstage_error *err);
+ * then the CSV's fields), into a COPY the caller has begun. all (only with
+ * p->order_sensitive): every record of the file, those refused by the
+ * server twice (the caller keeps one of each line). */
+int cs_direct_send_set_aside(cs_direct *d, int all, csvstage_error *err);
+
+/* Rows the table took from the COPYs that went through. */
+long long cs_direct_inserted(const cs_direct *d);
 
 /* Chunks whose COPY the server refused, for -v. */
 long long cs_direct_refusals(const cs_direct *d);

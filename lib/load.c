@@ -308,6 +308,7 @@ plan_free(plan *p)
     free(p->fed[i].fallback_src);
   }
   free(p->csv_meta);
+  free(p->exact);
   free(p->fed);
   free(p->col_fed);
 }
@@ -574,10 +575,16 @@ add_text_value(sql *q, const fed_col *f, const char *row)
 }
 
 /*
- * The typed value as an INSERT gets it. The cast is to the type without its
- * modifier, so that the INSERT's own assignment applies it as COPY would
- * ("value too long for type character varying(5)", not a silent cut).
- * typmod: cast to the full type instead (for predictions).
+ * The typed value as an INSERT of the text as a literal gets it: the input
+ * function of the type (a domain's base type) with no modifier, then the
+ * INSERT's own assignment to the column applies the modifier and the
+ * domain's constraints ("value too long for type character(3)", not a
+ * silent cut). PostgreSQL makes one exception, which this follows: an
+ * interval's input takes its modifier, so that '1' into interval hour to
+ * minute means one minute.
+ * typmod: the value as the column holds it (for predictions), and NULL as a
+ * NULL of the base type, so that a domain's NOT NULL does not fail the
+ * whole statement.
  */
 static void
 add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int typmod)
@@ -586,11 +593,25 @@ add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int ty
 
   if (f->use_default)
     sql_add(q, "COALESCE(");
-  sql_add(q, "(");
-  add_text_value(q, f, row);
-  sql_add(q, ")");
-  if (!c->is_text)
-    sql_add(q, "::%s", typmod ? c->type : c->basetype);
+  if (c->is_text) {
+    sql_add(q, "(");
+    add_text_value(q, f, row);
+    sql_add(q, ")");
+  } else if (c->interval_typmod >= 0) {
+    sql_add(q, "pg_catalog.interval_in((");
+    add_text_value(q, f, row);
+    sql_add(q, ")::pg_catalog.cstring, 0, %d)", c->interval_typmod);
+  } else if (!typmod) {
+    sql_add(q, "(");
+    add_text_value(q, f, row);
+    sql_add(q, ")::%s", c->basetype);
+  } else {
+    sql_add(q, "CASE WHEN (");
+    add_text_value(q, f, row);
+    sql_add(q, ") IS NULL THEN NULL::%s ELSE (", c->basetype);
+    add_text_value(q, f, row);
+    sql_add(q, ")::%s END", c->type);
+  }
   if (f->use_default)
     sql_add(q, ", %s)", c->default_expr);
 }
@@ -715,13 +736,13 @@ add_known_value(sql *q, const plan *p, int col)
     if (c->default_expr)
       sql_add(q, "(%s)::%s", c->default_expr, c->type);
     else
-      sql_add(q, "NULL::%s", c->type);
+      sql_add(q, "NULL::%s", c->basetype);
     return;
   }
   if (!c->is_text) {
     sql_add(q, "CASE WHEN ");
     add_invalid(q, p, &p->fed[fi], "s");
-    sql_add(q, " THEN NULL ELSE ");
+    sql_add(q, " THEN NULL::%s ELSE ", c->basetype);
   }
   add_typed_value(q, p, &p->fed[fi], "s", 1);
   if (!c->is_text)
@@ -752,10 +773,17 @@ create_validators(plan *p, sql *q)
     p->fed[i].valid_fn = i;
     if (c->is_text)
       continue;
-    /* Assignment to a variable of the full type applies the modifier as an
-     * INSERT does (too long: an error, not a cut). */
-    sql_add(&body, "DECLARE x %s; BEGIN x := v::%s; RETURN true; "
-                   "EXCEPTION WHEN others THEN RETURN false; END", c->type, c->basetype);
+    /* Assignment to a variable of the full type applies the modifier and a
+     * domain's constraints as an INSERT does (too long: an error, not a
+     * cut). The variable is declared in an inner block: an error while a
+     * block sets up its variables escapes that block's own handler. */
+    if (c->interval_typmod >= 0)
+      sql_add(&body, "BEGIN DECLARE x %s := pg_catalog.interval_in(v::pg_catalog.cstring, 0, %d); "
+                     "BEGIN NULL; END; RETURN true; EXCEPTION WHEN others THEN RETURN false; END",
+              c->type, c->interval_typmod);
+    else
+      sql_add(&body, "BEGIN DECLARE x %s := v::%s; BEGIN NULL; END; RETURN true; "
+                     "EXCEPTION WHEN others THEN RETURN false; END", c->type, c->basetype);
     sql_add(q, "CREATE OR REPLACE FUNCTION pg_temp.csvstage_valid_%d(v text) "
                "RETURNS boolean LANGUAGE plpgsql STABLE STRICT AS ", i);
     sql_literal(q, sql_text(&body));
@@ -814,7 +842,7 @@ predict(plan *p, sql *q, int target_empty)
   }
   for (int i = 0; i < p->nfed; i++) {
     const cs_column *c = &t->cols[p->fed[i].col];
-    if (c->notnull && !p->fed[i].use_default) {
+    if ((c->notnull || c->notnull_domain) && !p->fed[i].use_default) {
       sql_add(q, " OR (");
       add_text_value(q, &p->fed[i], "s");
       sql_add(q, ") IS NULL");
@@ -949,27 +977,52 @@ insert_clean(plan *p, sql *q, long long *rows)
  * Inserts records one by one, in line order, each in its own
  * subtransaction, on the server; the errors go to csvstage_reject with the
  * server's words. all: every record (else the suspects only).
+ *
+ * Each record is one INSERT whose values are SQL literals, run by EXECUTE:
+ * the statement a user would write, so that every error is the one that
+ * statement gives, and the first of several: a literal's input is checked
+ * when the statement is parsed, column by column, modifiers (too long for
+ * char(3)) when it is planned, domains, NOT NULL and CHECK when it runs. A
+ * value that takes the column's DEFAULT is the DEFAULT keyword (for a view:
+ * its base table's DEFAULT).
  */
 static int
 insert_one_by_one(plan *p, sql *q, int all, long long *rows)
 {
   sql body = {.conn = q->conn, .err = q->err};
+  sql head = {.conn = q->conn, .err = q->err};
   PGresult *res;
   int rc = -1;
 
+  sql_add(&head, "INSERT INTO %s ", p->table->sql_name);
+  add_column_list(&head, p);
+  sql_add(&head, " VALUES (");
   sql_add(&body, "DECLARE r record; st text; msg text; det text; col text; con text; "
                  "n bigint := 0; k bigint; "
                  "BEGIN FOR r IN SELECT s.* FROM csvstage_stage s%s ORDER BY s._line LOOP "
-                 "BEGIN INSERT INTO %s ",
-          all ? "" : " WHERE s._line IN (SELECT _line FROM csvstage_suspect)",
-          p->table->sql_name);
-  add_column_list(&body, p);
-  sql_add(&body, " VALUES (");
+                 "BEGIN EXECUTE ",
+          all ? "" : " WHERE s._line IN (SELECT _line FROM csvstage_suspect)");
+  sql_literal(&body, sql_text(&head) ? sql_text(&head) : "");
   for (int i = 0; i < p->nfed; i++) {
-    sql_add(&body, i ? ", " : "");
-    add_typed_value(&body, p, &p->fed[i], "r", 0);
+    const fed_col *f = &p->fed[i];
+    sql_add(&body, " || %s", i ? "', ' || " : "");
+    if (f->use_default) {
+      sql_add(&body, "CASE WHEN (");
+      add_text_value(&body, f, "r");
+      sql_add(&body, ") IS NULL THEN 'DEFAULT' ELSE quote_literal(");
+      add_text_value(&body, f, "r");
+      sql_add(&body, ") END");
+    } else {
+      sql_add(&body, "quote_nullable(");
+      add_text_value(&body, f, "r");
+      sql_add(&body, ")");
+    }
   }
-  sql_add(&body, "); GET DIAGNOSTICS k = ROW_COUNT; n := n + k; "
+  sql_add(&body, " || ')'");
+  if (head.failed)
+    body.failed = 1;
+  free(head.b.data);
+  sql_add(&body, "; GET DIAGNOSTICS k = ROW_COUNT; n := n + k; "
                  "EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS "
                  "st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, "
                  "col = COLUMN_NAME, con = CONSTRAINT_NAME; ");
@@ -1294,9 +1347,39 @@ progress(plan *p, cs_input *in, cs_reader *rd, const char *path, double t0, int 
   p->session->progress(&pr, p->session->progress_arg);
 }
 
+/*
+ * Creates csvstage_stage and fills it with the records set aside (all:
+ * every record of the file, one row a line).
+ */
+static int
+fill_stage(plan *p, sql *q, cs_direct *d, int all)
+{
+  /* In one transaction for several files, the last file's are still here. */
+  sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
+             "pg_temp.csvstage_reject; CREATE TEMP TABLE csvstage_stage (_line bigint");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(q, ", c%d text", i + 1);
+  sql_add(q, ") ON COMMIT DROP");
+  if (sql_run(q, NULL))
+    return -1;
+  if (cs_copy_begin(q->conn, "COPY csvstage_stage FROM STDIN", q->err))
+    return -1;
+  if (cs_direct_send_set_aside(d, all, q->err)) {
+    cs_copy_end(q->conn, "csvstage stopped reading the records set aside", NULL, NULL);
+    return -1;
+  }
+  if (cs_copy_end(q->conn, NULL, NULL, q->err))
+    return -1;
+  /* A record the server refused is in the journal and set aside. */
+  if (all && cs_run(q->conn, "DELETE FROM csvstage_stage a USING csvstage_stage b "
+                    "WHERE a._line = b._line AND a.ctid > b.ctid", q->err))
+    return -1;
+  return 0;
+}
+
 static int
 stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally *ty,
-      long long *staged, const char *path, double t0, csvstage_error *err)
+      cs_direct **dp, long long *staged, const char *path, double t0, csvstage_error *err)
 {
   double last = t0;
   sql q = {.conn = conn, .err = err};
@@ -1327,8 +1410,8 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
   /* A view takes INSERT through its rules or triggers, not COPY; and COPY
    * bypasses a table's rules ON INSERT. Those take the staging path. */
   if (sql_text(&q))
-    d = cs_direct_open(p, conn, sql_text(&q), p->table->relkind != 'v' && !p->table->insert_rules,
-                       err);
+    d = cs_direct_open(p, conn, sql_text(&q), p->table->relkind != 'v' && !p->table->insert_rules &&
+                       !p->strict, err);
   sql_reset(&q);
   if (!d)
     goto out;
@@ -1360,29 +1443,12 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
     goto out;
   *staged = cs_direct_set_aside(d);
   p->refusals = cs_direct_refusals(d);
-  if (*staged == 0) {
-    rc = 0;
-    goto out;
-  }
-  /* In one transaction for several files, the last file's are still here. */
-  sql_add(&q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
-              "pg_temp.csvstage_reject; CREATE TEMP TABLE csvstage_stage (_line bigint");
-  for (int i = 0; i < p->ncsv; i++)
-    sql_add(&q, ", c%d text", i + 1);
-  sql_add(&q, ") ON COMMIT DROP");
-  if (sql_run(&q, NULL))
-    goto out;
-  if (cs_copy_begin(conn, "COPY csvstage_stage FROM STDIN", err))
-    goto out;
-  if (cs_direct_send_set_aside(d, err)) {
-    cs_copy_end(conn, "csvstage stopped reading the records set aside", NULL, NULL);
-    goto out;
-  }
-  if (cs_copy_end(conn, NULL, NULL, err))
+  p->inserted = cs_direct_inserted(d);
+  if (*staged > 0 && fill_stage(p, &q, d, 0))
     goto out;
   rc = 0;
 out:
-  cs_direct_free(d);
+  *dp = d;   /* the caller's to free: settle may need it again */
   free(q.b.data);
   free(picked);
   free(plens);
@@ -1554,6 +1620,149 @@ ledger(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
 }
 
 
+/*
+ * Which unique keys both paths keep in file order. The fast path sets a
+ * record aside when a key of it may have come before (a Bloom filter of
+ * the keys as the client sees them), and the staging path settles every
+ * record of a repeated key one by one, in order; that holds for a unique
+ * index on plain columns whose text the client can compare exactly
+ * (integers, text, char(n)) when no trigger may change a key on the way
+ * and no key column takes a DEFAULT the client cannot see. Any other
+ * unique or exclusion index (an expression, a predicate, NULLS NOT
+ * DISTINCT, dates or numerics spelled two ways, a partition's own, a
+ * view's base table's) may let a later record in before an earlier one
+ * that the staging path settles afterwards: the earlier is then refused
+ * in its place. Such a refusal (a 23505 or 23P01 naming an index not kept
+ * exact) makes settle() start over in file order.
+ */
+static int
+order_plan(plan *p, csvstage_error *err)
+{
+  const cs_table *t = p->table;
+
+  p->strict = t->self_fkey;
+  p->nexact = 0;
+  p->exact = calloc((size_t)t->nconflicts + 1, sizeof(*p->exact));
+  if (!p->exact)
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  for (int c = 0; c < t->nconflicts; c++) {
+    int exact = 0;
+    for (int k = 0; k < t->nuniques && !exact && !t->row_triggers; k++) {
+      const cs_constraint *u = &t->uniques[k];
+      int ok = 1, fed = 0;
+      if (strcmp(u->name, t->conflict_roots[c]) != 0)
+        continue;
+      for (int j = 0; j < u->ncols && ok; j++) {
+        const cs_column *col = &t->cols[u->cols[j]];
+        int fi = p->col_fed[u->cols[j]];
+        if (fi < 0) {
+          ok = !col->generated && !col->identity && col->default_expr && col->default_stable;
+          continue;
+        }
+        fed = 1;
+        ok = !p->fed[fi].use_default &&
+             (p->fed[fi].type.kind == CS_KIND_INT2 || p->fed[fi].type.kind == CS_KIND_INT4 ||
+              p->fed[fi].type.kind == CS_KIND_INT8 || p->fed[fi].type.kind == CS_KIND_TEXT ||
+              p->fed[fi].type.kind == CS_KIND_VARCHAR || p->fed[fi].type.kind == CS_KIND_BPCHAR);
+      }
+      exact = ok && fed;
+    }
+    if (exact)
+      p->exact[p->nexact++] = t->conflict_names[c];
+  }
+  p->order_sensitive = t->relkind == 'v' || p->nexact < t->nconflicts;
+  return 0;
+}
+
+/* Whether the careful path refused a record for a key conflict that may
+ * be out of file order (order_plan): 1, 0, or -1 with q's err filled. */
+static int
+out_of_order(plan *p, sql *q)
+{
+  PGresult *r;
+  int found;
+
+  sql_add(q, "SELECT EXISTS (SELECT 1 FROM csvstage_reject WHERE st IN ('23505', '23P01') "
+             "AND con <> ALL (ARRAY[");
+  for (int i = 0; i < p->nexact; i++) {
+    sql_add(q, i ? ", " : "");
+    sql_literal(q, p->exact[i]);
+  }
+  sql_add(q, "]::text[]))");
+  r = sql_query(q);
+  if (!r)
+    return -1;
+  found = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  return found;
+}
+
+/*
+ * The careful path for the records set aside (in csvstage_stage): the
+ * set-based prediction, one INSERT ... SELECT of the records predicted
+ * fine, then the others one by one; csvstage_reject holds the server's
+ * refusals. Should the INSERT fail anyway, everything set aside goes one by
+ * one. Should a key conflict come out of file order (order_plan), the
+ * whole file's work is rolled back to csvstage_data and every record goes
+ * one by one, in file order: the reference itself. *bulk, *one: the rows
+ * each way put in (p->inserted is zeroed when the fast path's are undone).
+ */
+static int
+settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, long long *one)
+{
+  PGconn *conn = q->conn;
+  csvstage_error *err = q->err;
+  const char *reject_table = "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, "
+                             "col text, con text, msg text, det text) ON COMMIT DROP";
+  PGresult *r;
+  int target_empty, found;
+
+  if (!cs_has_input_is_valid(p->session) && create_validators(p, q))
+    return -1;
+  if (p->strict) {
+    res->row_by_row = 1;
+    return cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one) ? -1 : 0;
+  }
+  sql_add(q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p->table->sql_name);
+  r = sql_query(q);
+  if (!r)
+    return -1;
+  target_empty = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  if (cs_run(conn, reject_table, err) || predict(p, q, target_empty) ||
+      cs_run(conn, "SAVEPOINT csvstage_bulk", err))
+    return -1;
+  if (insert_clean(p, q, bulk) == 0) {
+    if (cs_run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
+        insert_one_by_one(p, q, 0, one))
+      return -1;
+  } else {
+    /* What prediction could not foresee: start over, one by one. */
+    if (err->code != CSVSTAGE_E_DB)
+      return -1;
+    csvstage_error_clear(err);
+    *bulk = 0;
+    res->row_by_row = 1;
+    if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
+        insert_one_by_one(p, q, 1, one))
+      return -1;
+  }
+  if (!p->order_sensitive)
+    return 0;
+  found = out_of_order(p, q);
+  if (found <= 0)
+    return found;
+  /* Once more, in file order: the file's records, none in the table. */
+  res->row_by_row = 1;
+  res->reordered = 1;
+  p->inserted = *bulk = *one = 0;
+  if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || fill_stage(p, q, d, 1) ||
+      (!cs_has_input_is_valid(p->session) && create_validators(p, q)) ||
+      cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one))
+    return -1;
+  return 0;
+}
+
 csvstage_code
 csvstage_load(csvstage_session *session, const csvstage_settings *settings,
               const char *path, int flags, csvstage_result *res, csvstage_error *err)
@@ -1564,6 +1773,7 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   cs_input *in = NULL;
   cs_reader *rd = NULL;
   cs_rejects *rj = NULL;
+  cs_direct *d = NULL;
   plan p = {0};
   tally *ty = NULL;
   sql q = {.conn = conn};
@@ -1710,51 +1920,30 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   }
   if (compute_defaults(&p, &q))
     goto failed;
-  if (stage(&p, conn, in, rd, rj, ty, &staged, path, t0, err) || session->interrupted)
+  if (order_plan(&p, err))
+    goto failed;
+  /* Where a key conflict may come out of file order, the whole file is
+   * settled again from here. */
+  if (cs_run(conn, "SAVEPOINT csvstage_data", err) ||
+      stage(&p, conn, in, rd, rj, ty, &d, &staged, path, t0, err) || session->interrupted)
     goto failed;
   res->staged = staged;
-  if (staged > 0) {   /* the careful path, for the records set aside */
-    PGresult *r;
-    int target_empty = 0;
-    if (!cs_has_input_is_valid(session) && create_validators(&p, &q))
-      goto failed;
-    sql_add(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p.table->sql_name);
-    r = sql_query(&q);
-    if (!r)
-      goto failed;
-    target_empty = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (cs_run(conn, "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, col text, "
-                  "con text, msg text, det text) ON COMMIT DROP", err) ||
-        predict(&p, &q, target_empty) ||
-        cs_run(conn, "SAVEPOINT csvstage_bulk", err))
-      goto failed;
-    if (insert_clean(&p, &q, &bulk) == 0) {
-      if (cs_run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
-          insert_one_by_one(&p, &q, 0, &one))
-        goto failed;
-    } else {
-      /* What prediction could not foresee: start over, one by one. */
-      if (err->code != CSVSTAGE_E_DB)
-        goto failed;
-      csvstage_error_clear(err);
-      bulk = 0;
-      res->row_by_row = 1;
-      if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
-          insert_one_by_one(&p, &q, 1, &one))
-        goto failed;
-    }
-    if (write_server_rejects(&p, conn, rj, ty, err) ||
-        (!cs_has_input_is_valid(session) && drop_validators(&p, &q)))
-      goto failed;
-  }
+  if (staged > 0 && (settle(&p, &q, d, res, &bulk, &one) ||
+                     write_server_rejects(&p, conn, rj, ty, err) ||
+                     (!cs_has_input_is_valid(session) && drop_validators(&p, &q))))
+    goto failed;
+  if (cs_run(conn, "RELEASE SAVEPOINT csvstage_data", err))
+    goto failed;
 counted:
   if (cs_rejects_finish(rj, err))
     goto failed;
   cs_reader_get_stats(rd, &st);
   res->records = st.records;
   res->rejected = cs_rejects_count(rj);
-  res->loaded = res->records - res->rejected;
+  /* What the server inserted: a record a trigger dropped is neither loaded
+   * nor rejected. */
+  res->loaded = p.inserted + bulk + one;
+  res->dropped = res->records - res->rejected - res->loaded;
   res->bytes = cs_input_position(in);
   tally_finish(ty);
   over = (settings->max_rejects >= 0 && res->rejected > settings->max_rejects) ||
@@ -1769,7 +1958,7 @@ counted:
     if (cs_run(conn, rollback_sql(session), err))
       goto failed;
     in_tx = 0;
-    res->records = res->loaded = res->rejected = res->staged = 0;
+    res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
     res->ngroups = res->nfirst = 0;
     res->other_rejects = 0;
     goto out;
@@ -1864,11 +2053,12 @@ failed:
     cs_run(conn, rollback_sql(session), &ignored);
   }
   /* Nothing was committed, so nothing is accounted for: the error says why. */
-  res->records = res->loaded = res->rejected = res->staged = 0;
+  res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
   res->committed = 0;
 out:
   res->elapsed_s = now_s() - t0;
   cs_rejects_discard(rj);
+  cs_direct_free(d);
   cs_reader_free(rd);
   cs_input_close(in);
   cs_table_free(p.table);

@@ -64,6 +64,16 @@ typedef struct plan {
   int overriding;        /* an identity ALWAYS column is fed */
   int *col_fed;          /* per table column: index into fed, or -1 */
   long long refusals;    /* COPYs into the table the server refused */
+  long long inserted;    /* rows the fast path's COPYs put in */
+  /* File order between the two paths (load.c's order_plan): */
+  int order_sensitive;   /* a key conflict may be settled out of file order:
+                            the fast path keeps every record to settle the
+                            file again, in order, should one be found */
+  int strict;            /* every record one by one, in order, from the
+                            start (a foreign key to the table itself) */
+  const char **exact;    /* conflict indexes kept in file order by both
+                            paths (a 23505 naming one is in order) */
+  int nexact;
 } plan;
 
 #endif

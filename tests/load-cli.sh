@@ -25,7 +25,7 @@ table_rows() {
 
 # Every load in the foreground runs through cs, which checks the accounting
 # after it from the run's JSON summary: for each file that completed,
-# records = loaded + rejected, and its reject file holds `rejected` records
+# records = loaded + rejected + dropped, and its reject file holds `rejected` records
 # (counted by `csvstage rejects`); each table gained exactly the loaded
 # records of the committed files that went to it, and nothing else changed.
 cs() {
@@ -50,12 +50,12 @@ cs() {
       bad "accounting: exit $cs_st and no JSON summary, or rows changed: $*"
     return $cs_st
   fi
-  jq -r '.files[] | [.table // "-", .records, .loaded, .rejected, .committed, .exit_code,
+  jq -r '.files[] | [.table // "-", .records, .loaded, .rejected, .dropped, .committed, .exit_code,
                      .reject_file // "-", .file] | @tsv' "$json" >"$tmp/acct.files"
-  while IFS='	' read -r table records loaded rejected committed code rfile file; do
+  while IFS='	' read -r table records loaded rejected dropped committed code rfile file; do
     [ "$code" = 0 ] || [ "$code" = 3 ] || continue
-    [ "$records" -eq $((loaded + rejected)) ] ||
-      bad "accounting: $file: $records records, $loaded loaded + $rejected rejected ($*)"
+    [ "$records" -eq $((loaded + rejected + dropped)) ] ||
+      bad "accounting: $file: $records records, $loaded loaded + $rejected rejected + $dropped dropped ($*)"
     if [ "$rejected" -gt 0 ]; then
       inrej=$("$bin" rejects ${conf:+-c "$conf"} "$rfile" 2>&1 | sed -n '1s/.*: \([0-9]*\) rejected records\{0,1\}$/\1/p')
       [ "$inrej" = "$rejected" ] ||
@@ -63,7 +63,7 @@ cs() {
     fi
   done <"$tmp/acct.files"
   after=$(table_rows)
-  gained=$(awk -F '\t' '$5 == "true" { g[$1] += $3 } END { for (t in g) print t, g[t] }' "$tmp/acct.files")
+  gained=$(awk -F '\t' '$6 == "true" { g[$1] += $3 } END { for (t in g) print t, g[t] }' "$tmp/acct.files")
   want=$(printf '%s\n' "$before" | awk -v gained="$gained" '
     BEGIN { n = split(gained, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); g[f[1]] = f[2] } }
     NF == 2 { print $1, $2 + g[$1] }')
@@ -173,7 +173,7 @@ cs -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/a.csv" "$tmp/b.csv" 2>"$err"; st=$
 cs -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "summary run: exit $st, want 1: $(cat "$err")"
 tr -d ' \n' <"$tmp/sum.json" >"$tmp/sum.flat"
-grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
+grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"dropped":0,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
   && ok || bad "summary json: $(cat "$tmp/sum.json")"
 cs -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
@@ -456,7 +456,7 @@ cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction --summary-json "$tmp/
   "$tmp/st1.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && [ "$(sql 'SELECT count(*) FROM st_t')" = 0 ] &&
   grep -q "rolled back, nothing of the run's 2 files committed" "$err" &&
-  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
+  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"dropped":0,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
   && ok || bad "single transaction, one failing: exit $st: $(cat "$err" "$tmp/st.json")"
 cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] &&
