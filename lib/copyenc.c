@@ -122,3 +122,57 @@ cs_copy_encode(cs_buf *out, const cs_record *rec)
   out->len = (size_t)(p - out->data);
   return 0;
 }
+
+int
+cs_buf_append(cs_buf *b, const char *s, size_t n)
+{
+  if (cs_buf_reserve(b, n + 1) != 0)
+    return -1;
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  return 0;
+}
+
+int
+cs_copy_split_row(char *row, size_t n, char **fields, size_t *lens, int max)
+{
+  char *in = row, *end = row + n, *out;
+  int nf = 0;
+
+  if (n > 0 && end[-1] == '\n')
+    end--;
+  for (;;) {
+    char *start = in;
+    int null = 0;
+    out = in;
+    if (end - in >= 2 && in[0] == '\\' && in[1] == 'N' && (end - in == 2 || in[2] == '\t')) {
+      null = 1;
+      in += 2;
+    }
+    while (!null && in < end && *in != '\t') {
+      if (*in == '\\') {
+        if (++in == end)
+          return -1;
+        switch (*in) {
+        case 't': *out++ = '\t'; break;
+        case 'n': *out++ = '\n'; break;
+        case 'r': *out++ = '\r'; break;
+        case '\\': *out++ = '\\'; break;
+        default: return -1;
+        }
+        in++;
+      } else {
+        *out++ = *in++;
+      }
+    }
+    if (nf < max) {
+      fields[nf] = null ? NULL : start;
+      lens[nf] = null ? 0 : (size_t)(out - start);
+    }
+    nf++;
+    if (in >= end)
+      break;
+    in++;   /* the tab */
+  }
+  return nf < max ? nf : max;
+}

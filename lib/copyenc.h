@@ -27,6 +27,17 @@ int cs_buf_vprintf(cs_buf *b, const char *fmt, va_list ap);
 /* Makes room for n more bytes. Returns 0, or -1 when out of memory. */
 int cs_buf_reserve(cs_buf *b, size_t n);
 
+/* Appends n bytes of s. Returns 0, or -1 when out of memory. */
+int cs_buf_append(cs_buf *b, const char *s, size_t n);
+
+/*
+ * Splits one row of COPY text (as cs_copy_encode writes it, n bytes, the
+ * newline optional) into fields, in place: escapes undone, \N a NULL
+ * (fields[i] NULL). Returns the number of fields (at most max; the rest
+ * are left out), or -1 when the row is not COPY text.
+ */
+int cs_copy_split_row(char *row, size_t n, char **fields, size_t *lens, int max);
+
 /*
  * Appends the record as one row of COPY's text format: the record's first
  * line number, then its fields, tab-separated, NULL as \N, and backslash,

@@ -457,25 +457,6 @@ send_rows(cs_direct *d, size_t from, size_t to, csvstage_error *err)
 
 /* ---- chunks ---- */
 
-/* The line COPY names in CONTEXT ("COPY users, line 5, column x: ..."),
- * found after the table's name so that translated messages do too; 0 when
- * there is none. */
-static long long
-context_line(const char *ctx, const char *relname)
-{
-  const char *at = ctx;
-  size_t n = strlen(relname);
-
-  while ((at = strstr(at, relname)) != NULL) {
-    const char *s = at + n;
-    for (int skip = 0; *s && *s != '\n' && skip < 24; s++, skip++)
-      if (*s >= '0' && *s <= '9')
-        return strtoll(s, NULL, 10);
-    at += n;
-  }
-  return 0;
-}
-
 /*
  * Ends the COPY of chunk records [a, b). Returns 0 when they are in, 1 when
  * the server refused them (rolled back; *bad is the refused record, or -1
@@ -516,7 +497,7 @@ copy_verdict(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
   }
   if (strcmp(e.sqlstate, "23503") == 0)
     return 1;
-  line = context_line(ctx, d->p->table->name);
+  line = cs_context_line(ctx, d->p->table->name);
   if (line >= 1 && line <= b - a)
     *bad = a + (int)(line - 1);
   return 1;
@@ -769,4 +750,73 @@ cs_direct_send_set_aside(cs_direct *d, int all, csvstage_error *err)
   if (send_file(d, d->aside, err))
     return -1;
   return all ? send_file(d, d->journal, err) : 0;
+}
+
+/*
+ * Walks rows [from, to) (to < 0: to the end) of the records set aside
+ * (all: then the journal's), one row a line of COPY text: sends them into
+ * the COPY under way, or (out) appends them to out.
+ */
+static int
+walk_rows(cs_direct *d, int all, long long from, long long to, cs_buf *out,
+          csvstage_error *err)
+{
+  FILE *files[2] = {d->aside, all ? d->journal : NULL};
+  long long row = 0;
+  size_t n;
+
+  if (cs_buf_reserve(&d->one, SEND_BYTES) != 0)
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  for (int i = 0; i < 2 && (to < 0 || row < to); i++) {
+    FILE *f = files[i];
+    if (!f)
+      continue;
+    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
+      return cs_fail(err, CSVSTAGE_E_IO, "cannot read back the records set aside: %s",
+                     strerror(errno)), -1;
+    while ((to < 0 || row < to) && (n = fread(d->one.data, 1, SEND_BYTES, f)) > 0) {
+      const char *p = d->one.data, *end = p + n, *span = NULL;
+      while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl + 1 : end;
+        int in = row >= from && (to < 0 || row < to);
+        if (in && !span)
+          span = p;
+        if (!in && span) {
+          if (out ? cs_buf_append(out, span, (size_t)(p - span))
+                  : cs_copy_put(d->conn, span, (size_t)(p - span), err))
+            return out ? (cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1) : -1;
+          span = NULL;
+        }
+        if (nl)
+          row++;
+        p = stop;
+      }
+      if (span && (out ? cs_buf_append(out, span, (size_t)(end - span))
+                       : cs_copy_put(d->conn, span, (size_t)(end - span), err)))
+        return out ? (cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1) : -1;
+    }
+    if (ferror(f))
+      return cs_fail(err, CSVSTAGE_E_IO, "cannot read back the records set aside: %s",
+                     strerror(errno)), -1;
+    if (fseek(f, 0, SEEK_END) != 0)
+      return cs_fail(err, CSVSTAGE_E_IO, "cannot seek in a temporary file: %s",
+                     strerror(errno)), -1;
+  }
+  return 0;
+}
+
+int
+cs_direct_send_rows(cs_direct *d, int all, long long from, long long to, csvstage_error *err)
+{
+  if (from == 0 && to < 0)
+    return cs_direct_send_set_aside(d, all, err);
+  return walk_rows(d, all, from, to, NULL, err);
+}
+
+int
+cs_direct_row(cs_direct *d, int all, long long k, cs_buf *out, csvstage_error *err)
+{
+  out->len = 0;
+  return walk_rows(d, all, k, k + 1, out, err);
 }

@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include "copyenc.h"
 #include "csvstage.h"
 #include "plan.h"
 #include "reader.h"
@@ -50,6 +51,14 @@ int cs_direct_send_set_aside(cs_direct *d, int all, csvstage_error *err);
 
 /* Rows the table took from the COPYs that went through. */
 long long cs_direct_inserted(const cs_direct *d);
+
+/* The same rows as cs_direct_send_set_aside, [from, to) of them (to < 0:
+ * to the end), for a COPY that must start again after a row it refused. */
+int cs_direct_send_rows(cs_direct *d, int all, long long from, long long to,
+                        csvstage_error *err);
+
+/* Row k of them, its COPY text with the newline, into out. */
+int cs_direct_row(cs_direct *d, int all, long long k, cs_buf *out, csvstage_error *err);
 
 /* Chunks whose COPY the server refused, for -v. */
 long long cs_direct_refusals(const cs_direct *d);

@@ -1162,6 +1162,33 @@ pick_fields(const plan *p, int nfields, const char *const *in, const size_t *inl
   return n;
 }
 
+/* A staging row as bytea text ("\\x4a09..."), back into the record's fields
+ * (raw holds their bytes). Returns 0, or -1 when out of memory. */
+static int
+unhex_row(const plan *p, const char *hex, cs_buf *raw, char **split, size_t *slens,
+          const char **fields, size_t *lens)
+{
+  size_t n = strlen(hex);
+  int nf;
+
+  if (n >= 2 && hex[0] == '\\' && hex[1] == 'x')
+    hex += 2, n -= 2;
+  raw->len = 0;
+  if (cs_buf_reserve(raw, n / 2 + 1) != 0)
+    return -1;
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    unsigned v;
+    sscanf(hex + i, "%2x", &v);
+    raw->data[raw->len++] = (char)v;
+  }
+  nf = cs_copy_split_row(raw->data, raw->len, split, slens, p->ncsv + 1);
+  for (int i = 0; i < p->ncsv; i++) {
+    fields[i] = i + 1 < nf ? split[i + 1] : NULL;
+    lens[i] = i + 1 < nf ? slens[i + 1] : 0;
+  }
+  return 0;
+}
+
 /* Streams csvstage_reject, joined to the records, into the reject file. */
 static int
 write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_error *err)
@@ -1169,22 +1196,31 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
   sql q = {.conn = conn, .err = err};
   PGresult *res = NULL;
   const char **fields = NULL, **picked = NULL;
-  size_t *lens = NULL, *plens = NULL;
+  char **split = NULL;
+  size_t *lens = NULL, *plens = NULL, *slens = NULL;
+  cs_buf raw = {0};
   int rc = -1, done = 0;
 
+  split = calloc((size_t)p->ncsv + 2, sizeof(*split));
+  slens = calloc((size_t)p->ncsv + 2, sizeof(*slens));
   fields = calloc((size_t)p->ncsv + 1, sizeof(*fields));
   picked = calloc((size_t)p->ncsv + 1, sizeof(*picked));
   lens = calloc((size_t)p->ncsv + 1, sizeof(*lens));
   plens = calloc((size_t)p->ncsv + 1, sizeof(*plens));
-  if (!fields || !picked || !lens || !plens) {
+  if (!fields || !picked || !lens || !plens || !split || !slens) {
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
   }
-  sql_add(&q, "SELECT r._line, r.st, r.col, r.con, r.msg, r.det");
+  /* The records the server could not convert come as their staging row,
+   * in the input's bytes. */
+  sql_add(&q, "SELECT r._line, r.st, r.col, r.con, r.msg, r.det, NULL::bytea");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", s.c%d", i + 1);
   sql_add(&q, " FROM csvstage_reject r JOIN csvstage_stage s ON s._line = r._line "
-              "ORDER BY r._line");
+              "UNION ALL SELECT u._line, u.st, '', '', u.msg, '', u.row");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(&q, ", NULL");
+  sql_add(&q, " FROM csvstage_unconverted u ORDER BY 1");
   /* Row by row: the rejects may be many; memory stays flat. */
   if (!sql_text(&q) || !PQsendQuery(conn, sql_text(&q)) || !PQsetSingleRowMode(conn)) {
     cs_fail_result(err, conn, NULL);
@@ -1194,8 +1230,13 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_SINGLE_TUPLE && !done) {
       for (int i = 0; i < p->ncsv; i++) {
-        fields[i] = PQgetisnull(res, 0, 6 + i) ? NULL : PQgetvalue(res, 0, 6 + i);
-        lens[i] = (size_t)PQgetlength(res, 0, 6 + i);
+        fields[i] = PQgetisnull(res, 0, 7 + i) ? NULL : PQgetvalue(res, 0, 7 + i);
+        lens[i] = (size_t)PQgetlength(res, 0, 7 + i);
+      }
+      if (!PQgetisnull(res, 0, 6) && unhex_row(p, PQgetvalue(res, 0, 6), &raw, split, slens,
+                                                fields, lens)) {
+        cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+        done = -1;
       }
       int n = pick_fields(p, p->ncsv, fields, lens, picked, plens);
       cs_reject_row row = {
@@ -1223,6 +1264,9 @@ out:
   free(picked);
   free(lens);
   free(plens);
+  free(split);
+  free(slens);
+  free(raw.data);
   return rc;
 }
 
@@ -1348,30 +1392,113 @@ progress(plan *p, cs_input *in, cs_reader *rd, const char *path, double t0, int 
 }
 
 /*
+ * Records row k of the records set aside (d's numbering) in
+ * csvstage_unconverted: the server could not convert its bytes from the
+ * source encoding (e: its error). The row keeps the input's bytes, for the
+ * reject file.
+ */
+static int
+unconverted(plan *p, sql *q, cs_direct *d, int all, long long k, const csvstage_error *e)
+{
+  cs_buf row = {0};
+  char *hex = NULL;
+  int rc = -1;
+
+  if (cs_direct_row(d, all, k, &row, q->err))
+    goto out;
+  hex = malloc(row.len * 2 + 1);
+  if (!hex) {
+    cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < row.len; i++)
+    snprintf(hex + 2 * i, 3, "%02x", (unsigned char)row.data[i]);
+  hex[row.len * 2] = '\0';
+  /* The line: the row's first field, digits only (cs_copy_encode). */
+  sql_add(q, "INSERT INTO csvstage_unconverted VALUES (%lld, ",
+          row.len ? strtoll(row.data, NULL, 10) : 0);
+  sql_literal(q, e->sqlstate);
+  sql_add(q, ", ");
+  sql_literal(q, e->message);
+  sql_add(q, ", decode('%s', 'hex'))", hex);
+  rc = sql_run(q, NULL);
+out:
+  free(row.data);
+  free(hex);
+  return rc;
+}
+
+/*
+ * COPYs rows [from, to) of the records set aside into csvstage_stage in a
+ * savepoint. Returns 0; 1 when the server could not convert a row from the
+ * source encoding (*bad: its number; rolled back, e filled); -1 with q's
+ * err filled.
+ */
+static int
+copy_stage_rows(sql *q, cs_direct *d, int all, long long from, long long to, long long *bad,
+                csvstage_error *e)
+{
+  char ctx[1024] = "";
+  long long line;
+
+  csvstage_error_clear(e);
+  if (cs_run(q->conn, "SAVEPOINT csvstage_fill", q->err) ||
+      cs_copy_begin(q->conn, "COPY csvstage_stage FROM STDIN", q->err))
+    return -1;
+  if (cs_direct_send_rows(d, all, from, to, q->err)) {
+    cs_copy_end(q->conn, "csvstage stopped reading the records set aside", NULL, NULL);
+    return -1;
+  }
+  if (cs_copy_end_ctx(q->conn, NULL, NULL, e, ctx, sizeof(ctx)) == 0)
+    return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_fill", q->err);
+  line = cs_context_line(ctx, "csvstage_stage");
+  if (PQstatus(q->conn) != CONNECTION_OK || line < 1 ||
+      (strcmp(e->sqlstate, "22P05") != 0 && strcmp(e->sqlstate, "22021") != 0)) {
+    *q->err = *e;
+    return -1;
+  }
+  *bad = from + line - 1;
+  return cs_run(q->conn, "ROLLBACK TO SAVEPOINT csvstage_fill; RELEASE SAVEPOINT csvstage_fill",
+                q->err) ? -1 : 1;
+}
+
+/*
  * Creates csvstage_stage and fills it with the records set aside (all:
- * every record of the file, one row a line).
+ * every record of the file, one row a line). A record whose bytes the
+ * server cannot convert from the source encoding (WIN1252's 0x81, a cut
+ * SJIS character) cannot be staged: it goes to csvstage_unconverted with
+ * the server's error, a reject at its line, and the COPY starts again
+ * after it; the rows before it go in first.
  */
 static int
 fill_stage(plan *p, sql *q, cs_direct *d, int all)
 {
+  long long from = 0, bad, none;
+  csvstage_error e, e2;
+  int r;
+
   /* In one transaction for several files, the last file's are still here. */
   sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
-             "pg_temp.csvstage_reject; CREATE TEMP TABLE csvstage_stage (_line bigint");
+             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted; "
+             "CREATE TEMP TABLE csvstage_unconverted (_line bigint, st text, msg text, "
+             "row bytea) ON COMMIT DROP; CREATE TEMP TABLE csvstage_stage (_line bigint");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(q, ", c%d text", i + 1);
   sql_add(q, ") ON COMMIT DROP");
   if (sql_run(q, NULL))
     return -1;
-  if (cs_copy_begin(q->conn, "COPY csvstage_stage FROM STDIN", q->err))
-    return -1;
-  if (cs_direct_send_set_aside(d, all, q->err)) {
-    cs_copy_end(q->conn, "csvstage stopped reading the records set aside", NULL, NULL);
-    return -1;
+  while ((r = copy_stage_rows(q, d, all, from, -1, &bad, &e)) == 1) {
+    if ((bad > from && copy_stage_rows(q, d, all, from, bad, &none, &e2) != 0) ||
+        unconverted(p, q, d, all, bad, &e))
+      return -1;
+    from = bad + 1;
   }
-  if (cs_copy_end(q->conn, NULL, NULL, q->err))
+  if (r < 0)
     return -1;
   /* A record the server refused is in the journal and set aside. */
   if (all && cs_run(q->conn, "DELETE FROM csvstage_stage a USING csvstage_stage b "
+                    "WHERE a._line = b._line AND a.ctid > b.ctid; "
+                    "DELETE FROM csvstage_unconverted a USING csvstage_unconverted b "
                     "WHERE a._line = b._line AND a.ctid > b.ctid", q->err))
     return -1;
   return 0;

@@ -376,3 +376,22 @@ csvstage_conninfo_redact(const char *conninfo, char *buf, size_t bufsize)
   PQconninfoFree(opts);
   return buf;
 }
+
+/* The line COPY names in CONTEXT ("COPY users, line 5, column x: ..."),
+ * found after the table's name so that translated messages do too; 0 when
+ * there is none. */
+long long
+cs_context_line(const char *ctx, const char *relname)
+{
+  const char *at = ctx;
+  size_t n = strlen(relname);
+
+  while ((at = strstr(at, relname)) != NULL) {
+    const char *s = at + n;
+    for (int skip = 0; *s && *s != '\n' && skip < 24; s++, skip++)
+      if (*s >= '0' && *s <= '9')
+        return strtoll(s, NULL, 10);
+    at += n;
+  }
+  return 0;
+}

@@ -83,6 +83,11 @@ char *cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err);
  */
 int cs_copy_begin(PGconn *conn, const char *sql, csvstage_error *err);
 int cs_copy_put(PGconn *conn, const char *data, size_t len, csvstage_error *err);
+/* The line COPY names in an error's CONTEXT ("COPY users, line 5, column
+ * x: ..."), found after relname so that translated messages do too; 0 when
+ * there is none. */
+long long cs_context_line(const char *ctx, const char *relname);
+
 /* cs_copy_end_ctx: the same, and the failing result's CONTEXT into context
  * (size bytes; "" when none), which says on which line COPY stopped. */
 int cs_copy_end_ctx(PGconn *conn, const char *abort_reason, long long *rows,
