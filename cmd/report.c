@@ -134,7 +134,11 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
   if (verbosity > 0 && res->staged > 0)
     fprintf(out, "%s%lld records took the staging path (doubtful, or refused by the "
                  "server); the others went straight in", sep, res->staged);
-  if (verbosity > 0 && res->row_by_row)
+  if (verbosity > 0 && res->reordered)
+    fprintf(out, "%snote: a key conflict may have come out of file order (a key csvstage "
+                 "cannot compare on the client): the file was settled again, record by "
+                 "record, in file order (same result as always, slower)", sep);
+  else if (verbosity > 0 && res->row_by_row)
     fprintf(out, "%snote: an error that csvstage could not foresee made it insert "
                  "record by record (same result, slower)", sep);
   fputc('\n', out);
