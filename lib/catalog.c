@@ -159,7 +159,9 @@ load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
            "   FROM regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') m"
            "   JOIN pg_proc p ON p.oid = m[1]::oid), true),"
            " a.attidentity, a.attgenerated <> '',"
-           " CASE WHEN b.is_interval THEN b.typmod ELSE -1 END, b.nn"
+           " CASE WHEN b.is_interval THEN b.typmod ELSE -1 END, b.nn,"
+           " COALESCE((SELECT NOT l.collisdeterministic FROM pg_collation l"
+           "  WHERE l.oid = a.attcollation), false)"
            " FROM pg_attribute a JOIN base b ON b.attnum = a.attnum"
            " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
            " WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped"
@@ -187,6 +189,7 @@ load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
     c->generated = PQgetvalue(res, i, 9)[0] == 't';
     c->interval_typmod = atoi(PQgetvalue(res, i, 10));
     c->notnull_domain = PQgetvalue(res, i, 11)[0] == 't';
+    c->nondeterministic = PQgetvalue(res, i, 12)[0] == 't';
     if (!c->name || !c->type || !c->basetype ||
         (!PQgetisnull(res, i, 6) && !c->default_expr)) {
       PQclear(res);

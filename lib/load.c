@@ -1787,7 +1787,7 @@ order_plan(plan *p, csvstage_error *err)
           continue;
         }
         fed = 1;
-        ok = !p->fed[fi].use_default &&
+        ok = !p->fed[fi].use_default && !col->nondeterministic &&
              (p->fed[fi].type.kind == CS_KIND_INT2 || p->fed[fi].type.kind == CS_KIND_INT4 ||
               p->fed[fi].type.kind == CS_KIND_INT8 || p->fed[fi].type.kind == CS_KIND_TEXT ||
               p->fed[fi].type.kind == CS_KIND_VARCHAR || p->fed[fi].type.kind == CS_KIND_BPCHAR);

@@ -442,6 +442,14 @@ START_TEST(file_order_for_keys_the_client_cannot_see)
                    CSVSTAGE_OK);
   ck_assert_str_eq(rejects(), "3:23505:");
   ck_assert_str_eq(rows("SELECT id FROM lt.dk"), "1");
+  /* A collation that calls 'Anna' and 'ANNA' equal. */
+  test_exec(conn, "CREATE COLLATION lt.ci (provider = icu, locale = 'und-u-ks-level2', "
+                  "deterministic = false)");
+  test_exec(conn, "CREATE TABLE lt.ck (id int, ts timestamp, name text COLLATE lt.ci UNIQUE)");
+  ck_assert_int_eq(load("lt.ck", "id,ts,name\n1,epoch,Anna\n2,2024-01-01,ANNA\n", NULL),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:23505:");
+  ck_assert_str_eq(rows("SELECT id FROM lt.ck"), "1");
   test_exec(conn, "CREATE TABLE lt.sf (id int PRIMARY KEY, up int REFERENCES lt.sf (id))");
   ck_assert_int_eq(load("lt.sf", "id,up\n1,\n2,3\n3,1\n4,3\n", NULL), CSVSTAGE_OK);
   ck_assert_str_eq(rejects(), "3:23503:");
