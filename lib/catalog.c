@@ -119,16 +119,23 @@ parse_attnums(const cs_table *t, const char *text, int **out)
   return n;
 }
 
+/*
+ * default_stable, for the pg_attrdef row d: every function the DEFAULT
+ * calls is immutable or stable (the funcids in its parse tree), and it is
+ * no identity's NEXTVALUEEXPR. (In a format: %% is one %.)
+ */
+#define DEFAULT_STABLE                                                          \
+  " d.adbin IS NOT NULL AND d.adbin::text NOT LIKE '%%NEXTVALUEEXPR%%' AND"     \
+  "  COALESCE((SELECT bool_and(p.provolatile <> 'v')"                           \
+  "   FROM regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') m" \
+  "   JOIN pg_proc p ON p.oid = m[1]::oid), true)"
+
 static csvstage_code
 load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
 {
   char sql[4096];
   PGresult *res;
 
-  /*
-   * default_stable: every function the DEFAULT calls is immutable or stable
-   * (the funcids in its parse tree), and it is no identity's NEXTVALUEEXPR.
-   */
   /*
    * basetype: the name of the column's type, or of a domain's base type,
    * with no modifier at all, schema-qualified and quoted: "bit" and
@@ -154,10 +161,7 @@ load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
            " b.name,"
            " a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND a.atttypmod < 0,"
            " a.attnotnull, pg_get_expr(d.adbin, d.adrelid),"
-           " d.adbin IS NOT NULL AND d.adbin::text NOT LIKE '%%NEXTVALUEEXPR%%' AND"
-           "  COALESCE((SELECT bool_and(p.provolatile <> 'v')"
-           "   FROM regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') m"
-           "   JOIN pg_proc p ON p.oid = m[1]::oid), true),"
+           DEFAULT_STABLE ","
            " a.attidentity, a.attgenerated <> '',"
            " CASE WHEN b.is_interval THEN b.typmod ELSE -1 END, b.nn,"
            " COALESCE((SELECT NOT l.collisdeterministic FROM pg_collation l"
@@ -270,14 +274,11 @@ load_view_base(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
            " tl AS (SELECT m[1]::int AS attnum, m[2]::int AS resno FROM rule,"
            "  regexp_matches(rule.ev_action::text, '\\{TARGETENTRY :expr \\{VAR :varno [0-9]+ "
            ":varattno ([0-9]+) [^}]*\\} :resno ([0-9]+)', 'g') m)"
-           " SELECT tl.resno, a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid),"
-           "  ad.adbin IS NOT NULL AND ad.adbin::text NOT LIKE '%%NEXTVALUEEXPR%%' AND"
-           "  COALESCE((SELECT bool_and(p.provolatile <> 'v')"
-           "   FROM regexp_matches(ad.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') f"
-           "   JOIN pg_proc p ON p.oid = f[1]::oid), true)"
+           " SELECT tl.resno, a.attnotnull, pg_get_expr(d.adbin, d.adrelid),"
+           DEFAULT_STABLE
            " FROM tl JOIN base ON (SELECT count(*) FROM base) = 1"
            " JOIN pg_attribute a ON a.attrelid = base.relid AND a.attnum = tl.attnum"
-           " LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum"
+           " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
            " WHERE EXISTS (SELECT 1 FROM pg_class b WHERE b.oid = base.relid AND b.relkind IN ('r', 'p'))",
            oid, oid);
   res = cs_exec(conn, sql, err);

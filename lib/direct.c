@@ -718,40 +718,6 @@ cs_direct_refusals(const cs_direct *d)
   return d->refusals;
 }
 
-/* Sends the whole of f (staging COPY text) into the COPY under way. */
-static int
-send_file(cs_direct *d, FILE *f, csvstage_error *err)
-{
-  size_t n;
-
-  if (!f)
-    return 0;
-  if (cs_buf_reserve(&d->one, SEND_BYTES) != 0)
-    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-  if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
-    return cs_fail(err, CSVSTAGE_E_IO, "cannot read back the records set aside: %s",
-                   strerror(errno)), -1;
-  while ((n = fread(d->one.data, 1, SEND_BYTES, f)) > 0)
-    if (cs_copy_put(d->conn, d->one.data, n, err))
-      return -1;
-  if (ferror(f))
-    return cs_fail(err, CSVSTAGE_E_IO, "cannot read back the records set aside: %s",
-                   strerror(errno)), -1;
-  /* Appends go on at the end. */
-  if (fseek(f, 0, SEEK_END) != 0)
-    return cs_fail(err, CSVSTAGE_E_IO, "cannot seek in a temporary file: %s",
-                   strerror(errno)), -1;
-  return 0;
-}
-
-int
-cs_direct_send_set_aside(cs_direct *d, int all, csvstage_error *err)
-{
-  if (send_file(d, d->aside, err))
-    return -1;
-  return all ? send_file(d, d->journal, err) : 0;
-}
-
 /*
  * Walks rows [from, to) (to < 0: to the end) of the records set aside
  * (all: then the journal's), one row a line of COPY text: sends them into
@@ -807,10 +773,14 @@ walk_rows(cs_direct *d, int all, long long from, long long to, cs_buf *out,
 }
 
 int
+cs_direct_send_set_aside(cs_direct *d, int all, csvstage_error *err)
+{
+  return walk_rows(d, all, 0, -1, NULL, err);
+}
+
+int
 cs_direct_send_rows(cs_direct *d, int all, long long from, long long to, csvstage_error *err)
 {
-  if (from == 0 && to < 0)
-    return cs_direct_send_set_aside(d, all, err);
   return walk_rows(d, all, from, to, NULL, err);
 }
 
