@@ -65,6 +65,36 @@ START_TEST(specials_are_escaped)
 }
 END_TEST
 
+/* cs_copy_split_row undoes cs_copy_encode: a staging row back into the
+ * record (the reject file of a record the server could not convert). */
+START_TEST(split_undoes_encode)
+{
+  const char *f[] = {"tab\there", NULL, "", "\\N", "lf\nand\rcr\\", "\xe9\x81"};
+  char *row = encode(42, 6, f), *out[8];
+  size_t len[8];
+
+  ck_assert_int_eq(cs_copy_split_row(row, strlen(row), out, len, 8), 7);
+  ck_assert_uint_eq(len[0], 2);
+  ck_assert_int_eq(memcmp(out[0], "42", 2), 0);
+  for (int i = 0; i < 6; i++) {
+    if (!f[i]) {
+      ck_assert_ptr_null(out[i + 1]);
+      continue;
+    }
+    ck_assert_ptr_nonnull(out[i + 1]);
+    ck_assert_uint_eq(len[i + 1], strlen(f[i]));
+    ck_assert_int_eq(memcmp(out[i + 1], f[i], len[i + 1]), 0);
+  }
+  free(row);
+  /* Fewer slots than fields: the first ones; a bad escape: not COPY text. */
+  row = encode(1, 3, f);
+  ck_assert_int_eq(cs_copy_split_row(row, strlen(row), out, len, 2), 2);
+  free(row);
+  char bad[] = "1\tx\\q\n";
+  ck_assert_int_eq(cs_copy_split_row(bad, strlen(bad), out, len, 8), -1);
+}
+END_TEST
+
 START_TEST(buffer_grows_across_rows)
 {
   static char big[200000];
@@ -98,6 +128,7 @@ make_copyenc_suite(void)
   tcase_add_test(tc, line_number_comes_first);
   tcase_add_test(tc, null_and_empty_differ);
   tcase_add_test(tc, specials_are_escaped);
+  tcase_add_test(tc, split_undoes_encode);
   tcase_add_test(tc, buffer_grows_across_rows);
   suite_add_tcase(s, tc);
   return s;
