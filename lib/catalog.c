@@ -145,15 +145,17 @@ load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
    * notnull_domain: a domain on the way forbids NULL.
    */
   snprintf(sql, sizeof(sql),
-           "WITH RECURSIVE dom(attnum, typid, typmod, nn) AS ("
-           "  SELECT a.attnum, a.atttypid, a.atttypmod, false FROM pg_attribute a"
+           "WITH RECURSIVE dom(attnum, typid, typmod, nn, dk) AS ("
+           "  SELECT a.attnum, a.atttypid, a.atttypmod, false, false FROM pg_attribute a"
            "  WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped"
            "  UNION ALL SELECT dom.attnum, t.typbasetype,"
            "   CASE WHEN t.typtypmod >= 0 THEN t.typtypmod ELSE dom.typmod END,"
-           "   dom.nn OR t.typnotnull"
+           "   dom.nn OR t.typnotnull, dom.dk OR t.typnotnull OR"
+           "   EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contypid = t.oid)"
            "  FROM dom JOIN pg_type t ON t.oid = dom.typid WHERE t.typtype = 'd'),"
            " base AS (SELECT dom.attnum, quote_ident(n.nspname) || '.' || quote_ident(t.typname) AS name,"
            "   dom.typmod, (SELECT bool_or(d2.nn) FROM dom d2 WHERE d2.attnum = dom.attnum) AS nn,"
+           "   (SELECT bool_or(d2.dk) FROM dom d2 WHERE d2.attnum = dom.attnum) AS dk,"
            "   t.oid = 'interval'::regtype AS is_interval"
            "  FROM dom JOIN pg_type t ON t.oid = dom.typid JOIN pg_namespace n ON n.oid = t.typnamespace"
            "  WHERE t.typtype <> 'd')"
@@ -165,7 +167,7 @@ load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
            " a.attidentity, a.attgenerated <> '',"
            " CASE WHEN b.is_interval THEN b.typmod ELSE -1 END, b.nn,"
            " COALESCE((SELECT NOT l.collisdeterministic FROM pg_collation l"
-           "  WHERE l.oid = a.attcollation), false)"
+           "  WHERE l.oid = a.attcollation), false), b.dk"
            " FROM pg_attribute a JOIN base b ON b.attnum = a.attnum"
            " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
            " WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped"
@@ -194,6 +196,7 @@ load_columns(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
     c->interval_typmod = atoi(PQgetvalue(res, i, 10));
     c->notnull_domain = PQgetvalue(res, i, 11)[0] == 't';
     c->nondeterministic = PQgetvalue(res, i, 12)[0] == 't';
+    c->domain_checked = PQgetvalue(res, i, 13)[0] == 't';
     if (!c->name || !c->type || !c->basetype ||
         (!PQgetisnull(res, i, 6) && !c->default_expr)) {
       PQclear(res);

@@ -15,6 +15,7 @@ typedef struct cs_column {
                           modifier, as SQL names it: pg_catalog."bit" */
   int interval_typmod; /* an interval's modifier (its fields), or -1 */
   int notnull_domain;  /* a domain of the column's forbids NULL */
+  int domain_checked;  /* a domain of the column's has a constraint */
   int nondeterministic; /* its collation calls different texts equal
                            ('a' = 'A'): the client cannot compare them */
   int is_text;         /* text or unbounded varchar: any input is valid */

@@ -1538,7 +1538,7 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
    * bypasses a table's rules ON INSERT. Those take the staging path. */
   if (sql_text(&q))
     d = cs_direct_open(p, conn, sql_text(&q), p->table->relkind != 'v' && !p->table->insert_rules &&
-                       !p->strict, err);
+                       !p->strict && !p->unchecked_domain, err);
   sql_reset(&q);
   if (!d)
     goto out;
@@ -1768,6 +1768,14 @@ order_plan(plan *p, csvstage_error *err)
   const cs_table *t = p->table;
 
   p->strict = t->self_fkey;
+  /* COPY gives a column it leaves out (no DEFAULT) a NULL without its
+   * domain's check, where an INSERT checks it ("domain d does not allow
+   * null values"): such a table takes the staging path. */
+  p->unchecked_domain = 0;
+  for (int i = 0; i < t->ncols; i++)
+    if (p->col_fed[i] < 0 && t->cols[i].domain_checked && !t->cols[i].default_expr &&
+        !t->cols[i].generated)
+      p->unchecked_domain = 1;
   p->nexact = 0;
   p->exact = calloc((size_t)t->nconflicts + 1, sizeof(*p->exact));
   if (!p->exact)

@@ -71,6 +71,8 @@ typedef struct plan {
                             file again, in order, should one be found */
   int strict;            /* every record one by one, in order, from the
                             start (a foreign key to the table itself) */
+  int unchecked_domain;  /* a column left out has a domain with a
+                            constraint: COPY would not check it */
   const char **exact;    /* conflict indexes kept in file order by both
                             paths (a 23505 naming one is in order) */
   int nexact;

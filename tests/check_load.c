@@ -479,6 +479,18 @@ START_TEST(views_take_their_base_tables_defaults)
 }
 END_TEST
 
+START_TEST(domain_of_a_column_left_out)
+{
+  /* COPY would give the column left out a NULL without its domain's
+   * check; an INSERT checks it. */
+  test_exec(conn, "CREATE DOMAIN lt.code AS varchar(4) NOT NULL");
+  test_exec(conn, "CREATE TABLE lt.t (id int PRIMARY KEY, c lt.code)");
+  ck_assert_int_eq(load("lt.t", "id\n1\n2\n", NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "2:23502: 3:23502:");
+  ck_assert_int_eq(count_rows("lt.t"), 0);
+}
+END_TEST
+
 START_TEST(trigger_dropped_records_are_counted)
 {
   /* A BEFORE trigger returning NULL: no row, no reject; counted apart. */
@@ -975,6 +987,7 @@ make_load_suite(void)
   tcase_add_test(tc, modifiers_are_applied_not_cut);
   tcase_add_test(tc, file_order_for_keys_the_client_cannot_see);
   tcase_add_test(tc, views_take_their_base_tables_defaults);
+  tcase_add_test(tc, domain_of_a_column_left_out);
   tcase_add_test(tc, trigger_dropped_records_are_counted);
   tcase_add_test(tc, unconvertible_bytes_reject_their_record);
   tcase_add_test(tc, dry_run_and_max_rejects);
