@@ -49,256 +49,14 @@
 #include "copyenc.h"
 #include "error.h"
 #include "input.h"
-#include "ledger-sql.h"
+#include "ledger.h"
+#include "lock.h"
 #include "pg.h"
 #include "reader.h"
 #include "rejects.h"
+#include "session.h"
+#include "sql.h"
 
-
-/* The library never prints: the server's NOTICEs ("schema csvstage already
- * exists, skipping") would otherwise go to stderr through libpq. */
-static void
-ignore_notice(void *arg, const char *message)
-{
-  (void)arg;
-  (void)message;
-}
-
-
-csvstage_code
-csvstage_begin(csvstage_session *session, csvstage_error *err)
-{
-  if (!session || session->outer)
-    return cs_fail(err, CSVSTAGE_E_INVALID, "no session, or a transaction already begun");
-  if (cs_run(session->conn, "BEGIN", err))
-    return err && err->code ? err->code : CSVSTAGE_E_DB;
-  session->outer = 1;
-  return CSVSTAGE_OK;
-}
-
-/*
- * Rewords err, the loss of the connection during COMMIT, for what cs_commit
- * learned afterwards (CS_ROLLED_BACK_AFTER_LOSS or CS_COMMIT_UNKNOWN) about
- * the load of `what`; `more` ends the unknown case's message.
- */
-static csvstage_code
-lost_commit(csvstage_error *err, cs_commit_end how, const char *what, const char *xid,
-            const char *more)
-{
-  char msg[sizeof(err->message)];
-
-  cs_strlcpy_utf8(msg, err->message, sizeof(msg));
-  csvstage_error_clear(err);
-  if (how == CS_ROLLED_BACK_AFTER_LOSS)
-    return cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost during "
-                   "COMMIT (%s); the server says it rolled the transaction back: nothing of "
-                   "%s was committed; load it again", msg, what);
-  return cs_fail(err, CSVSTAGE_E_UNKNOWN, "the connection to the server was lost during COMMIT "
-                 "(%s) and no server answered for %d s: whether the load of %s committed is "
-                 "unknown; ask with SELECT txid_status(%s) ('committed' or 'aborted')%s", msg,
-                 CS_RECHECK_SECONDS, what, xid, more);
-}
-
-csvstage_code
-csvstage_commit(csvstage_session *session, csvstage_error *err)
-{
-  char xid[32];
-  csvstage_error local;
-  cs_commit_end how;
-
-  if (!err) {
-    csvstage_error_clear(&local);
-    err = &local;
-  }
-  if (!session || !session->outer)
-    return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
-  session->outer = 0;
-  how = cs_commit(session->conn, &session->interrupted, xid, sizeof(xid), err);
-  if (how == CS_COMMITTED || how == CS_COMMITTED_AFTER_LOSS)
-    return CSVSTAGE_OK;
-  if (how == CS_ROLLED_BACK)
-    return err->code ? err->code : CSVSTAGE_E_DB;
-  return lost_commit(err, how, "the run's files", xid, "");
-}
-
-csvstage_code
-csvstage_rollback(csvstage_session *session, csvstage_error *err)
-{
-  if (!session || !session->outer)
-    return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
-  session->outer = 0;
-  if (cs_run(session->conn, "ROLLBACK", err))
-    return err && err->code ? err->code : CSVSTAGE_E_DB;
-  return CSVSTAGE_OK;
-}
-
-void
-csvstage_interrupt(csvstage_session *session)
-{
-  char buf[256];
-
-  if (!session)
-    return;
-  session->interrupted = 1;
-  if (session->cancel)
-    PQcancel(session->cancel, buf, sizeof(buf));
-}
-
-void
-csvstage_set_progress(csvstage_session *session,
-                      void (*fn)(const csvstage_progress *progress, void *arg), void *arg)
-{
-  if (!session)
-    return;
-  session->progress = fn;
-  session->progress_arg = arg;
-}
-
-csvstage_session *
-csvstage_connect(const char *conninfo, csvstage_error *err)
-{
-  csvstage_session *s = calloc(1, sizeof(*s));
-
-  if (!s) {
-    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    return NULL;
-  }
-  s->conn = cs_connect(conninfo, err);
-  if (!s->conn) {
-    free(s);
-    return NULL;
-  }
-  s->server_version = PQserverVersion(s->conn);
-  PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
-  s->cancel = PQgetCancel(s->conn);
-  /*
-   * The staging table lives in local buffers; the default 8 MB makes a
-   * large load spill to disk. It can only be set before the session first
-   * touches a temporary table.
-   */
-  if (cs_run(s->conn, "SET temp_buffers = '256MB'", err)) {
-    csvstage_disconnect(s);
-    return NULL;
-  }
-  return s;
-}
-
-void
-csvstage_disconnect(csvstage_session *s)
-{
-  if (!s)
-    return;
-  PQfreeCancel(s->cancel);
-  PQfinish(s->conn);
-  free(s);
-}
-
-/* ---- SQL text ---- */
-
-/* A growing SQL statement; after a failure every append is a no-op and
- * `failed` says why (err is filled). */
-typedef struct sql {
-  cs_buf b;
-  PGconn *conn;
-  csvstage_error *err;
-  int failed;
-} sql;
-
-static void
-sql_add(sql *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sql_add(sql *q, const char *fmt, ...)
-{
-  va_list ap;
-  int rc;
-
-  if (q->failed)
-    return;
-  va_start(ap, fmt);
-  rc = cs_buf_vprintf(&q->b, fmt, ap);
-  va_end(ap);
-  if (rc != 0) {
-    q->failed = 1;
-    cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory");
-  }
-}
-
-/* Appends text quoted by quote (cs_quote_ident or cs_quote_literal). */
-static void
-sql_quoted(sql *q, const char *text,
-           char *(*quote)(PGconn *, const char *, csvstage_error *))
-{
-  char *s;
-
-  if (q->failed)
-    return;
-  s = quote(q->conn, text, q->err);
-  if (!s) {
-    q->failed = 1;
-    return;
-  }
-  sql_add(q, "%s", s);
-  PQfreemem(s);
-}
-
-static void
-sql_ident(sql *q, const char *name)
-{
-  sql_quoted(q, name, cs_quote_ident);
-}
-
-static void
-sql_literal(sql *q, const char *text)
-{
-  sql_quoted(q, text, cs_quote_literal);
-}
-
-static const char *
-sql_text(sql *q)
-{
-  if (q->failed)
-    return NULL;
-  if (cs_buf_reserve(&q->b, 1) != 0) {
-    q->failed = 1;
-    cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory");
-    return NULL;
-  }
-  q->b.data[q->b.len] = '\0';
-  return q->b.data;
-}
-
-static void
-sql_reset(sql *q)
-{
-  q->b.len = 0;
-}
-
-/* Runs q and resets it. Returns the result (PQclear it), or NULL with err
- * filled. */
-static PGresult *
-sql_query(sql *q)
-{
-  const char *text = sql_text(q);
-  PGresult *res = text ? cs_exec(q->conn, text, q->err) : NULL;
-
-  sql_reset(q);
-  return res;
-}
-
-/* Runs q and resets it. Returns 0, or -1 with err filled. */
-static int
-sql_run(sql *q, long long *rows)
-{
-  PGresult *res = sql_query(q);
-
-  if (!res)
-    return -1;
-  if (rows)
-    *rows = atoll(PQcmdTuples(res));
-  PQclear(res);
-  return 0;
-}
 
 static void
 plan_free(plan *p)
@@ -1612,139 +1370,6 @@ compute_defaults(plan *p, sql *q)
   return 0;
 }
 
-/*
- * One run per table at a time: a transaction-level advisory lock keyed on
- * the table's OID, in a key space of csvstage's own ("cstg" in the high 32
- * bits), held until COMMIT or ROLLBACK. When another run holds it:
- * CSVSTAGE_E_BUSY, naming that run's backend, at once or after the wait the
- * settings allow (lock_timeout bounds it; a SAVEPOINT keeps the transaction
- * usable to ask who holds the lock).
- */
-#define LOCK_SPACE 1668510823u   /* 0x63737467, "cstg" */
-
-/* Ends a file's work without keeping any of it. */
-static const char *
-rollback_sql(const csvstage_session *s)
-{
-  return s->outer ? "ROLLBACK TO SAVEPOINT csvstage_file; RELEASE SAVEPOINT csvstage_file"
-                  : "ROLLBACK";
-}
-
-static int
-take_lock(plan *p, sql *q)
-{
-  const csvstage_settings *s = p->settings;
-  PGresult *r;
-  csvstage_error e;
-  int got = 0;
-  char holders[256] = "";
-
-  if (s->lock_wait < 0) {
-    sql_add(q, "SELECT pg_try_advisory_xact_lock((%u::bigint << 32) | %u)", LOCK_SPACE,
-            p->table->oid);
-    r = sql_query(q);
-    if (!r)
-      return -1;
-    got = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-  } else {
-    sql_add(q, "SAVEPOINT csvstage_lock; SET LOCAL lock_timeout = %ld; "
-               "SELECT pg_advisory_xact_lock((%u::bigint << 32) | %u)",
-            (long)(s->lock_wait * 1000), LOCK_SPACE, p->table->oid);
-    csvstage_error_clear(&e);
-    r = sql_text(q) ? cs_exec(q->conn, sql_text(q), &e) : NULL;
-    sql_reset(q);
-    PQclear(r);
-    if (!r && strcmp(e.sqlstate, "55P03") != 0) {
-      *q->err = e;
-      return -1;
-    }
-    got = r != NULL;
-    if (cs_run(q->conn, got ? "SET LOCAL lock_timeout TO DEFAULT; RELEASE SAVEPOINT csvstage_lock"
-                         : "ROLLBACK TO SAVEPOINT csvstage_lock", q->err))
-      return -1;
-  }
-  if (got)
-    return 0;
-  sql_add(q, "SELECT coalesce(string_agg(pid::text, ', '), 'unknown') FROM pg_locks "
-             "WHERE locktype = 'advisory' AND granted AND classid = %u AND objid = %u "
-             "AND objsubid = 1", LOCK_SPACE, p->table->oid);
-  r = sql_query(q);
-  if (!r)
-    return -1;
-  snprintf(holders, sizeof(holders), "%s", PQgetvalue(r, 0, 0));
-  PQclear(r);
-  if (s->lock_wait < 0)
-    cs_fail(q->err, CSVSTAGE_E_BUSY, "another csvstage run (backend pid %s) is loading %s: "
-            "try again later, or give --wait", holders, p->table->display_name);
-  else
-    cs_fail(q->err, CSVSTAGE_E_BUSY, "waited %g s for another csvstage run (backend pid %s) "
-            "loading %s: try again later", s->lock_wait, holders, p->table->display_name);
-  return -1;
-}
-
-/*
- * The ledger (schemas/ledger.sql, created on first use): looks up the
- * file's SHA-256 for this table and, when it is new (or force), records
- * this load, in the load's transaction: committed together or not at all.
- * Sets res->skipped when the content is there already. The check comes
- * after the load, so that standard input can be hashed as it is read.
- */
-/* Creates the ledger when it is not there yet, and looks sha up for this
- * table: res->skipped when it is there (and not force). */
-static int
-ledger_lookup(plan *p, sql *q, const char *sha, int force, csvstage_result *res)
-{
-  PGresult *r;
-
-  snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
-  /* Two first loads at once must not both create the schema. */
-  sql_add(q, "SELECT pg_advisory_xact_lock(%u::bigint << 32); %s", LOCK_SPACE, ledger_sql);
-  if (sql_run(q, NULL))
-    return -1;
-  sql_add(q, "SELECT to_char(finished_at, 'YYYY-MM-DD HH24:MI:SSOF') FROM csvstage.loads "
-             "WHERE target = ");
-  sql_literal(q, p->table->display_name);
-  sql_add(q, " AND sha256 = ");
-  sql_literal(q, sha);
-  sql_add(q, " ORDER BY finished_at DESC LIMIT 1");
-  r = sql_query(q);
-  if (!r)
-    return -1;
-  if (PQntuples(r) > 0 && !force) {
-    res->skipped = 1;
-    snprintf(res->loaded_before, sizeof(res->loaded_before), "%s", PQgetvalue(r, 0, 0));
-  }
-  PQclear(r);
-  return 0;
-}
-
-static int
-ledger(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
-{
-  const char *sha = cs_input_sha256(in);
-  char host[256] = "";
-
-  if (!sha)
-    return cs_fail(q->err, CSVSTAGE_E_IO, "%s: cannot compute the SHA-256 of the file for the "
-                   "ledger", res->file), -1;
-  if (ledger_lookup(p, q, sha, force, res) || res->skipped)
-    return res->skipped ? 0 : -1;
-  gethostname(host, sizeof(host) - 1);
-  sql_add(q, "INSERT INTO csvstage.loads (file, size, sha256, target, records, loaded, "
-             "rejected, started_at, client_host, version) VALUES (");
-  sql_literal(q, strcmp(res->file, "-") == 0 ? "stdin" : res->file);
-  sql_add(q, ", %lld, ", res->bytes);
-  sql_literal(q, sha);
-  sql_add(q, ", ");
-  sql_literal(q, p->table->display_name);
-  sql_add(q, ", %lld, %lld, %lld, now(), ", res->records, res->loaded, res->rejected);
-  sql_literal(q, host);
-  sql_add(q, ", ");
-  sql_literal(q, csvstage_version());
-  sql_add(q, ")");
-  return sql_run(q, NULL);
-}
 
 
 /*
@@ -1975,17 +1600,17 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
   if (!p.table)
     goto failed;
   snprintf(res->table, sizeof(res->table), "%s", p.table->display_name);
-  if (take_lock(&p, &q))
+  if (cs_take_lock(&p, &q))
     goto failed;
   if (settings->ledger && !(flags & CSVSTAGE_FORCE)) {
     /* A regular file is hashed first: content loaded before is skipped
      * without reading it again (standard input is checked at the end). */
     char sha[65];
     int got = cs_file_sha256(path, sha, err);
-    if (got < 0 || (got == 1 && ledger_lookup(&p, &q, sha, 0, res)))
+    if (got < 0 || (got == 1 && cs_ledger_lookup(&p, &q, sha, 0, res)))
       goto failed;
     if (res->skipped) {
-      if (cs_run(conn, rollback_sql(session), err))
+      if (cs_run(conn, cs_rollback_sql(session), err))
         goto failed;
       in_tx = 0;
       goto out;
@@ -2084,13 +1709,13 @@ counted:
   over = (settings->max_rejects >= 0 && res->rejected > settings->max_rejects) ||
          (settings->max_rejects_pct >= 0 &&
           (double)res->rejected * 100.0 > settings->max_rejects_pct * (double)res->records);
-  if (settings->ledger && !over && ledger(&p, &q, in, (flags & CSVSTAGE_FORCE) != 0, res))
+  if (settings->ledger && !over && cs_ledger_record(&p, &q, in, (flags & CSVSTAGE_FORCE) != 0, res))
     goto failed;
   if (session->interrupted)
     goto failed;   /* the last moment to stop: COMMIT would not be canceled */
   if (res->skipped) {
     /* Loaded before: nothing of this run stays, its rejects included. */
-    if (cs_run(conn, rollback_sql(session), err))
+    if (cs_run(conn, cs_rollback_sql(session), err))
       goto failed;
     in_tx = 0;
     res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
@@ -2099,7 +1724,7 @@ counted:
     goto out;
   }
   if (over || dry) {
-    if (cs_run(conn, rollback_sql(session), err))
+    if (cs_run(conn, cs_rollback_sql(session), err))
       goto failed;
   } else if (session->outer) {
     if (cs_run(conn, "RELEASE SAVEPOINT csvstage_file", err))
@@ -2113,7 +1738,7 @@ counted:
       goto failed;   /* refused at COMMIT, or lost before it: said as usual */
     in_tx = 0;
     if (how == CS_ROLLED_BACK_AFTER_LOSS) {
-      lost_commit(err, how, res->file, xid, "");
+      cs_lost_commit(err, how, res->file, xid, "");
       goto failed;
     }
     if (how == CS_COMMIT_UNKNOWN) {
@@ -2131,7 +1756,7 @@ counted:
       else if (res->rejected == 0)
         cs_rejects_discard(r);
       res->outcome_unknown = 1;
-      lost_commit(err, how, res->file, xid, more);
+      cs_lost_commit(err, how, res->file, xid, more);
       goto failed;
     }
     res->committed = 1;
@@ -2185,7 +1810,7 @@ failed:
   if (in_tx && PQstatus(conn) == CONNECTION_OK) {
     csvstage_error ignored;
     csvstage_error_clear(&ignored);
-    cs_run(conn, rollback_sql(session), &ignored);
+    cs_run(conn, cs_rollback_sql(session), &ignored);
   }
   /* Nothing was committed, so nothing is accounted for: the error says why. */
   res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
