@@ -1,5 +1,5 @@
 /* plan.h: how one file's CSV columns feed one table (private; built by
- * load.c, read by direct.c). */
+ * plan.c, read by direct.c and settle.c). */
 #ifndef CSVSTAGE_PLAN_H
 #define CSVSTAGE_PLAN_H
 
@@ -9,6 +9,7 @@
 
 #include "catalog.h"
 #include "settings.h"
+#include "sql.h"
 #include "validate.h"
 
 struct csvstage_session {
@@ -77,5 +78,28 @@ typedef struct plan {
                             paths (a 23505 naming one is in order) */
   int nexact;
 } plan;
+
+/*
+ * Preflight: matches the CSV's columns (p->csv_names, p->ncsv) to
+ * p->table's, applying p->settings' rules. Fails with
+ * CSVSTAGE_E_PREFLIGHT (or _CONFIG for rules that cannot apply) when
+ * anything would make every record fail or silently lose data.
+ */
+csvstage_code cs_plan_build(plan *p, const char *input_name, csvstage_error *err);
+
+/* Computes the DEFAULTs that blanks take, where the server's COPY cannot
+ * (before 16). Returns 0, or -1 with q's err filled. */
+int cs_plan_defaults(plan *p, sql *q);
+
+/* Sets order_sensitive, strict, unchecked_domain and exact. Returns 0, or
+ * -1 when out of memory. */
+int cs_plan_order(plan *p, csvstage_error *err);
+
+/* The record's fields for the reject file (a reject file's own columns
+ * left out): out[0..n), n returned. */
+int cs_pick_fields(const plan *p, int nfields, const char *const *in, const size_t *inlen,
+                   const char **out, size_t *outlen);
+
+void cs_plan_free(plan *p);
 
 #endif

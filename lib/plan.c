@@ -1,0 +1,352 @@
+/*
+ * plan.c: how one file's CSV columns feed one table: the mapping rules and
+ * the catalog made into the per-column plan (plan.h) at preflight, with
+ * what follows from it for the load: the DEFAULTs computed once (before
+ * PostgreSQL 16), and which unique keys both paths keep in file order.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "error.h"
+#include "plan.h"
+#include "rejects.h"
+
+void
+cs_plan_free(plan *p)
+{
+  for (int i = 0; p->fed && i < p->nfed; i++) {
+    free(p->fed[i].default_text);
+    free(p->fed[i].fallback_src);
+  }
+  free(p->csv_meta);
+  free(p->exact);
+  free(p->fed);
+  free(p->col_fed);
+}
+
+static int
+csv_index(const plan *p, const char *name, int exact_only)
+{
+  int found = -1;
+
+  for (int i = 0; i < p->ncsv; i++)
+    if (!p->csv_meta[i] && strcmp(p->csv_names[i], name) == 0)
+      return i;
+  if (exact_only)
+    return -1;
+  for (int i = 0; i < p->ncsv; i++) {
+    if (!p->csv_meta[i] && strcasecmp(p->csv_names[i], name) == 0) {
+      if (found >= 0)
+        return -1;   /* ambiguous: only an exact name will do */
+      found = i;
+    }
+  }
+  return found;
+}
+
+/* "FILE:LINE: " for a rule from a config file, or "". */
+static const char *
+rule_where(const csvstage_settings *s, const cs_rule *r, char *buf, size_t n)
+{
+  if (s->path && r->line > 0)
+    snprintf(buf, n, "%s:%d: ", s->path, r->line);
+  else
+    buf[0] = '\0';
+  return buf;
+}
+
+/* Appends "a", "b", ... (up to a few) for a message. */
+static void
+list_names(char *buf, size_t n, const char *name)
+{
+  size_t len = strlen(buf);
+
+  if (len + strlen(name) + 8 >= n) {
+    if (len + 5 < n && !strstr(buf, "..."))
+      strcat(buf, ", ...");
+    return;
+  }
+  snprintf(buf + len, n - len, "%s\"%s\"", len ? ", " : "", name);
+}
+
+/*
+ * Preflight: matches the CSV's columns to the table's, applying the rules.
+ * Fails with CSVSTAGE_E_PREFLIGHT (or _CONFIG for rules that cannot apply)
+ * when anything would make every record fail or silently lose data.
+ */
+csvstage_code
+cs_plan_build(plan *p, const char *input_name, csvstage_error *err)
+{
+  const csvstage_settings *s = p->settings;
+  cs_table *t = p->table;
+  int *claimed = NULL, *used = NULL, is_reject_file = 0;
+  char where[1200], names[700];
+  csvstage_code rc = CSVSTAGE_OK;
+
+  p->csv_meta = calloc((size_t)p->ncsv + 1, sizeof(int));
+  claimed = calloc((size_t)p->ncsv + 1, sizeof(int));
+  used = calloc((size_t)p->ncsv + 1, sizeof(int));
+  p->fed = calloc((size_t)t->ncols + 1, sizeof(fed_col));
+  p->col_fed = calloc((size_t)t->ncols + 1, sizeof(int));
+  if (!p->csv_meta || !claimed || !used || !p->fed || !p->col_fed) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  /* A reject file of ours loads again: its own columns are set aside. */
+  for (int i = 0; i < p->ncsv; i++)
+    if (strcmp(p->csv_names[i], "_sqlstate") == 0 && cs_table_column(t, "_sqlstate") < 0)
+      is_reject_file = 1;
+  for (int i = 0; is_reject_file && i < p->ncsv; i++)
+    for (int m = 0; m < 7; m++)
+      if (strcmp(p->csv_names[i], cs_reject_meta[m]) == 0)
+        p->csv_meta[i] = 1;
+  for (int i = 0; i < s->nignore; i++) {
+    int c = csv_index(p, s->ignore[i], 1);
+    if (c < 0) {
+      rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "[source] ignore: %s has no column \"%s\"",
+                   input_name, s->ignore[i]);
+      goto out;
+    }
+    claimed[c] = used[c] = 1;
+  }
+  /* Rules: each names a table column; `from` claims a CSV column. */
+  for (int i = 0; i < s->nrules; i++) {
+    const cs_rule *r = &s->rules[i];
+    int col = cs_table_column(t, r->column);
+
+    rule_where(s, r, where, sizeof(where));
+    if (col < 0) {
+      rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: table %s has no column \"%s\"",
+                   where, r->column, t->display_name, r->column);
+      goto out;
+    }
+    if (r->from) {
+      int c = csv_index(p, r->from, 1);
+      if (c < 0) {
+        rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: from = \"%s\": %s has no such column",
+                     where, r->column, r->from, input_name);
+        goto out;
+      }
+      claimed[c] = 1;
+    }
+    for (int k = 0; k < r->ncoalesce; k++) {
+      if (r->coalesce[k].kind == CS_FALLBACK_COLUMN) {
+        int c = csv_index(p, r->coalesce[k].text, 1);
+        if (c < 0) {
+          rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce: %s has no column "
+                       "\"%s\" (write a text literal in single quotes: 'text')",
+                       where, r->column, input_name, r->coalesce[k].text);
+          goto out;
+        }
+        used[c] = 1;
+      }
+      if (r->coalesce[k].kind == CS_FALLBACK_DEFAULT && !t->cols[col].default_expr) {
+        rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce = DEFAULT, but the "
+                     "column has no DEFAULT", where, r->column);
+        goto out;
+      }
+    }
+  }
+  /* Each insertable table column: fed by a rule, by name, by position, or
+   * left to its DEFAULT. */
+  int position = 0;
+  for (int i = 0; i < t->ncols; i++) {
+    const cs_column *c = &t->cols[i];
+    const cs_rule *r = cs_settings_rule(s, c->name);
+    int src = -1;
+
+    p->col_fed[i] = -1;
+    if (c->generated)
+      continue;
+    if (r && r->from) {
+      src = csv_index(p, r->from, 1);
+    } else if (!s->header && s->ncolumns == 0) {
+      /* No names at all: the CSV's columns are the table's, in order. */
+      while (position < p->ncsv && (claimed[position] || p->csv_meta[position]))
+        position++;
+      if (position < p->ncsv)
+        src = position++;
+    } else {
+      src = csv_index(p, c->name, 0);
+      if (src >= 0 && claimed[src])
+        src = -1;
+    }
+    if (src < 0 && !(r && r->ncoalesce > 0 && r->coalesce[0].kind != CS_FALLBACK_DEFAULT))
+      continue;
+    fed_col *f = &p->fed[p->nfed];
+    f->col = i;
+    f->src = src;
+    f->rule = r;
+    if (r && r->ncoalesce > 0) {
+      f->fallback_src = malloc((size_t)r->ncoalesce * sizeof(int));
+      if (!f->fallback_src) {
+        rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+        goto out;
+      }
+      for (int k = 0; k < r->ncoalesce; k++)   /* the rule pass above checked them */
+        f->fallback_src[k] = r->coalesce[k].kind == CS_FALLBACK_COLUMN
+                           ? csv_index(p, r->coalesce[k].text, 1) : -1;
+    }
+    f->trim = r && r->trim >= 0 ? r->trim : s->trim;
+    f->use_default = r && r->ncoalesce > 0
+                   ? r->coalesce[r->ncoalesce - 1].kind == CS_FALLBACK_DEFAULT
+                   : c->notnull && c->default_expr != NULL;
+    if (src >= 0)
+      claimed[src] = used[src] = 1;
+    if (c->identity == 'a')
+      p->overriding = 1;
+    p->col_fed[i] = p->nfed++;
+  }
+  /* Every CSV column feeds something, or is said to feed nothing. */
+  names[0] = '\0';
+  for (int i = 0; i < p->ncsv; i++)
+    if (!used[i] && !p->csv_meta[i])
+      list_names(names, sizeof(names), p->csv_names[i]);
+  if (names[0]) {
+    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT,
+                 "%s: no column of table %s for CSV column%s %s: map %s with "
+                 "[column \"NAME\"] from = ..., or list %s in [source] ignore",
+                 input_name, t->display_name, strchr(names, ',') ? "s" : "", names,
+                 strchr(names, ',') ? "them" : "it", strchr(names, ',') ? "them" : "it");
+    goto out;
+  }
+  /* NOT NULL columns with no DEFAULT need a source. */
+  names[0] = '\0';
+  for (int i = 0; i < t->ncols; i++) {
+    const cs_column *c = &t->cols[i];
+    if (c->notnull && !c->default_expr && !c->identity && !c->generated && p->col_fed[i] < 0)
+      list_names(names, sizeof(names), c->name);
+  }
+  if (names[0]) {
+    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT,
+                 "%s: nothing feeds NOT NULL column%s %s of table %s, which ha%s no "
+                 "DEFAULT: every record would be rejected; map a CSV column with "
+                 "[column \"NAME\"] from = ..., or give a coalesce",
+                 input_name, strchr(names, ',') ? "s" : "", names, t->display_name,
+                 strchr(names, ',') ? "ve" : "s");
+    goto out;
+  }
+  if (p->nfed == 0)
+    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: no CSV column feeds table %s",
+                 input_name, t->display_name);
+out:
+  free(claimed);
+  free(used);
+  return rc;
+}
+
+/* The record's fields that go to the reject file (a reject file's own
+ * columns are left out when it is loaded again). */
+int
+cs_pick_fields(const plan *p, int nfields, const char *const *in, const size_t *inlen,
+               const char **out, size_t *outlen)
+{
+  int n = 0;
+
+  for (int i = 0; i < p->ncsv; i++) {
+    if (p->csv_meta[i])
+      continue;
+    out[n] = i < nfields ? in[i] : NULL;
+    outlen[n] = i < nfields && in[i] ? inlen[i] : 0;
+    n++;
+  }
+  return n;
+}
+
+/*
+ * Before COPY's DEFAULT option (16), a blank that takes the DEFAULT goes in
+ * as the DEFAULT's value, computed once here: for stable DEFAULTs only
+ * (now() is one value in a transaction; nextval() is not one value).
+ */
+int
+cs_plan_defaults(plan *p, sql *q)
+{
+  for (int i = 0; i < p->nfed; i++) {
+    fed_col *f = &p->fed[i];
+    const cs_column *c = &p->table->cols[f->col];
+    PGresult *r;
+
+    if (!f->use_default || !c->default_expr || !c->default_stable ||
+        cs_copy_has_default(p->session))
+      continue;
+    sql_add(q, "SELECT ((%s)::%s)::text", c->default_expr, c->type);
+    r = sql_query(q);
+    if (!r)
+      return -1;
+    f->default_known = 1;
+    if (!PQgetisnull(r, 0, 0) && !(f->default_text = strdup(PQgetvalue(r, 0, 0)))) {
+      PQclear(r);
+      return cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+    }
+    PQclear(r);
+  }
+  return 0;
+}
+
+/*
+ * Which unique keys both paths keep in file order. The fast path sets a
+ * record aside when a key of it may have come before (a Bloom filter of
+ * the keys as the client sees them), and the staging path settles every
+ * record of a repeated key one by one, in order; that holds for a unique
+ * index on plain columns whose text the client can compare exactly
+ * (integers, text, char(n)) when no trigger may change a key on the way
+ * and no key column takes a DEFAULT the client cannot see. Any other
+ * unique or exclusion index (an expression, a predicate, NULLS NOT
+ * DISTINCT, dates or numerics spelled two ways, a partition's own, a
+ * view's base table's) may let a later record in before an earlier one
+ * that the staging path settles afterwards: the earlier is then refused
+ * in its place. Such a refusal (a 23505 or 23P01 naming an index not kept
+ * exact) makes settle() start over in file order.
+ */
+int
+cs_plan_order(plan *p, csvstage_error *err)
+{
+  const cs_table *t = p->table;
+
+  p->strict = t->self_fkey;
+  /* COPY gives a column it leaves out (no DEFAULT) a NULL without its
+   * domain's check, where an INSERT checks it ("domain d does not allow
+   * null values"): such a table takes the staging path. */
+  p->unchecked_domain = 0;
+  for (int i = 0; i < t->ncols; i++)
+    if (p->col_fed[i] < 0 && t->cols[i].domain_checked && !t->cols[i].default_expr &&
+        !t->cols[i].generated)
+      p->unchecked_domain = 1;
+  p->nexact = 0;
+  p->exact = calloc((size_t)t->nconflicts + 1, sizeof(*p->exact));
+  if (!p->exact)
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  for (int c = 0; c < t->nconflicts; c++) {
+    int exact = 0;
+    for (int k = 0; k < t->nuniques && !exact && !t->row_triggers; k++) {
+      const cs_constraint *u = &t->uniques[k];
+      int ok = 1, fed = 0;
+      if (strcmp(u->name, t->conflict_roots[c]) != 0)
+        continue;
+      for (int j = 0; j < u->ncols && ok; j++) {
+        const cs_column *col = &t->cols[u->cols[j]];
+        int fi = p->col_fed[u->cols[j]];
+        if (fi < 0) {
+          ok = !col->generated && !col->identity && col->default_expr && col->default_stable;
+          continue;
+        }
+        fed = 1;
+        ok = !p->fed[fi].use_default && !col->nondeterministic &&
+             (p->fed[fi].type.kind == CS_KIND_INT2 || p->fed[fi].type.kind == CS_KIND_INT4 ||
+              p->fed[fi].type.kind == CS_KIND_INT8 || p->fed[fi].type.kind == CS_KIND_TEXT ||
+              p->fed[fi].type.kind == CS_KIND_VARCHAR || p->fed[fi].type.kind == CS_KIND_BPCHAR);
+      }
+      exact = ok && fed;
+    }
+    if (exact)
+      p->exact[p->nexact++] = t->conflict_names[c];
+  }
+  p->order_sensitive = t->relkind == 'v' || p->nexact < t->nconflicts;
+  return 0;
+}

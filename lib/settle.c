@@ -1,0 +1,903 @@
+/*
+ * settle.c: the careful path, for the records the fast path (direct.c) set
+ * aside.
+ *
+ *  1. They go by COPY into a temporary table of text columns (plus the
+ *     source line), so that no value can fail on the way in (a record
+ *     whose bytes the server cannot convert from the source encoding is
+ *     rejected there, at its line).
+ *  2. One set-based pass marks the records that may fail ("suspects"): bad
+ *     input for a column's type (pg_input_is_valid on 16+; on 15 a regular
+ *     expression that proves the common cases valid, then a PL/pgSQL cast
+ *     for the doubtful rest), NULL into NOT NULL, CHECK constraints, keys
+ *     that repeat within the file or exist in the table, foreign keys with
+ *     no referenced row. A suspect may turn out fine: it only costs time.
+ *  3. Everything else goes in with one INSERT ... SELECT: no subtransaction
+ *     per clean record.
+ *  4. The suspects are then inserted one by one, in line order, each in its
+ *     own subtransaction (a PL/pgSQL loop on the server: no round trip per
+ *     record), each as the INSERT of SQL literals a user would write. The
+ *     errors are the server's own, word for word, and the order makes "a
+ *     later duplicate is the reject" hold.
+ *  5. Should the bulk INSERT fail anyway (a trigger, an exclusion
+ *     constraint, a missing partition: what step 2 cannot foresee), it is
+ *     rolled back to a savepoint and every record goes one by one: slower,
+ *     same result.
+ *  6. Should a key conflict have come out of file order (plan.c's
+ *     cs_plan_order), the file's work is rolled back and every record goes
+ *     one by one, in line order: the reference itself.
+ * A unique key shared by records of the file makes all of them suspects, so
+ * clean records never conflict with suspects and inserting the clean ones
+ * first gives the same result as inserting every record alone in order.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "error.h"
+#include "pg.h"
+#include "settle.h"
+
+/* ---- expressions ---- */
+
+/* The CSV value of column src in row `row` ("s" or "r"), trimmed or not. */
+static void
+add_source(sql *q, const char *row, int src, int trim)
+{
+  if (trim)
+    sql_add(q, "btrim(%s.c%d, E' \\t\\r\\n')", row, src + 1);
+  else
+    sql_add(q, "%s.c%d", row, src + 1);
+}
+
+/* The column's value as text, after trim, nullif and coalesce (except
+ * DEFAULT, which comes after the cast). */
+static void
+add_text_value(sql *q, const fed_col *f, const char *row)
+{
+  const cs_rule *r = f->rule;
+  int nfallback = 0;
+
+  if (r)
+    for (int k = 0; k < r->ncoalesce; k++)
+      nfallback += r->coalesce[k].kind != CS_FALLBACK_DEFAULT;
+  if (nfallback)
+    sql_add(q, "COALESCE(");
+  for (int k = 0; r && k < r->nnullif; k++)
+    sql_add(q, "NULLIF(");
+  if (f->src >= 0)
+    add_source(q, row, f->src, f->trim);
+  else
+    sql_add(q, "NULL::text");
+  for (int k = 0; r && k < r->nnullif; k++) {
+    sql_add(q, ", ");
+    sql_literal(q, r->nullif[k]);
+    sql_add(q, ")");
+  }
+  for (int k = 0; r && k < r->ncoalesce; k++) {
+    const cs_fallback *fb = &r->coalesce[k];
+    if (fb->kind == CS_FALLBACK_LITERAL) {
+      sql_add(q, ", ");
+      sql_literal(q, fb->text);
+    } else if (fb->kind == CS_FALLBACK_COLUMN) {
+      sql_add(q, ", ");
+      add_source(q, row, f->fallback_src[k], f->trim);
+    }
+  }
+  if (nfallback)
+    sql_add(q, ")");
+}
+
+/*
+ * The typed value as an INSERT of the text as a literal gets it: the input
+ * function of the type (a domain's base type) with no modifier, then the
+ * INSERT's own assignment to the column applies the modifier and the
+ * domain's constraints ("value too long for type character(3)", not a
+ * silent cut). PostgreSQL makes one exception, which this follows: an
+ * interval's input takes its modifier, so that '1' into interval hour to
+ * minute means one minute.
+ * typmod: the value as the column holds it (for predictions), and NULL as a
+ * NULL of the base type, so that a domain's NOT NULL does not fail the
+ * whole statement.
+ */
+static void
+add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int typmod)
+{
+  const cs_column *c = &p->table->cols[f->col];
+
+  if (f->use_default)
+    sql_add(q, "COALESCE(");
+  if (c->is_text) {
+    sql_add(q, "(");
+    add_text_value(q, f, row);
+    sql_add(q, ")");
+  } else if (c->interval_typmod >= 0) {
+    sql_add(q, "pg_catalog.interval_in((");
+    add_text_value(q, f, row);
+    sql_add(q, ")::pg_catalog.cstring, 0, %d)", c->interval_typmod);
+  } else if (!typmod) {
+    sql_add(q, "(");
+    add_text_value(q, f, row);
+    sql_add(q, ")::%s", c->basetype);
+  } else {
+    sql_add(q, "CASE WHEN (");
+    add_text_value(q, f, row);
+    sql_add(q, ") IS NULL THEN NULL::%s ELSE (", c->basetype);
+    add_text_value(q, f, row);
+    sql_add(q, ")::%s END", c->type);
+  }
+  if (f->use_default)
+    sql_add(q, ", %s)", c->default_expr);
+}
+
+/*
+ * A regular expression that only valid input of the type matches, for the
+ * common types: on PostgreSQL 15 it spares most values the PL/pgSQL cast
+ * (a subtransaction each). NULL: none.
+ */
+static const char *
+valid_regex(const cs_column *c, char *buf, size_t n)
+{
+  static const char date[] = "[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])";
+  const char *t = c->type;
+
+  if (strcmp(t, "smallint") == 0)
+    return "^ *[-+]?[0-9]{1,4} *$";
+  if (strcmp(t, "integer") == 0)
+    return "^ *[-+]?[0-9]{1,9} *$";
+  if (strcmp(t, "bigint") == 0)
+    return "^ *[-+]?[0-9]{1,18} *$";
+  if (strcmp(t, "numeric") == 0)
+    return "^ *[-+]?([0-9]{1,100}(\\.[0-9]{0,100})?|\\.[0-9]{1,100}) *$";
+  if (strncmp(t, "numeric(", 8) == 0) {
+    int prec, scale;
+    /* Fewer integer digits than precision - scale: rounding cannot overflow. */
+    if (sscanf(t, "numeric(%d,%d)", &prec, &scale) == 2 && prec - scale >= 2) {
+      snprintf(buf, n, "^ *[-+]?[0-9]{1,%d}(\\.[0-9]*)? *$", prec - scale - 1);
+      return buf;
+    }
+    return NULL;
+  }
+  if (strcmp(t, "boolean") == 0)
+    return "^ *([tT]([rR][uU][eE])?|[fF]([aA][lL][sS][eE])?|[yY]([eE][sS])?|[nN][oO]?|"
+           "[oO][nN]|[oO][fF][fF]|1|0) *$";
+  if (strcmp(t, "date") == 0) {
+    snprintf(buf, n, "^%s$", date);
+    return buf;
+  }
+  if (strcmp(t, "timestamp with time zone") == 0 ||
+      strcmp(t, "timestamp without time zone") == 0) {
+    snprintf(buf, n, "^%s([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?)?"
+             "( ?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?))?$", date);
+    return buf;
+  }
+  return NULL;
+}
+
+/*
+ * "(the input is invalid for the column's type)" as a boolean that is
+ * false for NULL, or nothing (returns 0) when any text is valid.
+ */
+static int
+add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
+{
+  const cs_column *c = &p->table->cols[f->col];
+  char buf[512];
+  const char *re;
+
+  if (c->is_text)
+    return 0;
+  sql_add(q, "(");
+  if (cs_has_input_is_valid(p->session)) {
+    sql_add(q, "pg_input_is_valid(");
+    add_text_value(q, f, row);
+    sql_add(q, ", ");
+    sql_literal(q, c->type);
+    sql_add(q, ")");
+  } else {
+    re = valid_regex(c, buf, sizeof(buf));
+    if (re) {
+      add_text_value(q, f, row);
+      sql_add(q, " ~ ");
+      sql_literal(q, re);
+      sql_add(q, " OR ");
+    }
+    sql_add(q, "pg_temp.csvstage_valid_%d(", f->valid_fn);
+    add_text_value(q, f, row);
+    sql_add(q, ")");
+  }
+  sql_add(q, ") IS FALSE");
+  return 1;
+}
+
+/* The insert's column list. */
+static void
+add_column_list(sql *q, const plan *p)
+{
+  sql_add(q, "(");
+  for (int i = 0; i < p->nfed; i++) {
+    if (i)
+      sql_add(q, ", ");
+    sql_ident(q, p->table->cols[p->fed[i].col].name);
+  }
+  sql_add(q, ")%s", p->overriding ? " OVERRIDING SYSTEM VALUE" : "");
+}
+
+/* ---- predicting the records that may fail ---- */
+
+/* Whether predictions can know column col's value without evaluating a
+ * volatile DEFAULT (nextval, identity). */
+static int
+known(const plan *p, int col)
+{
+  const cs_column *c = &p->table->cols[col];
+  int fi = p->col_fed[col];
+
+  if (fi >= 0)
+    return !p->fed[fi].use_default || c->default_stable;
+  return !c->generated && !c->identity && (!c->default_expr || c->default_stable);
+}
+
+/* Column col's value as the table would store it; NULL for invalid input
+ * (such records are suspects already). Only for known columns. */
+static void
+add_known_value(sql *q, const plan *p, int col)
+{
+  const cs_column *c = &p->table->cols[col];
+  int fi = p->col_fed[col];
+
+  if (fi < 0) {
+    if (c->default_expr)
+      sql_add(q, "(%s)::%s", c->default_expr, c->type);
+    else
+      sql_add(q, "NULL::%s", c->basetype);
+    return;
+  }
+  if (!c->is_text) {
+    sql_add(q, "CASE WHEN ");
+    add_invalid(q, p, &p->fed[fi], "s");
+    sql_add(q, " THEN NULL::%s ELSE ", c->basetype);
+  }
+  add_typed_value(q, p, &p->fed[fi], "s", 1);
+  if (!c->is_text)
+    sql_add(q, " END");
+}
+
+static int
+all_known(const plan *p, const cs_constraint *k)
+{
+  int fed = 0;
+
+  for (int j = 0; j < k->ncols; j++) {
+    if (!known(p, k->cols[j]))
+      return 0;
+    fed += p->col_fed[k->cols[j]] >= 0;
+  }
+  return fed > 0;
+}
+
+/* PostgreSQL 15 has no pg_input_is_valid: one PL/pgSQL cast per type. */
+static int
+create_validators(plan *p, sql *q)
+{
+  for (int i = 0; i < p->nfed; i++) {
+    const cs_column *c = &p->table->cols[p->fed[i].col];
+    sql body = {.conn = q->conn, .err = q->err};
+
+    p->fed[i].valid_fn = i;
+    if (c->is_text)
+      continue;
+    /* Assignment to a variable of the full type applies the modifier and a
+     * domain's constraints as an INSERT does (too long: an error, not a
+     * cut). The variable is declared in an inner block: an error while a
+     * block sets up its variables escapes that block's own handler. */
+    if (c->interval_typmod >= 0)
+      sql_add(&body, "BEGIN DECLARE x %s := pg_catalog.interval_in(v::pg_catalog.cstring, 0, %d); "
+                     "BEGIN NULL; END; RETURN true; EXCEPTION WHEN others THEN RETURN false; END",
+              c->type, c->interval_typmod);
+    else
+      sql_add(&body, "BEGIN DECLARE x %s := v::%s; BEGIN NULL; END; RETURN true; "
+                     "EXCEPTION WHEN others THEN RETURN false; END", c->type, c->basetype);
+    sql_add(q, "CREATE OR REPLACE FUNCTION pg_temp.csvstage_valid_%d(v text) "
+               "RETURNS boolean LANGUAGE plpgsql STABLE STRICT AS ", i);
+    sql_literal(q, sql_text(&body));
+    free(body.b.data);
+    if (body.failed)
+      q->failed = 1;
+    if (sql_run(q, NULL))
+      return -1;
+  }
+  return 0;
+}
+
+/*
+ * Drops them again in the load's transaction. Left in pg_temp, the server
+ * drops them when the session ends, in a transaction of its own: on a
+ * server with synchronous replication, a backend that is told to end
+ * (pg_terminate_backend) while its standby is away then waits for the
+ * standby forever, and holds the connection open with it.
+ */
+static int
+drop_validators(plan *p, sql *q)
+{
+  const char *sep = "DROP FUNCTION IF EXISTS ";
+
+  for (int i = 0; i < p->nfed; i++) {
+    if (p->table->cols[p->fed[i].col].is_text)
+      continue;
+    sql_add(q, "%spg_temp.csvstage_valid_%d(text)", sep, p->fed[i].valid_fn);
+    sep = ", ";
+  }
+  return *sep == ',' ? sql_run(q, NULL) : 0;
+}
+
+/*
+ * Fills csvstage_suspect with the lines of the records that may fail:
+ * invalid input, NULL into NOT NULL, CHECK, unique keys, foreign keys.
+ */
+static int
+predict(plan *p, sql *q, int target_empty)
+{
+  const cs_table *t = p->table;
+  int any = 0;
+  int *check_cols = calloc((size_t)t->ncols + 1, sizeof(int));
+
+  if (!check_cols)
+    return cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  sql_add(q, "CREATE TEMP TABLE csvstage_suspect ON COMMIT DROP AS "
+             "SELECT \"csvstage:line\" AS _line FROM (SELECT s._line AS \"csvstage:line\", (false");
+  for (int i = 0; i < p->nfed; i++) {
+    size_t mark = q->b.len;
+    sql_add(q, " OR ");
+    if (add_invalid(q, p, &p->fed[i], "s"))
+      any = 1;
+    else
+      q->b.len = mark;
+  }
+  for (int i = 0; i < p->nfed; i++) {
+    const cs_column *c = &t->cols[p->fed[i].col];
+    if ((c->notnull || c->notnull_domain) && !p->fed[i].use_default) {
+      sql_add(q, " OR (");
+      add_text_value(q, &p->fed[i], "s");
+      sql_add(q, ") IS NULL");
+      any = 1;
+    }
+  }
+  sql_add(q, ") AS \"csvstage:bad\"");
+  for (int k = 0; k < t->nchecks; k++)
+    if (all_known(p, &t->checks[k]))
+      for (int j = 0; j < t->checks[k].ncols; j++)
+        check_cols[t->checks[k].cols[j]] = 1;
+  for (int i = 0; i < t->ncols; i++) {
+    if (!check_cols[i])
+      continue;
+    sql_add(q, ", ");
+    add_known_value(q, p, i);
+    sql_add(q, " AS ");
+    sql_ident(q, t->cols[i].name);
+  }
+  sql_add(q, " FROM csvstage_stage s OFFSET 0) t WHERE \"csvstage:bad\"");
+  for (int k = 0; k < t->nchecks; k++) {
+    if (!all_known(p, &t->checks[k]))
+      continue;
+    sql_add(q, " OR (%s) IS FALSE", t->checks[k].expr);
+    any = 1;
+  }
+  free(check_cols);
+  if (!any) {
+    sql_reset(q);
+    sql_add(q, "CREATE TEMP TABLE csvstage_suspect (_line bigint) ON COMMIT DROP");
+  }
+  if (sql_run(q, NULL))
+    return -1;
+
+  /* Keys: every record of a key that repeats in the file, or exists. */
+  for (int k = 0; k < t->nuniques; k++) {
+    const cs_constraint *u = &t->uniques[k];
+    if (!all_known(p, u))
+      continue;
+    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT *, "
+               "count(*) OVER (PARTITION BY ");
+    for (int j = 0; j < u->ncols; j++) {
+      sql_add(q, j ? ", " : "");
+      sql_ident(q, t->cols[u->cols[j]].name);
+    }
+    sql_add(q, ") AS \"csvstage:n\" FROM (SELECT s._line AS \"csvstage:line\"");
+    for (int j = 0; j < u->ncols; j++) {
+      sql_add(q, ", ");
+      add_known_value(q, p, u->cols[j]);
+      sql_add(q, " AS ");
+      sql_ident(q, t->cols[u->cols[j]].name);
+    }
+    sql_add(q, " FROM csvstage_stage s OFFSET 0) u WHERE true");
+    for (int j = 0; j < u->ncols; j++) {
+      sql_add(q, " AND ");
+      sql_ident(q, t->cols[u->cols[j]].name);
+      sql_add(q, " IS NOT NULL");
+    }
+    sql_add(q, ") d WHERE \"csvstage:n\" > 1");
+    if (!target_empty) {
+      sql_add(q, " OR EXISTS (SELECT 1 FROM %s x WHERE true", t->sql_name);
+      for (int j = 0; j < u->ncols; j++) {
+        sql_add(q, " AND x.");
+        sql_ident(q, t->cols[u->cols[j]].name);
+        sql_add(q, " = d.");
+        sql_ident(q, t->cols[u->cols[j]].name);
+      }
+      sql_add(q, ")");
+    }
+    if (sql_run(q, NULL))
+      return -1;
+  }
+
+  /* Foreign keys: records whose key is complete and has no referenced row. */
+  for (int k = 0; k < t->nfkeys; k++) {
+    const cs_constraint *f = &t->fkeys[k];
+    char *nl = strchr(f->expr, '\n');
+    if (!all_known(p, f) || !nl)
+      continue;
+    *nl = '\0';
+    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT s._line "
+               "AS \"csvstage:line\"");
+    for (int j = 0; j < f->ncols; j++) {
+      sql_add(q, ", ");
+      add_known_value(q, p, f->cols[j]);
+      sql_add(q, " AS ");
+      sql_ident(q, t->cols[f->cols[j]].name);
+    }
+    sql_add(q, " FROM csvstage_stage s OFFSET 0) d WHERE NOT EXISTS (SELECT 1 FROM ");
+    sql_ident(q, f->expr);
+    sql_add(q, ".");
+    sql_ident(q, nl + 1);
+    sql_add(q, " x WHERE true");
+    *nl = '\n';
+    for (int j = 0; j < f->ncols; j++) {
+      sql_add(q, " AND x.");
+      sql_ident(q, f->refcols[j] ? f->refcols[j] : "");
+      sql_add(q, " = d.");
+      sql_ident(q, t->cols[f->cols[j]].name);
+    }
+    sql_add(q, ")");
+    for (int j = 0; j < f->ncols; j++) {
+      sql_add(q, " AND d.");
+      sql_ident(q, t->cols[f->cols[j]].name);
+      sql_add(q, " IS NOT NULL");
+    }
+    if (sql_run(q, NULL))
+      return -1;
+  }
+  return 0;
+}
+
+/* ---- inserting ---- */
+
+/* INSERT ... SELECT of every record that is not a suspect. */
+static int
+insert_clean(plan *p, sql *q, long long *rows)
+{
+  sql_add(q, "INSERT INTO %s ", p->table->sql_name);
+  add_column_list(q, p);
+  sql_add(q, " SELECT ");
+  for (int i = 0; i < p->nfed; i++) {
+    sql_add(q, i ? ", " : "");
+    add_typed_value(q, p, &p->fed[i], "s", 0);
+  }
+  sql_add(q, " FROM csvstage_stage s WHERE NOT EXISTS (SELECT 1 FROM csvstage_suspect x "
+             "WHERE x._line = s._line)");
+  return sql_run(q, rows);
+}
+
+/*
+ * Inserts records one by one, in line order, each in its own
+ * subtransaction, on the server; the errors go to csvstage_reject with the
+ * server's words. all: every record (else the suspects only).
+ *
+ * Each record is one INSERT whose values are SQL literals, run by EXECUTE:
+ * the statement a user would write, so that every error is the one that
+ * statement gives, and the first of several: a literal's input is checked
+ * when the statement is parsed, column by column, modifiers (too long for
+ * char(3)) when it is planned, domains, NOT NULL and CHECK when it runs. A
+ * value that takes the column's DEFAULT is the DEFAULT keyword (for a view:
+ * its base table's DEFAULT).
+ */
+static int
+insert_one_by_one(plan *p, sql *q, int all, long long *rows)
+{
+  sql body = {.conn = q->conn, .err = q->err};
+  sql head = {.conn = q->conn, .err = q->err};
+  PGresult *res;
+  int rc = -1;
+
+  sql_add(&head, "INSERT INTO %s ", p->table->sql_name);
+  add_column_list(&head, p);
+  sql_add(&head, " VALUES (");
+  sql_add(&body, "DECLARE r record; st text; msg text; det text; col text; con text; "
+                 "n bigint := 0; k bigint; "
+                 "BEGIN FOR r IN SELECT s.* FROM csvstage_stage s%s ORDER BY s._line LOOP "
+                 "BEGIN EXECUTE ",
+          all ? "" : " WHERE s._line IN (SELECT _line FROM csvstage_suspect)");
+  sql_literal(&body, sql_text(&head) ? sql_text(&head) : "");
+  for (int i = 0; i < p->nfed; i++) {
+    const fed_col *f = &p->fed[i];
+    sql_add(&body, " || %s", i ? "', ' || " : "");
+    if (f->use_default) {
+      sql_add(&body, "CASE WHEN (");
+      add_text_value(&body, f, "r");
+      sql_add(&body, ") IS NULL THEN 'DEFAULT' ELSE quote_literal(");
+      add_text_value(&body, f, "r");
+      sql_add(&body, ") END");
+    } else {
+      sql_add(&body, "quote_nullable(");
+      add_text_value(&body, f, "r");
+      sql_add(&body, ")");
+    }
+  }
+  sql_add(&body, " || ')'");
+  if (head.failed)
+    body.failed = 1;
+  free(head.b.data);
+  sql_add(&body, "; GET DIAGNOSTICS k = ROW_COUNT; n := n + k; "
+                 "EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS "
+                 "st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, "
+                 "col = COLUMN_NAME, con = CONSTRAINT_NAME; ");
+  /* Bad input for a type names no column: find the first that fails. */
+  size_t case_start = body.b.len;
+  int nwhen = 0;
+  sql_add(&body, "IF col = '' AND st LIKE '22%%' THEN col := CASE");
+  for (int i = 0; i < p->nfed; i++) {
+    size_t mark = body.b.len;
+    sql_add(&body, " WHEN ");
+    if (!add_invalid(&body, p, &p->fed[i], "r")) {
+      body.b.len = mark;
+      continue;
+    }
+    sql_add(&body, " THEN ");
+    sql_literal(&body, p->table->cols[p->fed[i].col].name);
+    nwhen++;
+  }
+  if (nwhen)
+    sql_add(&body, " ELSE '' END; END IF; ");
+  else
+    body.b.len = case_start;   /* text columns only: no input is bad */
+  sql_add(&body, "INSERT INTO csvstage_reject VALUES (r._line, st, col, con, msg, det); "
+                 "END; END LOOP; PERFORM set_config('csvstage.inserted', n::text, true); END");
+  sql_add(q, "DO ");
+  sql_literal(q, sql_text(&body));
+  if (body.failed)
+    q->failed = 1;
+  if (sql_run(q, NULL))
+    goto out;
+  res = cs_exec(q->conn, "SELECT current_setting('csvstage.inserted')", q->err);
+  if (!res)
+    goto out;
+  *rows = atoll(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  rc = 0;
+out:
+  free(body.b.data);
+  return rc;
+}
+
+/* A staging row as bytea text ("\\x4a09..."), back into the record's fields
+ * (raw holds their bytes). Returns 0, or -1 when out of memory. */
+static int
+unhex_row(const plan *p, const char *hex, cs_buf *raw, char **split, size_t *slens,
+          const char **fields, size_t *lens)
+{
+  size_t n = strlen(hex);
+  int nf;
+
+  if (n >= 2 && hex[0] == '\\' && hex[1] == 'x')
+    hex += 2, n -= 2;
+  raw->len = 0;
+  if (cs_buf_reserve(raw, n / 2 + 1) != 0)
+    return -1;
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    unsigned v;
+    sscanf(hex + i, "%2x", &v);
+    raw->data[raw->len++] = (char)v;
+  }
+  nf = cs_copy_split_row(raw->data, raw->len, split, slens, p->ncsv + 1);
+  for (int i = 0; i < p->ncsv; i++) {
+    fields[i] = i + 1 < nf ? split[i + 1] : NULL;
+    lens[i] = i + 1 < nf ? slens[i + 1] : 0;
+  }
+  return 0;
+}
+
+/* Streams csvstage_reject, joined to the records, into the reject file. */
+static int
+write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_error *err)
+{
+  sql q = {.conn = conn, .err = err};
+  PGresult *res = NULL;
+  const char **fields = NULL, **picked = NULL;
+  char **split = NULL;
+  size_t *lens = NULL, *plens = NULL, *slens = NULL;
+  cs_buf raw = {0};
+  int rc = -1, done = 0;
+
+  split = calloc((size_t)p->ncsv + 2, sizeof(*split));
+  slens = calloc((size_t)p->ncsv + 2, sizeof(*slens));
+  fields = calloc((size_t)p->ncsv + 1, sizeof(*fields));
+  picked = calloc((size_t)p->ncsv + 1, sizeof(*picked));
+  lens = calloc((size_t)p->ncsv + 1, sizeof(*lens));
+  plens = calloc((size_t)p->ncsv + 1, sizeof(*plens));
+  if (!fields || !picked || !lens || !plens || !split || !slens) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  /* The records the server could not convert come as their staging row,
+   * in the input's bytes. */
+  sql_add(&q, "SELECT r._line, r.st, r.col, r.con, r.msg, r.det, NULL::bytea");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(&q, ", s.c%d", i + 1);
+  sql_add(&q, " FROM csvstage_reject r JOIN csvstage_stage s ON s._line = r._line "
+              "UNION ALL SELECT u._line, u.st, '', '', u.msg, '', u.row");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(&q, ", NULL");
+  sql_add(&q, " FROM csvstage_unconverted u ORDER BY 1");
+  /* Row by row: the rejects may be many; memory stays flat. */
+  if (!sql_text(&q) || !PQsendQuery(conn, sql_text(&q)) || !PQsetSingleRowMode(conn)) {
+    cs_fail_result(err, conn, NULL);
+    goto out;
+  }
+  while ((res = PQgetResult(conn)) != NULL) {
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_SINGLE_TUPLE && !done) {
+      for (int i = 0; i < p->ncsv; i++) {
+        fields[i] = PQgetisnull(res, 0, 7 + i) ? NULL : PQgetvalue(res, 0, 7 + i);
+        lens[i] = (size_t)PQgetlength(res, 0, 7 + i);
+      }
+      if (!PQgetisnull(res, 0, 6) && unhex_row(p, PQgetvalue(res, 0, 6), &raw, split, slens,
+                                                fields, lens)) {
+        cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+        done = -1;
+      }
+      int n = cs_pick_fields(p, p->ncsv, fields, lens, picked, plens);
+      cs_reject_row row = {
+        .line = atoll(PQgetvalue(res, 0, 0)),
+        .sqlstate = PQgetvalue(res, 0, 1), .column = PQgetvalue(res, 0, 2),
+        .constraint = PQgetvalue(res, 0, 3), .message = PQgetvalue(res, 0, 4),
+        .detail = PQgetvalue(res, 0, 5), .fields = picked, .lens = plens, .nfields = n,
+      };
+      if (cs_rejects_add(rj, &row, err))
+        done = -1;   /* keep draining: the connection must stay usable */
+      else
+        cs_tally_add(ty, 0, row.line, row.sqlstate, row.column, row.constraint, row.message);
+    } else if (st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE && done == 0) {
+      cs_fail_result(err, conn, res);
+      done = -1;
+    }
+    PQclear(res);
+  }
+  res = NULL;
+  if (done == 0)
+    rc = 0;
+out:
+  free(q.b.data);
+  free(fields);
+  free(picked);
+  free(lens);
+  free(plens);
+  free(split);
+  free(slens);
+  free(raw.data);
+  return rc;
+}
+
+/* ---- the staging table ---- */
+
+/*
+ * Records row k of the records set aside (d's numbering) in
+ * csvstage_unconverted: the server could not convert its bytes from the
+ * source encoding (e: its error). The row keeps the input's bytes, for the
+ * reject file.
+ */
+static int
+unconverted(plan *p, sql *q, cs_direct *d, int all, long long k, const csvstage_error *e)
+{
+  cs_buf row = {0};
+  char *hex = NULL;
+  int rc = -1;
+
+  if (cs_direct_row(d, all, k, &row, q->err))
+    goto out;
+  hex = malloc(row.len * 2 + 1);
+  if (!hex) {
+    cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < row.len; i++)
+    snprintf(hex + 2 * i, 3, "%02x", (unsigned char)row.data[i]);
+  hex[row.len * 2] = '\0';
+  /* The line: the row's first field, digits only (cs_copy_encode). */
+  sql_add(q, "INSERT INTO csvstage_unconverted VALUES (%lld, ",
+          row.len ? strtoll(row.data, NULL, 10) : 0);
+  sql_literal(q, e->sqlstate);
+  sql_add(q, ", ");
+  sql_literal(q, e->message);
+  sql_add(q, ", decode('%s', 'hex'))", hex);
+  rc = sql_run(q, NULL);
+out:
+  free(row.data);
+  free(hex);
+  return rc;
+}
+
+/*
+ * COPYs rows [from, to) of the records set aside into csvstage_stage in a
+ * savepoint. Returns 0; 1 when the server could not convert a row from the
+ * source encoding (*bad: its number; rolled back, e filled); -1 with q's
+ * err filled.
+ */
+static int
+copy_stage_rows(sql *q, cs_direct *d, int all, long long from, long long to, long long *bad,
+                csvstage_error *e)
+{
+  char ctx[1024] = "";
+  long long line;
+
+  csvstage_error_clear(e);
+  if (cs_run(q->conn, "SAVEPOINT csvstage_fill", q->err) ||
+      cs_copy_begin(q->conn, "COPY csvstage_stage FROM STDIN", q->err))
+    return -1;
+  if (cs_direct_send_rows(d, all, from, to, q->err)) {
+    cs_copy_end(q->conn, "csvstage stopped reading the records set aside", NULL, NULL);
+    return -1;
+  }
+  if (cs_copy_end_ctx(q->conn, NULL, NULL, e, ctx, sizeof(ctx)) == 0)
+    return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_fill", q->err);
+  line = cs_context_line(ctx, "csvstage_stage");
+  if (PQstatus(q->conn) != CONNECTION_OK || line < 1 ||
+      (strcmp(e->sqlstate, "22P05") != 0 && strcmp(e->sqlstate, "22021") != 0)) {
+    *q->err = *e;
+    return -1;
+  }
+  *bad = from + line - 1;
+  return cs_run(q->conn, "ROLLBACK TO SAVEPOINT csvstage_fill; RELEASE SAVEPOINT csvstage_fill",
+                q->err) ? -1 : 1;
+}
+
+/*
+ * Creates csvstage_stage and fills it with the records set aside (all:
+ * every record of the file, one row a line). A record whose bytes the
+ * server cannot convert from the source encoding (WIN1252's 0x81, a cut
+ * SJIS character) cannot be staged: it goes to csvstage_unconverted with
+ * the server's error, a reject at its line, and the COPY starts again
+ * after it; the rows before it go in first.
+ */
+int
+cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
+{
+  long long from = 0, bad, none;
+  csvstage_error e, e2;
+  int r;
+
+  /* In one transaction for several files, the last file's are still here. */
+  sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
+             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted; "
+             "CREATE TEMP TABLE csvstage_unconverted (_line bigint, st text, msg text, "
+             "row bytea) ON COMMIT DROP; CREATE TEMP TABLE csvstage_stage (_line bigint");
+  for (int i = 0; i < p->ncsv; i++)
+    sql_add(q, ", c%d text", i + 1);
+  sql_add(q, ") ON COMMIT DROP");
+  if (sql_run(q, NULL))
+    return -1;
+  while ((r = copy_stage_rows(q, d, all, from, -1, &bad, &e)) == 1) {
+    if ((bad > from && copy_stage_rows(q, d, all, from, bad, &none, &e2) != 0) ||
+        unconverted(p, q, d, all, bad, &e))
+      return -1;
+    from = bad + 1;
+  }
+  if (r < 0)
+    return -1;
+  /* A record the server refused is in the journal and set aside. */
+  if (all && cs_run(q->conn, "DELETE FROM csvstage_stage a USING csvstage_stage b "
+                    "WHERE a._line = b._line AND a.ctid > b.ctid; "
+                    "DELETE FROM csvstage_unconverted a USING csvstage_unconverted b "
+                    "WHERE a._line = b._line AND a.ctid > b.ctid", q->err))
+    return -1;
+  return 0;
+}
+
+/* Whether the careful path refused a record for a key conflict that may
+ * be out of file order (order_plan): 1, 0, or -1 with q's err filled. */
+static int
+out_of_order(plan *p, sql *q)
+{
+  PGresult *r;
+  int found;
+
+  sql_add(q, "SELECT EXISTS (SELECT 1 FROM csvstage_reject WHERE st IN ('23505', '23P01') "
+             "AND con <> ALL (ARRAY[");
+  for (int i = 0; i < p->nexact; i++) {
+    sql_add(q, i ? ", " : "");
+    sql_literal(q, p->exact[i]);
+  }
+  sql_add(q, "]::text[]))");
+  r = sql_query(q);
+  if (!r)
+    return -1;
+  found = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  return found;
+}
+
+/*
+ * The careful path for the records set aside (in csvstage_stage): the
+ * set-based prediction, one INSERT ... SELECT of the records predicted
+ * fine, then the others one by one; csvstage_reject holds the server's
+ * refusals. Should the INSERT fail anyway, everything set aside goes one by
+ * one. Should a key conflict come out of file order (order_plan), the
+ * whole file's work is rolled back to csvstage_data and every record goes
+ * one by one, in file order: the reference itself. *bulk, *one: the rows
+ * each way put in (p->inserted is zeroed when the fast path's are undone).
+ */
+int
+cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, long long *one)
+{
+  PGconn *conn = q->conn;
+  csvstage_error *err = q->err;
+  const char *reject_table = "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, "
+                             "col text, con text, msg text, det text) ON COMMIT DROP";
+  PGresult *r;
+  int target_empty, found;
+
+  if (!cs_has_input_is_valid(p->session) && create_validators(p, q))
+    return -1;
+  if (p->strict) {
+    res->row_by_row = 1;
+    return cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one) ? -1 : 0;
+  }
+  sql_add(q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p->table->sql_name);
+  r = sql_query(q);
+  if (!r)
+    return -1;
+  target_empty = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  if (cs_run(conn, reject_table, err) || predict(p, q, target_empty) ||
+      cs_run(conn, "SAVEPOINT csvstage_bulk", err))
+    return -1;
+  if (insert_clean(p, q, bulk) == 0) {
+    if (cs_run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
+        insert_one_by_one(p, q, 0, one))
+      return -1;
+  } else {
+    /* What prediction could not foresee: start over, one by one. */
+    if (err->code != CSVSTAGE_E_DB)
+      return -1;
+    csvstage_error_clear(err);
+    *bulk = 0;
+    res->row_by_row = 1;
+    if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
+        insert_one_by_one(p, q, 1, one))
+      return -1;
+  }
+  if (!p->order_sensitive)
+    return 0;
+  found = out_of_order(p, q);
+  if (found <= 0)
+    return found;
+  /* Once more, in file order: the file's records, none in the table. */
+  res->row_by_row = 1;
+  res->reordered = 1;
+  p->inserted = *bulk = *one = 0;
+  if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || cs_fill_stage(p, q, d, 1) ||
+      (!cs_has_input_is_valid(p->session) && create_validators(p, q)) ||
+      cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one))
+    return -1;
+  return 0;
+}
+
+int
+cs_settle_rejects(plan *p, sql *q, cs_rejects *rj, tally *ty)
+{
+  if (write_server_rejects(p, q->conn, rj, ty, q->err))
+    return -1;
+  return !cs_has_input_is_valid(p->session) ? drop_validators(p, q) : 0;
+}

@@ -1,0 +1,32 @@
+/* settle.h: the careful path (private). */
+#ifndef CSVSTAGE_SETTLE_H
+#define CSVSTAGE_SETTLE_H
+
+#include "direct.h"
+#include "plan.h"
+#include "rejects.h"
+#include "sql.h"
+#include "tally.h"
+
+/*
+ * Creates csvstage_stage and fills it with the records d set aside (all:
+ * every record of the file, one row a line). Returns 0, or -1 with q's err
+ * filled.
+ */
+int cs_fill_stage(plan *p, sql *q, cs_direct *d, int all);
+
+/*
+ * Settles the records in csvstage_stage: the rows each way put in go to
+ * *bulk and *one (p->inserted is zeroed when the fast path's rows are
+ * undone to settle the file again in order); res->row_by_row and
+ * res->reordered say how. The refusals wait in csvstage_reject for
+ * cs_settle_rejects. Returns 0, or -1 with q's err filled.
+ */
+int cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk,
+              long long *one);
+
+/* Writes the careful path's rejects into rj in line order, counted in ty,
+ * and drops what cs_settle made for the load. Returns 0 or -1. */
+int cs_settle_rejects(plan *p, sql *q, cs_rejects *rj, tally *ty);
+
+#endif
