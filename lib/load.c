@@ -240,278 +240,326 @@ out:
   return rc;
 }
 
-csvstage_code
-csvstage_load(csvstage_session *session, const csvstage_settings *settings,
-              const char *path, int flags, csvstage_result *res, csvstage_error *err)
+/* One file's load: what its phases share. */
+typedef struct load {
+  csvstage_session *session;
+  const csvstage_settings *settings;
+  PGconn *conn;
+  const char *path;
+  int flags;
+  csvstage_result *res;
+  csvstage_error *err;
+  double t0;
+  int in_tx;             /* the file's transaction (or savepoint) is open */
+  plan p;
+  sql q;
+  tally *ty;
+  cs_input *in;
+  cs_reader *rd;
+  const char **names;    /* the CSV's column names */
+  cs_rejects *rj;
+  char rpath[4096];      /* the reject file's path */
+  cs_direct *d;
+  long long staged, bulk, one;
+} load;
+
+/* Says err's SQL error as a config error about [source] encoding. */
+static void
+encoding_error(csvstage_error *err)
 {
-  PGconn *conn = session ? session->conn : NULL;
-  csvstage_result dummy;
-  csvstage_error localerr;
-  cs_input *in = NULL;
-  cs_reader *rd = NULL;
-  cs_rejects *rj = NULL;
-  cs_direct *d = NULL;
-  plan p = {0};
-  tally *ty = NULL;
-  sql q = {.conn = conn};
-  const char **names = NULL;
-  int in_tx = 0, dry = (flags & CSVSTAGE_DRY_RUN) != 0, over = 0;
-  double t0 = now_s();
-  csvstage_code rc = CSVSTAGE_OK;
-  char rpath[4096];
+  char msg[sizeof(err->message)];
+
+  if (err->code != CSVSTAGE_E_DB)
+    return;
+  cs_strlcpy_utf8(msg, err->message, sizeof(msg));
+  csvstage_error_clear(err);
+  cs_fail(err, CSVSTAGE_E_CONFIG, "[source] encoding: %s", msg);
+}
+
+/* Opens the reject file (its directory must take a file before anything
+ * loads), its header the input's names but a reject file's own columns. */
+static int
+open_rejects(load *l)
+{
+  const csvstage_settings *s = l->settings;
+  const char **picked;
+  int n = 0;
+
+  if (reject_path(s, l->path, (l->flags & CSVSTAGE_SEVERAL_FILES) != 0, l->rpath,
+                  sizeof(l->rpath), l->err))
+    return -1;
+  picked = calloc((size_t)l->p.ncsv + 1, sizeof(*picked));
+  if (!picked)
+    return cs_fail(l->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  for (int i = 0; i < l->p.ncsv; i++)
+    if (!l->p.csv_meta[i])
+      picked[n++] = l->names[i];
+  l->rj = cs_rejects_open(l->rpath, s->delimiter, s->quote, s->null_marker, picked, n, l->err);
+  free(picked);
+  if (!l->rj && l->err->code == CSVSTAGE_E_IO)
+    l->err->code = CSVSTAGE_E_CONFIG;   /* nothing was loaded: a setup error */
+  return l->rj ? 0 : -1;
+}
+
+/* Opens the input and its reader, and names the CSV's columns: the
+ * header's, the configured ones, or 1, 2, ... */
+static int
+open_input(load *l)
+{
+  const csvstage_settings *s = l->settings;
   cs_reader_opts ro;
-  cs_reader_stats st;
-  long long bulk = 0, one = 0, staged = 0;
 
-  if (!err) {
-    csvstage_error_clear(&localerr);
-    err = &localerr;
+  l->in = cs_input_open_hashed(l->path, s->ledger, l->err);
+  if (!l->in)
+    return -1;
+  cs_settings_reader_opts(s, &ro);
+  ro.header = s->header;
+  ro.ncolumns = s->ncolumns;
+  if (!s->header && s->ncolumns == 0) {
+    /* Neither a header nor names: as COPY without a column list, every
+     * record holds every column the table takes, in order. */
+    for (int i = 0; i < l->p.table->ncols; i++)
+      ro.ncolumns += !l->p.table->cols[i].generated;
   }
-  q.err = err;
-  if (!res)
-    res = &dummy;
-  memset(res, 0, sizeof(*res));
-  res->dry_run = dry;
-  cs_strlcpy_utf8(res->file, path && strcmp(path, "-") != 0 ? path : "-", sizeof(res->file));
-  if (!session || !settings) {
-    rc = cs_fail(err, CSVSTAGE_E_INVALID, "no session or no settings");
-    goto out;
-  }
-  if (!settings->table) {
-    rc = cs_fail(err, CSVSTAGE_E_CONFIG, "no target table: give -t TABLE, or table = in [target]");
-    goto out;
-  }
-  if (settings->header && settings->ncolumns > 0) {
-    rc = cs_fail(err, CSVSTAGE_E_CONFIG, "[source] columns names the columns of a file without "
-                 "a header: set header = false, or leave columns out");
-    goto out;
-  }
-  p.session = session;
-  p.settings = settings;
-  ty = calloc(1, sizeof(*ty));
-  if (!ty) {
-    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    goto out;
-  }
-  ty->res = res;
+  l->rd = cs_reader_open(l->in, &ro, l->err);
+  if (!l->rd)
+    return -1;
+  l->p.ncsv = cs_reader_ncolumns(l->rd);
+  l->names = calloc((size_t)l->p.ncsv + 1, sizeof(*l->names));
+  if (!l->names)
+    return cs_fail(l->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  for (int i = 0; i < l->p.ncsv; i++)
+    l->names[i] = i < s->ncolumns ? s->columns[i] : cs_reader_column(l->rd, i);
+  l->p.csv_names = l->names;
+  return 0;
+}
 
-  if (cs_run(conn, session->outer ? "SAVEPOINT csvstage_file" : "BEGIN", err))
-    goto failed;
-  in_tx = 1;
+/*
+ * Prepare: the file's transaction, the target from the catalog, the table's
+ * lock, the ledger (content loaded before is skipped without reading it:
+ * returns 1), the input, the plan and the reject file. Returns 0, 1, or -1
+ * with l->err filled.
+ */
+static int
+prepare(load *l)
+{
+  const csvstage_settings *s = l->settings;
+
+  if (cs_run(l->conn, l->session->outer ? "SAVEPOINT csvstage_file" : "BEGIN", l->err))
+    return -1;
+  l->in_tx = 1;
   /* Deferrable constraints are checked per record, not at COMMIT, where one
    * bad record would take the whole file down. */
-  if (cs_run(conn, "SET CONSTRAINTS ALL IMMEDIATE", err))
-    goto failed;
-  sql_add(&q, "SET LOCAL client_encoding = ");
-  sql_literal(&q, settings->encoding);
-  if (sql_run(&q, NULL)) {
-    if (err->code == CSVSTAGE_E_DB) {
-      char msg[sizeof(err->message)];
-      cs_strlcpy_utf8(msg, err->message, sizeof(msg));
-      csvstage_error_clear(err);
-      cs_fail(err, CSVSTAGE_E_CONFIG, "[source] encoding: %s", msg);
-    }
-    goto failed;
-  }
-  p.table = cs_table_load(conn, settings->table, err);
-  if (!p.table)
-    goto failed;
-  snprintf(res->table, sizeof(res->table), "%s", p.table->display_name);
-  if (cs_take_lock(&p, &q))
-    goto failed;
-  if (settings->ledger && !(flags & CSVSTAGE_FORCE)) {
+  if (cs_run(l->conn, "SET CONSTRAINTS ALL IMMEDIATE", l->err))
+    return -1;
+  sql_add(&l->q, "SET LOCAL client_encoding = ");
+  sql_literal(&l->q, s->encoding);
+  if (sql_run(&l->q, NULL))
+    return encoding_error(l->err), -1;
+  l->p.table = cs_table_load(l->conn, s->table, l->err);
+  if (!l->p.table)
+    return -1;
+  snprintf(l->res->table, sizeof(l->res->table), "%s", l->p.table->display_name);
+  if (cs_take_lock(&l->p, &l->q))
+    return -1;
+  if (s->ledger && !(l->flags & CSVSTAGE_FORCE)) {
     /* A regular file is hashed first: content loaded before is skipped
      * without reading it again (standard input is checked at the end). */
     char sha[65];
-    int got = cs_file_sha256(path, sha, err);
-    if (got < 0 || (got == 1 && cs_ledger_lookup(&p, &q, sha, 0, res)))
-      goto failed;
-    if (res->skipped) {
-      if (cs_run(conn, cs_rollback_sql(session), err))
-        goto failed;
-      in_tx = 0;
-      goto out;
+    int got = cs_file_sha256(l->path, sha, l->err);
+    if (got < 0 || (got == 1 && cs_ledger_lookup(&l->p, &l->q, sha, 0, l->res)))
+      return -1;
+    if (l->res->skipped) {
+      if (cs_run(l->conn, cs_rollback_sql(l->session), l->err))
+        return -1;
+      l->in_tx = 0;
+      return 1;
     }
   }
+  if (open_input(l) ||
+      (l->p.ncsv > 0 && cs_plan_build(&l->p, cs_input_name(l->in), l->err) != CSVSTAGE_OK))
+    return -1;
+  return open_rejects(l);
+}
 
-  in = cs_input_open_hashed(path, settings->ledger, err);
-  if (!in)
-    goto failed;
-  cs_settings_reader_opts(settings, &ro);
-  ro.header = settings->header;
-  ro.ncolumns = settings->ncolumns;
-  if (!settings->header && settings->ncolumns == 0) {
-    /* Neither a header nor names: as COPY without a column list, every
-     * record holds every column the table takes, in order. */
-    for (int i = 0; i < p.table->ncols; i++)
-      ro.ncolumns += !p.table->cols[i].generated;
-  }
-  rd = cs_reader_open(in, &ro, err);
-  if (!rd)
-    goto failed;
+/*
+ * Stream and settle: every record read, straight into the table or set
+ * aside (stage), then the careful path for those set aside. Where a key
+ * conflict may come out of file order, the whole file is settled again
+ * from the csvstage_data savepoint. Returns 0, or -1 with l->err filled.
+ */
+static int
+stream_and_settle(load *l)
+{
+  plan *p = &l->p;
+  int utf8 = strcasecmp(l->settings->encoding, "UTF8") == 0 ||
+             strcasecmp(l->settings->encoding, "UTF-8") == 0;
 
-  /* The CSV's column names: the header's, the configured ones, or 1, 2, ... */
-  p.ncsv = cs_reader_ncolumns(rd);
-  names = calloc((size_t)p.ncsv + 1, sizeof(*names));
-  if (!names) {
-    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    goto failed;
-  }
-  for (int i = 0; i < p.ncsv; i++)
-    names[i] = i < settings->ncolumns ? settings->columns[i] : cs_reader_column(rd, i);
-  p.csv_names = names;
-  if (p.ncsv > 0 && cs_plan_build(&p, cs_input_name(in), err) != CSVSTAGE_OK)
-    goto failed;
+  if (p->ncsv == 0)
+    return 0;   /* an empty file: nothing to load */
+  for (int i = 0; i < p->nfed; i++)
+    cs_type_parse(&p->fed[i].type, p->table->cols[p->fed[i].col].type, utf8);
+  if (cs_plan_defaults(p, &l->q) || cs_plan_order(p, l->err) ||
+      cs_run(l->conn, "SAVEPOINT csvstage_data", l->err) ||
+      stage(p, l->conn, l->in, l->rd, l->rj, l->ty, &l->d, &l->staged, l->path, l->t0, l->err) ||
+      l->session->interrupted)
+    return -1;
+  l->res->staged = l->staged;
+  if (l->staged > 0 && (cs_settle(p, &l->q, l->d, l->res, &l->bulk, &l->one) ||
+                        cs_settle_rejects(p, &l->q, l->rj, l->ty)))
+    return -1;
+  return cs_run(l->conn, "RELEASE SAVEPOINT csvstage_data", l->err);
+}
 
-  /* The reject file's directory must take a file before anything loads. */
-  if (reject_path(settings, path, (flags & CSVSTAGE_SEVERAL_FILES) != 0, rpath, sizeof(rpath),
-                  err))
-    goto failed;
-  {
-    /* The header: the input's names, but a reject file's own columns. */
-    const char **picked = calloc((size_t)p.ncsv + 1, sizeof(*picked));
-    int n = 0;
-    for (int i = 0; picked && i < p.ncsv; i++)
-      if (!p.csv_meta[i])
-        picked[n++] = names[i];
-    if (picked)
-      rj = cs_rejects_open(rpath, settings->delimiter, settings->quote, settings->null_marker,
-                           picked, n, err);
-    else
-      cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    free(picked);
-    if (!rj) {
-      if (err->code == CSVSTAGE_E_IO)
-        err->code = CSVSTAGE_E_CONFIG;   /* nothing was loaded: a setup error */
-      goto failed;
-    }
-  }
-  if (p.ncsv == 0)
-    goto counted;   /* an empty file: nothing to load */
+/* Whether the rejects are more than max_rejects allows. */
+static int
+over_limit(const csvstage_settings *s, const csvstage_result *res)
+{
+  return (s->max_rejects >= 0 && res->rejected > s->max_rejects) ||
+         (s->max_rejects_pct >= 0 &&
+          (double)res->rejected * 100.0 > s->max_rejects_pct * (double)res->records);
+}
 
-  {
-    int utf8 = strcasecmp(settings->encoding, "UTF8") == 0 ||
-               strcasecmp(settings->encoding, "UTF-8") == 0;
-    for (int i = 0; i < p.nfed; i++)
-      cs_type_parse(&p.fed[i].type, p.table->cols[p.fed[i].col].type, utf8);
+/* The error for a load over max_rejects. */
+static csvstage_code
+over_error(const load *l)
+{
+  const csvstage_settings *s = l->settings;
+  char limit[64];
+
+  if (s->max_rejects >= 0)
+    snprintf(limit, sizeof(limit), "%lld", s->max_rejects);
+  else
+    snprintf(limit, sizeof(limit), "%g%%", s->max_rejects_pct);
+  return cs_fail(l->err, CSVSTAGE_E_REJECTS, "%s: %lld of %lld records rejected, more than "
+                 "max_rejects %s: nothing committed", l->res->file, l->res->rejected,
+                 l->res->records, limit);
+}
+
+/*
+ * COMMIT, and what follows when the connection is lost during it
+ * (cs_commit asks a new connection). Returns 0 when committed, -1 when not
+ * (l->err says why; an unknown outcome keeps the reject file).
+ */
+static int
+commit(load *l)
+{
+  csvstage_result *res = l->res;
+  char xid[32];
+  cs_commit_end how = cs_commit(l->conn, &l->session->interrupted, xid, sizeof(xid), l->err);
+
+  if (how == CS_ROLLED_BACK)
+    return -1;   /* refused at COMMIT, or lost before it: said as usual */
+  l->in_tx = 0;
+  if (how == CS_ROLLED_BACK_AFTER_LOSS) {
+    cs_lost_commit(l->err, how, res->file, xid, "");
+    return -1;
   }
-  if (cs_plan_defaults(&p, &q))
-    goto failed;
-  if (cs_plan_order(&p, err))
-    goto failed;
-  /* Where a key conflict may come out of file order, the whole file is
-   * settled again from here. */
-  if (cs_run(conn, "SAVEPOINT csvstage_data", err) ||
-      stage(&p, conn, in, rd, rj, ty, &d, &staged, path, t0, err) || session->interrupted)
-    goto failed;
-  res->staged = staged;
-  if (staged > 0 && (cs_settle(&p, &q, d, res, &bulk, &one) ||
-                     cs_settle_rejects(&p, &q, rj, ty)))
-    goto failed;
-  if (cs_run(conn, "RELEASE SAVEPOINT csvstage_data", err))
-    goto failed;
-counted:
-  if (cs_rejects_finish(rj, err))
-    goto failed;
-  cs_reader_get_stats(rd, &st);
+  if (how == CS_COMMIT_UNKNOWN) {
+    /* If it did commit, its rejects are the only record of what did not
+     * go in: keep them. */
+    char more[sizeof(l->rpath) + 128] = "";
+    cs_rejects *r = l->rj;
+    l->rj = NULL;
+    if (l->settings->ledger)
+      snprintf(more, sizeof(more), ", or run the same command again: the ledger skips it "
+               "if it was loaded");
+    if (res->rejected > 0 && cs_rejects_commit(r, NULL) == 0)
+      snprintf(more + strlen(more), sizeof(more) - strlen(more),
+               "; its rejects, in case it did: %s", l->rpath);
+    else if (res->rejected == 0)
+      cs_rejects_discard(r);
+    res->outcome_unknown = 1;
+    cs_lost_commit(l->err, how, res->file, xid, more);
+    return -1;
+  }
+  res->committed = 1;
+  res->commit_rechecked = how == CS_COMMITTED_AFTER_LOSS;
+  return 0;
+}
+
+/*
+ * Finish: the accounting, the limit, the ledger, then commit or roll back,
+ * and the reject file into place. Returns the load's code, or -1 when it
+ * failed (l->err filled).
+ */
+static int
+finish(load *l)
+{
+  const csvstage_settings *s = l->settings;
+  csvstage_result *res = l->res;
+  cs_reader_stats st;
+  int over, dry = (l->flags & CSVSTAGE_DRY_RUN) != 0;
+
+  if (cs_rejects_finish(l->rj, l->err))
+    return -1;
+  cs_reader_get_stats(l->rd, &st);
   res->records = st.records;
-  res->rejected = cs_rejects_count(rj);
+  res->rejected = cs_rejects_count(l->rj);
   /* What the server inserted: a record a trigger dropped is neither loaded
    * nor rejected. */
-  res->loaded = p.inserted + bulk + one;
+  res->loaded = l->p.inserted + l->bulk + l->one;
   res->dropped = res->records - res->rejected - res->loaded;
-  res->bytes = cs_input_position(in);
-  cs_tally_finish(ty);
-  over = (settings->max_rejects >= 0 && res->rejected > settings->max_rejects) ||
-         (settings->max_rejects_pct >= 0 &&
-          (double)res->rejected * 100.0 > settings->max_rejects_pct * (double)res->records);
-  if (settings->ledger && !over && cs_ledger_record(&p, &q, in, (flags & CSVSTAGE_FORCE) != 0, res))
-    goto failed;
-  if (session->interrupted)
-    goto failed;   /* the last moment to stop: COMMIT would not be canceled */
+  res->bytes = cs_input_position(l->in);
+  cs_tally_finish(l->ty);
+  over = over_limit(s, res);
+  if (s->ledger && !over &&
+      cs_ledger_record(&l->p, &l->q, l->in, (l->flags & CSVSTAGE_FORCE) != 0, res))
+    return -1;
+  if (l->session->interrupted)
+    return -1;   /* the last moment to stop: COMMIT would not be canceled */
   if (res->skipped) {
     /* Loaded before: nothing of this run stays, its rejects included. */
-    if (cs_run(conn, cs_rollback_sql(session), err))
-      goto failed;
-    in_tx = 0;
+    if (cs_run(l->conn, cs_rollback_sql(l->session), l->err))
+      return -1;
+    l->in_tx = 0;
     res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
     res->ngroups = res->nfirst = 0;
     res->other_rejects = 0;
-    goto out;
+    return CSVSTAGE_OK;
   }
   if (over || dry) {
-    if (cs_run(conn, cs_rollback_sql(session), err))
-      goto failed;
-  } else if (session->outer) {
-    if (cs_run(conn, "RELEASE SAVEPOINT csvstage_file", err))
-      goto failed;
+    if (cs_run(l->conn, cs_rollback_sql(l->session), l->err))
+      return -1;
+  } else if (l->session->outer) {
+    if (cs_run(l->conn, "RELEASE SAVEPOINT csvstage_file", l->err))
+      return -1;
     res->pending = 1;
-  } else {
-    char xid[32];
-    cs_commit_end how = cs_commit(conn, &session->interrupted, xid, sizeof(xid), err);
-
-    if (how == CS_ROLLED_BACK)
-      goto failed;   /* refused at COMMIT, or lost before it: said as usual */
-    in_tx = 0;
-    if (how == CS_ROLLED_BACK_AFTER_LOSS) {
-      cs_lost_commit(err, how, res->file, xid, "");
-      goto failed;
-    }
-    if (how == CS_COMMIT_UNKNOWN) {
-      /* If it did commit, its rejects are the only record of what did not
-       * go in: keep them. */
-      char more[sizeof(rpath) + 128] = "";
-      cs_rejects *r = rj;
-      rj = NULL;
-      if (settings->ledger)
-        snprintf(more, sizeof(more), ", or run the same command again: the ledger skips it "
-                 "if it was loaded");
-      if (res->rejected > 0 && cs_rejects_commit(r, NULL) == 0)
-        snprintf(more + strlen(more), sizeof(more) - strlen(more),
-                 "; its rejects, in case it did: %s", rpath);
-      else if (res->rejected == 0)
-        cs_rejects_discard(r);
-      res->outcome_unknown = 1;
-      cs_lost_commit(err, how, res->file, xid, more);
-      goto failed;
-    }
-    res->committed = 1;
-    res->commit_rechecked = how == CS_COMMITTED_AFTER_LOSS;
+  } else if (commit(l)) {
+    return -1;
   }
-  in_tx = 0;
+  l->in_tx = 0;
   if (res->rejected > 0)
-    snprintf(res->reject_file, sizeof(res->reject_file), "%s", rpath);
+    snprintf(res->reject_file, sizeof(res->reject_file), "%s", l->rpath);
   {
-    cs_rejects *r = rj;
-    rj = NULL;
-    if (cs_rejects_commit(r, err) != 0 && res->committed)
+    cs_rejects *r = l->rj;
+    l->rj = NULL;
+    if (cs_rejects_commit(r, l->err) != 0 && res->committed)
       /* The load is in; only the report of its rejects failed. */
       res->reject_file[0] = '\0';
   }
-  if (over) {
-    char limit[64];
-    if (settings->max_rejects >= 0)
-      snprintf(limit, sizeof(limit), "%lld", settings->max_rejects);
-    else
-      snprintf(limit, sizeof(limit), "%g%%", settings->max_rejects_pct);
-    rc = cs_fail(err, CSVSTAGE_E_REJECTS, "%s: %lld of %lld records rejected, more than "
-                 "max_rejects %s: nothing committed", res->file, res->rejected,
-                 res->records, limit);
-  } else if (cs_failed(err)) {
-    rc = err->code;
-  }
-  goto out;
+  if (over)
+    return over_error(l);
+  return cs_failed(l->err) ? l->err->code : CSVSTAGE_OK;
+}
 
-failed:
+/* A failed load: says what happened, rolls the file back, zeroes the
+ * counts (nothing was committed). Returns the load's code. */
+static csvstage_code
+fail(load *l)
+{
+  csvstage_error *err = l->err;
+  csvstage_result *res = l->res;
+
   /* An interruption shows as whatever it broke (a canceled statement, a
    * COPY cut short): say what happened instead. */
-  if (session && session->interrupted && !res->outcome_unknown) {
+  if (l->session->interrupted && !res->outcome_unknown) {
     /* (Interrupted while asking what became of a lost COMMIT: that is
      * unknown, not rolled back.) */
     csvstage_error_clear(err);
     cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted: %s rolled back, nothing of it "
             "committed", res->file);
-  } else if (in_tx && conn && PQstatus(conn) == CONNECTION_BAD && !res->outcome_unknown) {
+  } else if (l->in_tx && PQstatus(l->conn) == CONNECTION_BAD && !res->outcome_unknown) {
     /* Lost before COMMIT was sent: the server rolled the transaction back.
      * (A loss during COMMIT is worded where it happens: the outcome is
      * unknown there.) */
@@ -522,25 +570,80 @@ failed:
             "%s (%s): nothing of it was committed; load it again when the server is back",
             res->file, msg);
   }
-  rc = err->code ? err->code : CSVSTAGE_E_DB;
-  if (in_tx && PQstatus(conn) == CONNECTION_OK) {
+  if (l->in_tx && PQstatus(l->conn) == CONNECTION_OK) {
     csvstage_error ignored;
     csvstage_error_clear(&ignored);
-    cs_run(conn, cs_rollback_sql(session), &ignored);
+    cs_run(l->conn, cs_rollback_sql(l->session), &ignored);
   }
-  /* Nothing was committed, so nothing is accounted for: the error says why. */
   res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
   res->committed = 0;
-out:
-  res->elapsed_s = now_s() - t0;
-  cs_rejects_discard(rj);
-  cs_direct_free(d);
-  cs_reader_free(rd);
-  cs_input_close(in);
-  cs_table_free(p.table);
-  cs_plan_free(&p);
-  free(names);
-  free(ty);
-  free(q.b.data);
+  return err->code ? err->code : CSVSTAGE_E_DB;
+}
+
+/* The settings' own errors, before anything is done. */
+static csvstage_code
+check_settings(const csvstage_settings *s, csvstage_error *err)
+{
+  if (!s->table)
+    return cs_fail(err, CSVSTAGE_E_CONFIG, "no target table: give -t TABLE, or table = in "
+                   "[target]");
+  if (s->header && s->ncolumns > 0)
+    return cs_fail(err, CSVSTAGE_E_CONFIG, "[source] columns names the columns of a file "
+                   "without a header: set header = false, or leave columns out");
+  return CSVSTAGE_OK;
+}
+
+csvstage_code
+csvstage_load(csvstage_session *session, const csvstage_settings *settings,
+              const char *path, int flags, csvstage_result *res, csvstage_error *err)
+{
+  csvstage_result dummy;
+  csvstage_error localerr;
+  load l = {.session = session, .settings = settings, .path = path, .flags = flags,
+            .t0 = now_s()};
+  csvstage_code rc;
+  int r;
+
+  if (!err) {
+    csvstage_error_clear(&localerr);
+    err = &localerr;
+  }
+  if (!res)
+    res = &dummy;
+  memset(res, 0, sizeof(*res));
+  res->dry_run = (flags & CSVSTAGE_DRY_RUN) != 0;
+  cs_strlcpy_utf8(res->file, path && strcmp(path, "-") != 0 ? path : "-", sizeof(res->file));
+  if (!session || !settings)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "no session or no settings");
+  if ((rc = check_settings(settings, err)) != CSVSTAGE_OK)
+    return rc;
+  l.conn = session->conn;
+  l.res = res;
+  l.err = err;
+  l.q = (sql){.conn = l.conn, .err = err};
+  l.p.session = session;
+  l.p.settings = settings;
+  l.ty = calloc(1, sizeof(*l.ty));
+  if (!l.ty)
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  l.ty->res = res;
+
+  r = prepare(&l);
+  if (r == 0)
+    r = stream_and_settle(&l) ? -1 : finish(&l);
+  else if (r == 1)
+    r = CSVSTAGE_OK;   /* skipped: the ledger has it */
+  rc = r < 0 ? fail(&l) : (csvstage_code)r;
+
+  res->elapsed_s = now_s() - l.t0;
+  cs_rejects_discard(l.rj);
+  cs_direct_free(l.d);
+  cs_reader_free(l.rd);
+  cs_input_close(l.in);
+  cs_table_free(l.p.table);
+  cs_plan_free(&l.p);
+  free(l.names);
+  free(l.ty);
+  free(l.q.b.data);
   return rc;
 }
