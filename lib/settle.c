@@ -789,8 +789,12 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
   if (sql_run(q, NULL))
     return -1;
   while ((r = copy_stage_rows(q, d, all, from, -1, &bad, &e)) == 1) {
-    if ((bad > from && copy_stage_rows(q, d, all, from, bad, &none, &e2) != 0) ||
-        unconverted(p, q, d, all, bad, &e))
+    /* The rows before it convert (the server names the first that does
+     * not); should one not, that is the error. */
+    int before = bad > from ? copy_stage_rows(q, d, all, from, bad, &none, &e2) : 0;
+    if (before == 1)
+      *q->err = e2;
+    if (before != 0 || unconverted(p, q, d, all, bad, &e))
       return -1;
     from = bad + 1;
   }
