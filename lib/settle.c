@@ -39,439 +39,10 @@
 #include <libpq-fe.h>
 
 #include "error.h"
+#include "expr.h"
 #include "pg.h"
+#include "predict.h"
 #include "settle.h"
-
-/* ---- expressions ---- */
-
-/* The CSV value of column src in row `row` ("s" or "r"), trimmed or not. */
-static void
-add_source(sql *q, const char *row, int src, int trim)
-{
-  if (trim)
-    sql_add(q, "btrim(%s.c%d, E' \\t\\r\\n')", row, src + 1);
-  else
-    sql_add(q, "%s.c%d", row, src + 1);
-}
-
-/* The column's value as text, after trim, nullif and coalesce (except
- * DEFAULT, which comes after the cast). */
-static void
-add_text_value(sql *q, const fed_col *f, const char *row)
-{
-  const cs_rule *r = f->rule;
-  int nfallback = 0;
-
-  if (r)
-    for (int k = 0; k < r->ncoalesce; k++)
-      nfallback += r->coalesce[k].kind != CS_FALLBACK_DEFAULT;
-  if (nfallback)
-    sql_add(q, "COALESCE(");
-  for (int k = 0; r && k < r->nnullif; k++)
-    sql_add(q, "NULLIF(");
-  if (f->src >= 0)
-    add_source(q, row, f->src, f->trim);
-  else
-    sql_add(q, "NULL::text");
-  for (int k = 0; r && k < r->nnullif; k++) {
-    sql_add(q, ", ");
-    sql_literal(q, r->nullif[k]);
-    sql_add(q, ")");
-  }
-  for (int k = 0; r && k < r->ncoalesce; k++) {
-    const cs_fallback *fb = &r->coalesce[k];
-    if (fb->kind == CS_FALLBACK_LITERAL) {
-      sql_add(q, ", ");
-      sql_literal(q, fb->text);
-    } else if (fb->kind == CS_FALLBACK_COLUMN) {
-      sql_add(q, ", ");
-      add_source(q, row, f->fallback_src[k], f->trim);
-    }
-  }
-  if (nfallback)
-    sql_add(q, ")");
-}
-
-/*
- * The typed value as an INSERT of the text as a literal gets it: the input
- * function of the type (a domain's base type) with no modifier, then the
- * INSERT's own assignment to the column applies the modifier and the
- * domain's constraints ("value too long for type character(3)", not a
- * silent cut). PostgreSQL makes one exception, which this follows: an
- * interval's input takes its modifier, so that '1' into interval hour to
- * minute means one minute.
- * typmod: the value as the column holds it (for predictions), and NULL as a
- * NULL of the base type, so that a domain's NOT NULL does not fail the
- * whole statement.
- */
-static void
-add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int typmod)
-{
-  const cs_column *c = &p->table->cols[f->col];
-
-  if (f->use_default)
-    sql_add(q, "COALESCE(");
-  if (c->is_text) {
-    sql_add(q, "(");
-    add_text_value(q, f, row);
-    sql_add(q, ")");
-  } else if (c->interval_typmod >= 0) {
-    sql_add(q, "pg_catalog.interval_in((");
-    add_text_value(q, f, row);
-    sql_add(q, ")::pg_catalog.cstring, 0, %d)", c->interval_typmod);
-  } else if (!typmod) {
-    sql_add(q, "(");
-    add_text_value(q, f, row);
-    sql_add(q, ")::%s", c->basetype);
-  } else {
-    sql_add(q, "CASE WHEN (");
-    add_text_value(q, f, row);
-    sql_add(q, ") IS NULL THEN NULL::%s ELSE (", c->basetype);
-    add_text_value(q, f, row);
-    sql_add(q, ")::%s END", c->type);
-  }
-  if (f->use_default)
-    sql_add(q, ", %s)", c->default_expr);
-}
-
-/*
- * A regular expression that only valid input of the type matches, for the
- * common types: on PostgreSQL 15 it spares most values the PL/pgSQL cast
- * (a subtransaction each). NULL: none.
- */
-static const char *
-valid_regex(const cs_column *c, char *buf, size_t n)
-{
-  static const char date[] = "[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])";
-  const char *t = c->type;
-
-  if (strcmp(t, "smallint") == 0)
-    return "^ *[-+]?[0-9]{1,4} *$";
-  if (strcmp(t, "integer") == 0)
-    return "^ *[-+]?[0-9]{1,9} *$";
-  if (strcmp(t, "bigint") == 0)
-    return "^ *[-+]?[0-9]{1,18} *$";
-  if (strcmp(t, "numeric") == 0)
-    return "^ *[-+]?([0-9]{1,100}(\\.[0-9]{0,100})?|\\.[0-9]{1,100}) *$";
-  if (strncmp(t, "numeric(", 8) == 0) {
-    int prec, scale;
-    /* Fewer integer digits than precision - scale: rounding cannot overflow. */
-    if (sscanf(t, "numeric(%d,%d)", &prec, &scale) == 2 && prec - scale >= 2) {
-      snprintf(buf, n, "^ *[-+]?[0-9]{1,%d}(\\.[0-9]*)? *$", prec - scale - 1);
-      return buf;
-    }
-    return NULL;
-  }
-  if (strcmp(t, "boolean") == 0)
-    return "^ *([tT]([rR][uU][eE])?|[fF]([aA][lL][sS][eE])?|[yY]([eE][sS])?|[nN][oO]?|"
-           "[oO][nN]|[oO][fF][fF]|1|0) *$";
-  if (strcmp(t, "date") == 0) {
-    snprintf(buf, n, "^%s$", date);
-    return buf;
-  }
-  if (strcmp(t, "timestamp with time zone") == 0 ||
-      strcmp(t, "timestamp without time zone") == 0) {
-    snprintf(buf, n, "^%s([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?)?"
-             "( ?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?))?$", date);
-    return buf;
-  }
-  return NULL;
-}
-
-/*
- * "(the input is invalid for the column's type)" as a boolean that is
- * false for NULL, or nothing (returns 0) when any text is valid.
- */
-static int
-add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
-{
-  const cs_column *c = &p->table->cols[f->col];
-  char buf[512];
-  const char *re;
-
-  if (c->is_text)
-    return 0;
-  sql_add(q, "(");
-  if (cs_has_input_is_valid(p->session)) {
-    sql_add(q, "pg_input_is_valid(");
-    add_text_value(q, f, row);
-    sql_add(q, ", ");
-    sql_literal(q, c->type);
-    sql_add(q, ")");
-  } else {
-    re = valid_regex(c, buf, sizeof(buf));
-    if (re) {
-      add_text_value(q, f, row);
-      sql_add(q, " ~ ");
-      sql_literal(q, re);
-      sql_add(q, " OR ");
-    }
-    sql_add(q, "pg_temp.csvstage_valid_%d(", f->valid_fn);
-    add_text_value(q, f, row);
-    sql_add(q, ")");
-  }
-  sql_add(q, ") IS FALSE");
-  return 1;
-}
-
-/* The insert's column list. */
-static void
-add_column_list(sql *q, const plan *p)
-{
-  sql_add(q, "(");
-  for (int i = 0; i < p->nfed; i++) {
-    if (i)
-      sql_add(q, ", ");
-    sql_ident(q, p->table->cols[p->fed[i].col].name);
-  }
-  sql_add(q, ")%s", p->overriding ? " OVERRIDING SYSTEM VALUE" : "");
-}
-
-/* ---- predicting the records that may fail ---- */
-
-/* Whether predictions can know column col's value without evaluating a
- * volatile DEFAULT (nextval, identity). */
-static int
-known(const plan *p, int col)
-{
-  const cs_column *c = &p->table->cols[col];
-  int fi = p->col_fed[col];
-
-  if (fi >= 0)
-    return !p->fed[fi].use_default || c->default_stable;
-  return !c->generated && !c->identity && (!c->default_expr || c->default_stable);
-}
-
-/* Column col's value as the table would store it; NULL for invalid input
- * (such records are suspects already). Only for known columns. */
-static void
-add_known_value(sql *q, const plan *p, int col)
-{
-  const cs_column *c = &p->table->cols[col];
-  int fi = p->col_fed[col];
-
-  if (fi < 0) {
-    if (c->default_expr)
-      sql_add(q, "(%s)::%s", c->default_expr, c->type);
-    else
-      sql_add(q, "NULL::%s", c->basetype);
-    return;
-  }
-  if (!c->is_text) {
-    sql_add(q, "CASE WHEN ");
-    add_invalid(q, p, &p->fed[fi], "s");
-    sql_add(q, " THEN NULL::%s ELSE ", c->basetype);
-  }
-  add_typed_value(q, p, &p->fed[fi], "s", 1);
-  if (!c->is_text)
-    sql_add(q, " END");
-}
-
-static int
-all_known(const plan *p, const cs_constraint *k)
-{
-  int fed = 0;
-
-  for (int j = 0; j < k->ncols; j++) {
-    if (!known(p, k->cols[j]))
-      return 0;
-    fed += p->col_fed[k->cols[j]] >= 0;
-  }
-  return fed > 0;
-}
-
-/* PostgreSQL 15 has no pg_input_is_valid: one PL/pgSQL cast per type. */
-static int
-create_validators(plan *p, sql *q)
-{
-  for (int i = 0; i < p->nfed; i++) {
-    const cs_column *c = &p->table->cols[p->fed[i].col];
-    sql body = {.conn = q->conn, .err = q->err};
-
-    p->fed[i].valid_fn = i;
-    if (c->is_text)
-      continue;
-    /* Assignment to a variable of the full type applies the modifier and a
-     * domain's constraints as an INSERT does (too long: an error, not a
-     * cut). The variable is declared in an inner block: an error while a
-     * block sets up its variables escapes that block's own handler. */
-    if (c->interval_typmod >= 0)
-      sql_add(&body, "BEGIN DECLARE x %s := pg_catalog.interval_in(v::pg_catalog.cstring, 0, %d); "
-                     "BEGIN NULL; END; RETURN true; EXCEPTION WHEN others THEN RETURN false; END",
-              c->type, c->interval_typmod);
-    else
-      sql_add(&body, "BEGIN DECLARE x %s := v::%s; BEGIN NULL; END; RETURN true; "
-                     "EXCEPTION WHEN others THEN RETURN false; END", c->type, c->basetype);
-    sql_add(q, "CREATE OR REPLACE FUNCTION pg_temp.csvstage_valid_%d(v text) "
-               "RETURNS boolean LANGUAGE plpgsql STABLE STRICT AS ", i);
-    sql_literal(q, sql_text(&body));
-    free(body.b.data);
-    if (body.failed)
-      q->failed = 1;
-    if (sql_run(q, NULL))
-      return -1;
-  }
-  return 0;
-}
-
-/*
- * Drops them again in the load's transaction. Left in pg_temp, the server
- * drops them when the session ends, in a transaction of its own: on a
- * server with synchronous replication, a backend that is told to end
- * (pg_terminate_backend) while its standby is away then waits for the
- * standby forever, and holds the connection open with it.
- */
-static int
-drop_validators(plan *p, sql *q)
-{
-  const char *sep = "DROP FUNCTION IF EXISTS ";
-
-  for (int i = 0; i < p->nfed; i++) {
-    if (p->table->cols[p->fed[i].col].is_text)
-      continue;
-    sql_add(q, "%spg_temp.csvstage_valid_%d(text)", sep, p->fed[i].valid_fn);
-    sep = ", ";
-  }
-  return *sep == ',' ? sql_run(q, NULL) : 0;
-}
-
-/*
- * Fills csvstage_suspect with the lines of the records that may fail:
- * invalid input, NULL into NOT NULL, CHECK, unique keys, foreign keys.
- */
-static int
-predict(plan *p, sql *q, int target_empty)
-{
-  const cs_table *t = p->table;
-  int any = 0;
-  int *check_cols = calloc((size_t)t->ncols + 1, sizeof(int));
-
-  if (!check_cols)
-    return cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-  sql_add(q, "CREATE TEMP TABLE csvstage_suspect ON COMMIT DROP AS "
-             "SELECT \"csvstage:line\" AS _line FROM (SELECT s._line AS \"csvstage:line\", (false");
-  for (int i = 0; i < p->nfed; i++) {
-    size_t mark = q->b.len;
-    sql_add(q, " OR ");
-    if (add_invalid(q, p, &p->fed[i], "s"))
-      any = 1;
-    else
-      q->b.len = mark;
-  }
-  for (int i = 0; i < p->nfed; i++) {
-    const cs_column *c = &t->cols[p->fed[i].col];
-    if ((c->notnull || c->notnull_domain) && !p->fed[i].use_default) {
-      sql_add(q, " OR (");
-      add_text_value(q, &p->fed[i], "s");
-      sql_add(q, ") IS NULL");
-      any = 1;
-    }
-  }
-  sql_add(q, ") AS \"csvstage:bad\"");
-  for (int k = 0; k < t->nchecks; k++)
-    if (all_known(p, &t->checks[k]))
-      for (int j = 0; j < t->checks[k].ncols; j++)
-        check_cols[t->checks[k].cols[j]] = 1;
-  for (int i = 0; i < t->ncols; i++) {
-    if (!check_cols[i])
-      continue;
-    sql_add(q, ", ");
-    add_known_value(q, p, i);
-    sql_add(q, " AS ");
-    sql_ident(q, t->cols[i].name);
-  }
-  sql_add(q, " FROM csvstage_stage s OFFSET 0) t WHERE \"csvstage:bad\"");
-  for (int k = 0; k < t->nchecks; k++) {
-    if (!all_known(p, &t->checks[k]))
-      continue;
-    sql_add(q, " OR (%s) IS FALSE", t->checks[k].expr);
-    any = 1;
-  }
-  free(check_cols);
-  if (!any) {
-    sql_reset(q);
-    sql_add(q, "CREATE TEMP TABLE csvstage_suspect (_line bigint) ON COMMIT DROP");
-  }
-  if (sql_run(q, NULL))
-    return -1;
-
-  /* Keys: every record of a key that repeats in the file, or exists. */
-  for (int k = 0; k < t->nuniques; k++) {
-    const cs_constraint *u = &t->uniques[k];
-    if (!all_known(p, u))
-      continue;
-    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT *, "
-               "count(*) OVER (PARTITION BY ");
-    for (int j = 0; j < u->ncols; j++) {
-      sql_add(q, j ? ", " : "");
-      sql_ident(q, t->cols[u->cols[j]].name);
-    }
-    sql_add(q, ") AS \"csvstage:n\" FROM (SELECT s._line AS \"csvstage:line\"");
-    for (int j = 0; j < u->ncols; j++) {
-      sql_add(q, ", ");
-      add_known_value(q, p, u->cols[j]);
-      sql_add(q, " AS ");
-      sql_ident(q, t->cols[u->cols[j]].name);
-    }
-    sql_add(q, " FROM csvstage_stage s OFFSET 0) u WHERE true");
-    for (int j = 0; j < u->ncols; j++) {
-      sql_add(q, " AND ");
-      sql_ident(q, t->cols[u->cols[j]].name);
-      sql_add(q, " IS NOT NULL");
-    }
-    sql_add(q, ") d WHERE \"csvstage:n\" > 1");
-    if (!target_empty) {
-      sql_add(q, " OR EXISTS (SELECT 1 FROM %s x WHERE true", t->sql_name);
-      for (int j = 0; j < u->ncols; j++) {
-        sql_add(q, " AND x.");
-        sql_ident(q, t->cols[u->cols[j]].name);
-        sql_add(q, " = d.");
-        sql_ident(q, t->cols[u->cols[j]].name);
-      }
-      sql_add(q, ")");
-    }
-    if (sql_run(q, NULL))
-      return -1;
-  }
-
-  /* Foreign keys: records whose key is complete and has no referenced row. */
-  for (int k = 0; k < t->nfkeys; k++) {
-    const cs_constraint *f = &t->fkeys[k];
-    char *nl = strchr(f->expr, '\n');
-    if (!all_known(p, f) || !nl)
-      continue;
-    *nl = '\0';
-    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT s._line "
-               "AS \"csvstage:line\"");
-    for (int j = 0; j < f->ncols; j++) {
-      sql_add(q, ", ");
-      add_known_value(q, p, f->cols[j]);
-      sql_add(q, " AS ");
-      sql_ident(q, t->cols[f->cols[j]].name);
-    }
-    sql_add(q, " FROM csvstage_stage s OFFSET 0) d WHERE NOT EXISTS (SELECT 1 FROM ");
-    sql_ident(q, f->expr);
-    sql_add(q, ".");
-    sql_ident(q, nl + 1);
-    sql_add(q, " x WHERE true");
-    *nl = '\n';
-    for (int j = 0; j < f->ncols; j++) {
-      sql_add(q, " AND x.");
-      sql_ident(q, f->refcols[j] ? f->refcols[j] : "");
-      sql_add(q, " = d.");
-      sql_ident(q, t->cols[f->cols[j]].name);
-    }
-    sql_add(q, ")");
-    for (int j = 0; j < f->ncols; j++) {
-      sql_add(q, " AND d.");
-      sql_ident(q, t->cols[f->cols[j]].name);
-      sql_add(q, " IS NOT NULL");
-    }
-    if (sql_run(q, NULL))
-      return -1;
-  }
-  return 0;
-}
 
 /* ---- inserting ---- */
 
@@ -480,11 +51,11 @@ static int
 insert_clean(plan *p, sql *q, long long *rows)
 {
   sql_add(q, "INSERT INTO %s ", p->table->sql_name);
-  add_column_list(q, p);
+  cs_add_column_list(q, p);
   sql_add(q, " SELECT ");
   for (int i = 0; i < p->nfed; i++) {
     sql_add(q, i ? ", " : "");
-    add_typed_value(q, p, &p->fed[i], "s", 0);
+    cs_add_typed_value(q, p, &p->fed[i], "s", 0);
   }
   sql_add(q, " FROM csvstage_stage s WHERE NOT EXISTS (SELECT 1 FROM csvstage_suspect x "
              "WHERE x._line = s._line)");
@@ -513,7 +84,7 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   int rc = -1;
 
   sql_add(&head, "INSERT INTO %s ", p->table->sql_name);
-  add_column_list(&head, p);
+  cs_add_column_list(&head, p);
   sql_add(&head, " VALUES (");
   sql_add(&body, "DECLARE r record; st text; msg text; det text; col text; con text; "
                  "n bigint := 0; k bigint; "
@@ -526,13 +97,13 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
     sql_add(&body, " || %s", i ? "', ' || " : "");
     if (f->use_default) {
       sql_add(&body, "CASE WHEN (");
-      add_text_value(&body, f, "r");
+      cs_add_text_value(&body, f, "r");
       sql_add(&body, ") IS NULL THEN 'DEFAULT' ELSE quote_literal(");
-      add_text_value(&body, f, "r");
+      cs_add_text_value(&body, f, "r");
       sql_add(&body, ") END");
     } else {
       sql_add(&body, "quote_nullable(");
-      add_text_value(&body, f, "r");
+      cs_add_text_value(&body, f, "r");
       sql_add(&body, ")");
     }
   }
@@ -551,7 +122,7 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   for (int i = 0; i < p->nfed; i++) {
     size_t mark = body.b.len;
     sql_add(&body, " WHEN ");
-    if (!add_invalid(&body, p, &p->fed[i], "r")) {
+    if (!cs_add_invalid(&body, p, &p->fed[i], "r")) {
       body.b.len = mark;
       continue;
     }
@@ -852,7 +423,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   PGresult *r;
   int target_empty, found;
 
-  if (!cs_has_input_is_valid(p->session) && create_validators(p, q))
+  if (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q))
     return -1;
   if (p->strict) {
     res->row_by_row = 1;
@@ -864,7 +435,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     return -1;
   target_empty = PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
-  if (cs_run(conn, reject_table, err) || predict(p, q, target_empty) ||
+  if (cs_run(conn, reject_table, err) || cs_predict(p, q, target_empty) ||
       cs_run(conn, "SAVEPOINT csvstage_bulk", err))
     return -1;
   if (insert_clean(p, q, bulk) == 0) {
@@ -892,7 +463,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   res->reordered = 1;
   p->inserted = *bulk = *one = 0;
   if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || cs_fill_stage(p, q, d, 1) ||
-      (!cs_has_input_is_valid(p->session) && create_validators(p, q)) ||
+      (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)) ||
       cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one))
     return -1;
   return 0;
@@ -903,5 +474,5 @@ cs_settle_rejects(plan *p, sql *q, cs_rejects *rj, tally *ty)
 {
   if (write_server_rejects(p, q->conn, rj, ty, q->err))
     return -1;
-  return !cs_has_input_is_valid(p->session) ? drop_validators(p, q) : 0;
+  return !cs_has_input_is_valid(p->session) ? cs_drop_validators(p, q) : 0;
 }

@@ -1,0 +1,25 @@
+/* expr.h: the SQL for a staged record's values (private; for the careful
+ * path's predictions and inserts). */
+#ifndef CSVSTAGE_EXPR_H
+#define CSVSTAGE_EXPR_H
+
+#include "plan.h"
+#include "sql.h"
+
+/* The column's value as text, after trim, nullif and coalesce (except
+ * DEFAULT). row: "s" (a staged row) or "r" (a PL/pgSQL record). */
+void cs_add_text_value(sql *q, const fed_col *f, const char *row);
+
+/* The typed value as an INSERT of the text as a literal gets it; typmod:
+ * the value as the column holds it, NULL typed as the base type (for
+ * predictions). */
+void cs_add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int typmod);
+
+/* "(the input is invalid for the column's type)", false for NULL; returns
+ * 0 and adds nothing when any text is valid. */
+int cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row);
+
+/* The INSERT's column list (and OVERRIDING SYSTEM VALUE when needed). */
+void cs_add_column_list(sql *q, const plan *p);
+
+#endif
