@@ -53,6 +53,18 @@ add_known_value(sql *q, const plan *p, int col)
     sql_add(q, " END");
 }
 
+/* ", value AS name" for each column of k, as the table would store it. */
+static void
+add_known_columns(sql *q, const plan *p, const cs_constraint *k)
+{
+  for (int j = 0; j < k->ncols; j++) {
+    sql_add(q, ", ");
+    add_known_value(q, p, k->cols[j]);
+    sql_add(q, " AS ");
+    sql_ident(q, p->table->cols[k->cols[j]].name);
+  }
+}
+
 static int
 all_known(const plan *p, const cs_constraint *k)
 {
@@ -193,12 +205,7 @@ cs_predict(plan *p, sql *q, int target_empty)
       sql_ident(q, t->cols[u->cols[j]].name);
     }
     sql_add(q, ") AS \"csvstage:n\" FROM (SELECT s._line AS \"csvstage:line\"");
-    for (int j = 0; j < u->ncols; j++) {
-      sql_add(q, ", ");
-      add_known_value(q, p, u->cols[j]);
-      sql_add(q, " AS ");
-      sql_ident(q, t->cols[u->cols[j]].name);
-    }
+    add_known_columns(q, p, u);
     sql_add(q, " FROM csvstage_stage s OFFSET 0) u WHERE true");
     for (int j = 0; j < u->ncols; j++) {
       sql_add(q, " AND ");
@@ -229,12 +236,7 @@ cs_predict(plan *p, sql *q, int target_empty)
     *nl = '\0';
     sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT s._line "
                "AS \"csvstage:line\"");
-    for (int j = 0; j < f->ncols; j++) {
-      sql_add(q, ", ");
-      add_known_value(q, p, f->cols[j]);
-      sql_add(q, " AS ");
-      sql_ident(q, t->cols[f->cols[j]].name);
-    }
+    add_known_columns(q, p, f);
     sql_add(q, " FROM csvstage_stage s OFFSET 0) d WHERE NOT EXISTS (SELECT 1 FROM ");
     sql_ident(q, f->expr);
     sql_add(q, ".");
