@@ -75,121 +75,127 @@ list_names(char *buf, size_t n, const char *name)
   snprintf(buf + len, n - len, "%s\"%s\"", len ? ", " : "", name);
 }
 
-/*
- * Preflight: matches the CSV's columns to the table's, applying the rules.
- * Fails with CSVSTAGE_E_PREFLIGHT (or _CONFIG for rules that cannot apply)
- * when anything would make every record fail or silently lose data.
- */
-csvstage_code
-cs_plan_build(plan *p, const char *input_name, csvstage_error *err)
-{
-  const csvstage_settings *s = p->settings;
-  cs_table *t = p->table;
-  int *claimed = NULL, *used = NULL, is_reject_file = 0;
-  char where[1200], names[700];
-  csvstage_code rc = CSVSTAGE_OK;
+/* What preflight works with: per CSV column, whether a rule or an ignore
+ * claimed it (no column takes it by name) and whether it feeds anything. */
+typedef struct claims {
+  int *claimed;
+  int *used;
+  const char *input_name;
+} claims;
 
-  p->csv_meta = calloc((size_t)p->ncsv + 1, sizeof(int));
-  claimed = calloc((size_t)p->ncsv + 1, sizeof(int));
-  used = calloc((size_t)p->ncsv + 1, sizeof(int));
-  p->fed = calloc((size_t)t->ncols + 1, sizeof(fed_col));
-  p->col_fed = calloc((size_t)t->ncols + 1, sizeof(int));
-  if (!p->csv_meta || !claimed || !used || !p->fed || !p->col_fed) {
-    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    goto out;
-  }
-  /* A reject file of ours loads again: its own columns are set aside. */
+/* A reject file of ours loads again: its own columns are set aside. */
+static void
+mark_reject_columns(plan *p)
+{
+  int is_reject_file = 0;
+
   for (int i = 0; i < p->ncsv; i++)
-    if (strcmp(p->csv_names[i], "_sqlstate") == 0 && cs_table_column(t, "_sqlstate") < 0)
+    if (strcmp(p->csv_names[i], "_sqlstate") == 0 && cs_table_column(p->table, "_sqlstate") < 0)
       is_reject_file = 1;
   for (int i = 0; is_reject_file && i < p->ncsv; i++)
     for (int m = 0; m < 7; m++)
       if (strcmp(p->csv_names[i], cs_reject_meta[m]) == 0)
         p->csv_meta[i] = 1;
+}
+
+/* [source] ignore and the rules: each names columns that must exist; `from`
+ * and ignore claim a CSV column, a coalesce column uses one. */
+static csvstage_code
+check_rules(plan *p, claims *cl, csvstage_error *err)
+{
+  const csvstage_settings *s = p->settings;
+  const cs_table *t = p->table;
+  char where[1200];
+
   for (int i = 0; i < s->nignore; i++) {
     int c = csv_index(p, s->ignore[i], 1);
-    if (c < 0) {
-      rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "[source] ignore: %s has no column \"%s\"",
-                   input_name, s->ignore[i]);
-      goto out;
-    }
-    claimed[c] = used[c] = 1;
+    if (c < 0)
+      return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "[source] ignore: %s has no column \"%s\"",
+                     cl->input_name, s->ignore[i]);
+    cl->claimed[c] = cl->used[c] = 1;
   }
-  /* Rules: each names a table column; `from` claims a CSV column. */
   for (int i = 0; i < s->nrules; i++) {
     const cs_rule *r = &s->rules[i];
     int col = cs_table_column(t, r->column);
 
     rule_where(s, r, where, sizeof(where));
-    if (col < 0) {
-      rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: table %s has no column \"%s\"",
-                   where, r->column, t->display_name, r->column);
-      goto out;
-    }
+    if (col < 0)
+      return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: table %s has no column \"%s\"",
+                     where, r->column, t->display_name, r->column);
     if (r->from) {
       int c = csv_index(p, r->from, 1);
-      if (c < 0) {
-        rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: from = \"%s\": %s has no such column",
-                     where, r->column, r->from, input_name);
-        goto out;
-      }
-      claimed[c] = 1;
+      if (c < 0)
+        return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: from = \"%s\": %s has no "
+                       "such column", where, r->column, r->from, cl->input_name);
+      cl->claimed[c] = 1;
     }
     for (int k = 0; k < r->ncoalesce; k++) {
       if (r->coalesce[k].kind == CS_FALLBACK_COLUMN) {
         int c = csv_index(p, r->coalesce[k].text, 1);
-        if (c < 0) {
-          rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce: %s has no column "
-                       "\"%s\" (write a text literal in single quotes: 'text')",
-                       where, r->column, input_name, r->coalesce[k].text);
-          goto out;
-        }
-        used[c] = 1;
+        if (c < 0)
+          return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce: %s has no "
+                         "column \"%s\" (write a text literal in single quotes: 'text')",
+                         where, r->column, cl->input_name, r->coalesce[k].text);
+        cl->used[c] = 1;
       }
-      if (r->coalesce[k].kind == CS_FALLBACK_DEFAULT && !t->cols[col].default_expr) {
-        rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce = DEFAULT, but the "
-                     "column has no DEFAULT", where, r->column);
-        goto out;
-      }
+      if (r->coalesce[k].kind == CS_FALLBACK_DEFAULT && !t->cols[col].default_expr)
+        return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce = DEFAULT, but "
+                       "the column has no DEFAULT", where, r->column);
     }
   }
-  /* Each insertable table column: fed by a rule, by name, by position, or
-   * left to its DEFAULT. */
+  return CSVSTAGE_OK;
+}
+
+/* The CSV column that feeds table column i: the rule's `from`, the one in
+ * its position when the file names none, or the one of its name; -1. */
+static int
+source_of(plan *p, claims *cl, int i, const cs_rule *r, int *position)
+{
+  const csvstage_settings *s = p->settings;
+  int src;
+
+  if (r && r->from)
+    return csv_index(p, r->from, 1);
+  if (!s->header && s->ncolumns == 0) {
+    /* No names at all: the CSV's columns are the table's, in order. */
+    while (*position < p->ncsv && (cl->claimed[*position] || p->csv_meta[*position]))
+      (*position)++;
+    return *position < p->ncsv ? (*position)++ : -1;
+  }
+  src = csv_index(p, p->table->cols[i].name, 0);
+  return src >= 0 && cl->claimed[src] ? -1 : src;
+}
+
+/* Each insertable table column: fed by a rule, by name, by position, or
+ * left to its DEFAULT (not in p->fed). */
+static csvstage_code
+feed_columns(plan *p, claims *cl, csvstage_error *err)
+{
+  const csvstage_settings *s = p->settings;
+  const cs_table *t = p->table;
   int position = 0;
+
   for (int i = 0; i < t->ncols; i++) {
     const cs_column *c = &t->cols[i];
     const cs_rule *r = cs_settings_rule(s, c->name);
-    int src = -1;
+    int src;
+    fed_col *f;
 
     p->col_fed[i] = -1;
     if (c->generated)
       continue;
-    if (r && r->from) {
-      src = csv_index(p, r->from, 1);
-    } else if (!s->header && s->ncolumns == 0) {
-      /* No names at all: the CSV's columns are the table's, in order. */
-      while (position < p->ncsv && (claimed[position] || p->csv_meta[position]))
-        position++;
-      if (position < p->ncsv)
-        src = position++;
-    } else {
-      src = csv_index(p, c->name, 0);
-      if (src >= 0 && claimed[src])
-        src = -1;
-    }
+    src = source_of(p, cl, i, r, &position);
     if (src < 0 && !(r && r->ncoalesce > 0 && r->coalesce[0].kind != CS_FALLBACK_DEFAULT))
       continue;
-    fed_col *f = &p->fed[p->nfed];
+    f = &p->fed[p->nfed];
     f->col = i;
     f->src = src;
     f->rule = r;
     if (r && r->ncoalesce > 0) {
       f->fallback_src = malloc((size_t)r->ncoalesce * sizeof(int));
-      if (!f->fallback_src) {
-        rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-        goto out;
-      }
-      for (int k = 0; k < r->ncoalesce; k++)   /* the rule pass above checked them */
+      if (!f->fallback_src)
+        return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+      for (int k = 0; k < r->ncoalesce; k++)   /* check_rules checked them */
         f->fallback_src[k] = r->coalesce[k].kind == CS_FALLBACK_COLUMN
                            ? csv_index(p, r->coalesce[k].text, 1) : -1;
     }
@@ -198,46 +204,75 @@ cs_plan_build(plan *p, const char *input_name, csvstage_error *err)
                    ? r->coalesce[r->ncoalesce - 1].kind == CS_FALLBACK_DEFAULT
                    : c->notnull && c->default_expr != NULL;
     if (src >= 0)
-      claimed[src] = used[src] = 1;
+      cl->claimed[src] = cl->used[src] = 1;
     if (c->identity == 'a')
       p->overriding = 1;
     p->col_fed[i] = p->nfed++;
   }
-  /* Every CSV column feeds something, or is said to feed nothing. */
-  names[0] = '\0';
+  return CSVSTAGE_OK;
+}
+
+/* Nothing lost, nothing impossible: every CSV column feeds something or is
+ * said to feed nothing, and every NOT NULL column without a DEFAULT is fed. */
+static csvstage_code
+check_coverage(plan *p, claims *cl, csvstage_error *err)
+{
+  const cs_table *t = p->table;
+  char names[700] = "";
+
   for (int i = 0; i < p->ncsv; i++)
-    if (!used[i] && !p->csv_meta[i])
+    if (!cl->used[i] && !p->csv_meta[i])
       list_names(names, sizeof(names), p->csv_names[i]);
-  if (names[0]) {
-    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT,
-                 "%s: no column of table %s for CSV column%s %s: map %s with "
-                 "[column \"NAME\"] from = ..., or list %s in [source] ignore",
-                 input_name, t->display_name, strchr(names, ',') ? "s" : "", names,
-                 strchr(names, ',') ? "them" : "it", strchr(names, ',') ? "them" : "it");
-    goto out;
-  }
-  /* NOT NULL columns with no DEFAULT need a source. */
-  names[0] = '\0';
+  if (names[0])
+    return cs_fail(err, CSVSTAGE_E_PREFLIGHT,
+                   "%s: no column of table %s for CSV column%s %s: map %s with "
+                   "[column \"NAME\"] from = ..., or list %s in [source] ignore",
+                   cl->input_name, t->display_name, strchr(names, ',') ? "s" : "", names,
+                   strchr(names, ',') ? "them" : "it", strchr(names, ',') ? "them" : "it");
   for (int i = 0; i < t->ncols; i++) {
     const cs_column *c = &t->cols[i];
     if (c->notnull && !c->default_expr && !c->identity && !c->generated && p->col_fed[i] < 0)
       list_names(names, sizeof(names), c->name);
   }
-  if (names[0]) {
-    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT,
-                 "%s: nothing feeds NOT NULL column%s %s of table %s, which ha%s no "
-                 "DEFAULT: every record would be rejected; map a CSV column with "
-                 "[column \"NAME\"] from = ..., or give a coalesce",
-                 input_name, strchr(names, ',') ? "s" : "", names, t->display_name,
-                 strchr(names, ',') ? "ve" : "s");
-    goto out;
-  }
+  if (names[0])
+    return cs_fail(err, CSVSTAGE_E_PREFLIGHT,
+                   "%s: nothing feeds NOT NULL column%s %s of table %s, which ha%s no "
+                   "DEFAULT: every record would be rejected; map a CSV column with "
+                   "[column \"NAME\"] from = ..., or give a coalesce",
+                   cl->input_name, strchr(names, ',') ? "s" : "", names, t->display_name,
+                   strchr(names, ',') ? "ve" : "s");
   if (p->nfed == 0)
-    rc = cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: no CSV column feeds table %s",
-                 input_name, t->display_name);
-out:
-  free(claimed);
-  free(used);
+    return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: no CSV column feeds table %s",
+                   cl->input_name, t->display_name);
+  return CSVSTAGE_OK;
+}
+
+/*
+ * Preflight: matches the CSV's columns to the table's, applying the rules.
+ * Fails with CSVSTAGE_E_PREFLIGHT (or _CONFIG for rules that cannot apply)
+ * when anything would make every record fail or silently lose data.
+ */
+csvstage_code
+cs_plan_build(plan *p, const char *input_name, csvstage_error *err)
+{
+  claims cl = {.input_name = input_name};
+  csvstage_code rc;
+
+  p->csv_meta = calloc((size_t)p->ncsv + 1, sizeof(int));
+  cl.claimed = calloc((size_t)p->ncsv + 1, sizeof(int));
+  cl.used = calloc((size_t)p->ncsv + 1, sizeof(int));
+  p->fed = calloc((size_t)p->table->ncols + 1, sizeof(fed_col));
+  p->col_fed = calloc((size_t)p->table->ncols + 1, sizeof(int));
+  if (!p->csv_meta || !cl.claimed || !cl.used || !p->fed || !p->col_fed) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  } else {
+    mark_reject_columns(p);
+    if ((rc = check_rules(p, &cl, err)) == CSVSTAGE_OK &&
+        (rc = feed_columns(p, &cl, err)) == CSVSTAGE_OK)
+      rc = check_coverage(p, &cl, err);
+  }
+  free(cl.claimed);
+  free(cl.used);
   return rc;
 }
 
