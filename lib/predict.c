@@ -134,11 +134,11 @@ cs_drop_validators(plan *p, sql *q)
 }
 
 /*
- * Fills csvstage_suspect with the lines of the records that may fail:
- * invalid input, NULL into NOT NULL, CHECK, unique keys, foreign keys.
+ * Creates csvstage_suspect with the lines of the records whose values may
+ * fail: invalid input, NULL into NOT NULL, a CHECK false on known values.
  */
-int
-cs_predict(plan *p, sql *q, int target_empty)
+static int
+suspect_values(plan *p, sql *q)
 {
   const cs_table *t = p->table;
   int any = 0;
@@ -190,73 +190,95 @@ cs_predict(plan *p, sql *q, int target_empty)
     sql_reset(q);
     sql_add(q, "CREATE TEMP TABLE csvstage_suspect (_line bigint) ON COMMIT DROP");
   }
-  if (sql_run(q, NULL))
-    return -1;
+  return sql_run(q, NULL);
+}
 
-  /* Keys: every record of a key that repeats in the file, or exists. */
-  for (int k = 0; k < t->nuniques; k++) {
-    const cs_constraint *u = &t->uniques[k];
-    if (!all_known(p, u))
-      continue;
-    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT *, "
-               "count(*) OVER (PARTITION BY ");
-    for (int j = 0; j < u->ncols; j++) {
-      sql_add(q, j ? ", " : "");
-      sql_ident(q, t->cols[u->cols[j]].name);
-    }
-    sql_add(q, ") AS \"csvstage:n\" FROM (SELECT s._line AS \"csvstage:line\"");
-    add_known_columns(q, p, u);
-    sql_add(q, " FROM csvstage_stage s OFFSET 0) u WHERE true");
-    for (int j = 0; j < u->ncols; j++) {
-      sql_add(q, " AND ");
-      sql_ident(q, t->cols[u->cols[j]].name);
-      sql_add(q, " IS NOT NULL");
-    }
-    sql_add(q, ") d WHERE \"csvstage:n\" > 1");
-    if (!target_empty) {
-      sql_add(q, " OR EXISTS (SELECT 1 FROM %s x WHERE true", t->sql_name);
-      for (int j = 0; j < u->ncols; j++) {
-        sql_add(q, " AND x.");
-        sql_ident(q, t->cols[u->cols[j]].name);
-        sql_add(q, " = d.");
-        sql_ident(q, t->cols[u->cols[j]].name);
-      }
-      sql_add(q, ")");
-    }
-    if (sql_run(q, NULL))
-      return -1;
+/* Adds every record of unique key u that repeats in the file, or exists in
+ * the table (unless target_empty). */
+static int
+suspect_key(plan *p, sql *q, const cs_constraint *u, int target_empty)
+{
+  const cs_table *t = p->table;
+
+  sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT *, "
+             "count(*) OVER (PARTITION BY ");
+  for (int j = 0; j < u->ncols; j++) {
+    sql_add(q, j ? ", " : "");
+    sql_ident(q, t->cols[u->cols[j]].name);
   }
-
-  /* Foreign keys: records whose key is complete and has no referenced row. */
-  for (int k = 0; k < t->nfkeys; k++) {
-    const cs_constraint *f = &t->fkeys[k];
-    char *nl = strchr(f->expr, '\n');
-    if (!all_known(p, f) || !nl)
-      continue;
-    *nl = '\0';
-    sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT s._line "
-               "AS \"csvstage:line\"");
-    add_known_columns(q, p, f);
-    sql_add(q, " FROM csvstage_stage s OFFSET 0) d WHERE NOT EXISTS (SELECT 1 FROM ");
-    sql_ident(q, f->expr);
-    sql_add(q, ".");
-    sql_ident(q, nl + 1);
-    sql_add(q, " x WHERE true");
-    *nl = '\n';
-    for (int j = 0; j < f->ncols; j++) {
+  sql_add(q, ") AS \"csvstage:n\" FROM (SELECT s._line AS \"csvstage:line\"");
+  add_known_columns(q, p, u);
+  sql_add(q, " FROM csvstage_stage s OFFSET 0) u WHERE true");
+  for (int j = 0; j < u->ncols; j++) {
+    sql_add(q, " AND ");
+    sql_ident(q, t->cols[u->cols[j]].name);
+    sql_add(q, " IS NOT NULL");
+  }
+  sql_add(q, ") d WHERE \"csvstage:n\" > 1");
+  if (!target_empty) {
+    sql_add(q, " OR EXISTS (SELECT 1 FROM %s x WHERE true", t->sql_name);
+    for (int j = 0; j < u->ncols; j++) {
       sql_add(q, " AND x.");
-      sql_ident(q, f->refcols[j] ? f->refcols[j] : "");
+      sql_ident(q, t->cols[u->cols[j]].name);
       sql_add(q, " = d.");
-      sql_ident(q, t->cols[f->cols[j]].name);
+      sql_ident(q, t->cols[u->cols[j]].name);
     }
     sql_add(q, ")");
-    for (int j = 0; j < f->ncols; j++) {
-      sql_add(q, " AND d.");
-      sql_ident(q, t->cols[f->cols[j]].name);
-      sql_add(q, " IS NOT NULL");
-    }
-    if (sql_run(q, NULL))
-      return -1;
   }
+  return sql_run(q, NULL);
+}
+
+/* Adds the records whose foreign key f is complete and has no referenced
+ * row (f->expr is the referenced table's "schema\nname"). */
+static int
+suspect_fkey(plan *p, sql *q, cs_constraint *f)
+{
+  const cs_table *t = p->table;
+  char *nl = strchr(f->expr, '\n');
+
+  if (!nl)
+    return 0;
+  *nl = '\0';
+  sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT s._line "
+             "AS \"csvstage:line\"");
+  add_known_columns(q, p, f);
+  sql_add(q, " FROM csvstage_stage s OFFSET 0) d WHERE NOT EXISTS (SELECT 1 FROM ");
+  sql_ident(q, f->expr);
+  sql_add(q, ".");
+  sql_ident(q, nl + 1);
+  sql_add(q, " x WHERE true");
+  *nl = '\n';
+  for (int j = 0; j < f->ncols; j++) {
+    sql_add(q, " AND x.");
+    sql_ident(q, f->refcols[j] ? f->refcols[j] : "");
+    sql_add(q, " = d.");
+    sql_ident(q, t->cols[f->cols[j]].name);
+  }
+  sql_add(q, ")");
+  for (int j = 0; j < f->ncols; j++) {
+    sql_add(q, " AND d.");
+    sql_ident(q, t->cols[f->cols[j]].name);
+    sql_add(q, " IS NOT NULL");
+  }
+  return sql_run(q, NULL);
+}
+
+/*
+ * Fills csvstage_suspect with the lines of the records that may fail:
+ * invalid input, NULL into NOT NULL, CHECK, unique keys, foreign keys.
+ */
+int
+cs_predict(plan *p, sql *q, int target_empty)
+{
+  const cs_table *t = p->table;
+
+  if (suspect_values(p, q))
+    return -1;
+  for (int k = 0; k < t->nuniques; k++)
+    if (all_known(p, &t->uniques[k]) && suspect_key(p, q, &t->uniques[k], target_empty))
+      return -1;
+  for (int k = 0; k < t->nfkeys; k++)
+    if (all_known(p, &t->fkeys[k]) && suspect_fkey(p, q, &t->fkeys[k]))
+      return -1;
   return 0;
 }
