@@ -357,23 +357,25 @@ plain(const char *name)
   return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_$") == strlen(name);
 }
 
-cs_table *
-cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
+/*
+ * The relation name names (as SQL reads it: search_path, quoting), with
+ * what preflight asks of it: a kind csvstage loads, a view that takes
+ * INSERT, the INSERT privilege. Row triggers: tgtype bits ROW 1, BEFORE 2,
+ * INSERT 4, INSTEAD 64. Returns a new cs_table, or NULL with err filled.
+ */
+static cs_table *
+find_relation(PGconn *conn, const char *name, char *oid, size_t oidsize, csvstage_error *err)
 {
   cs_table *t = NULL;
   PGresult *res = NULL;
-  char *lit = NULL, *qs = NULL, *qn = NULL;
-  char sql[4096], oid[16];
+  char *lit = cs_quote_literal(conn, name, err);
+  char sql[2048];
   int ok = 0;
 
-  lit = cs_quote_literal(conn, name, err);
   if (!lit)
-    goto out;
-  /*
-   * to_regclass reads the name as SQL does (search_path, quoting) and gives
-   * NULL rather than an error when there is no such relation. Row triggers:
-   * tgtype bits ROW 1, BEFORE 2, INSERT 4, INSTEAD 64.
-   */
+    return NULL;
+  /* to_regclass gives NULL rather than an error when there is no such
+   * relation. */
   snprintf(sql, sizeof(sql),
            "SELECT c.oid, n.nspname, c.relname, c.relkind,"
            " has_table_privilege(c.oid, 'INSERT'),"
@@ -384,9 +386,10 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
            " EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.ev_type = '3')"
            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
            " WHERE c.oid = to_regclass(%s)", lit);
+  PQfreemem(lit);
   res = cs_exec(conn, sql, err);
   if (!res)
-    goto out;
+    return NULL;
   if (PQntuples(res) == 0) {
     cs_fail(err, CSVSTAGE_E_PREFLIGHT, "table %s does not exist", name);
     goto out;
@@ -396,65 +399,78 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
   }
-  snprintf(oid, sizeof(oid), "%s", PQgetvalue(res, 0, 0));
+  snprintf(oid, oidsize, "%s", PQgetvalue(res, 0, 0));
   t->schema = strdup(PQgetvalue(res, 0, 1));
   t->name = strdup(PQgetvalue(res, 0, 2));
   t->relkind = PQgetvalue(res, 0, 3)[0];
   t->oid = (unsigned int)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
   t->row_triggers = PQgetvalue(res, 0, 5)[0] == 't';
   t->insert_rules = PQgetvalue(res, 0, 7)[0] == 't';
-  if (!t->schema || !t->name) {
+  if (!t->schema || !t->name)
     cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    goto out;
-  }
-  if (!strchr("rpvf", t->relkind)) {
+  else if (!strchr("rpvf", t->relkind))
     cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s is not a table (relkind '%c'): csvstage loads "
             "tables, partitioned tables, foreign tables and views that take INSERT",
             name, t->relkind);
-    goto out;
-  }
-  if (PQgetvalue(res, 0, 6)[0] != 't') {
+  else if (PQgetvalue(res, 0, 6)[0] != 't')
     cs_fail(err, CSVSTAGE_E_PREFLIGHT, "view %s does not take INSERT: give it an "
             "INSTEAD OF INSERT trigger or load its underlying table", name);
-    goto out;
-  }
-  if (PQgetvalue(res, 0, 4)[0] != 't') {
+  else if (PQgetvalue(res, 0, 4)[0] != 't')
     cs_fail(err, CSVSTAGE_E_PREFLIGHT, "permission denied: the current user may not "
             "INSERT into %s", name);
-    goto out;
-  }
+  else
+    ok = 1;
+out:
   PQclear(res);
-  res = NULL;
-  qs = cs_quote_ident(conn, t->schema, err);
-  qn = qs ? cs_quote_ident(conn, t->name, err) : NULL;
-  if (!qn)
-    goto out;
-  t->sql_name = malloc(strlen(qs) + strlen(qn) + 2);
-  if (!t->sql_name) {
-    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    goto out;
+  if (!ok) {
+    cs_table_free(t);
+    return NULL;
   }
-  sprintf(t->sql_name, "%s.%s", qs, qn);
-  t->display_name = malloc(strlen(qs) + strlen(qn) + 2);
-  if (!t->display_name) {
-    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    goto out;
-  }
-  sprintf(t->display_name, "%s.%s", plain(t->schema) ? t->schema : qs,
-          plain(t->name) ? t->name : qn);
+  return t;
+}
 
-  if (load_columns(conn, t, oid, err) != CSVSTAGE_OK)
-    goto out;
-  /* Without an INSTEAD OF trigger (row_triggers), the base table's rules. */
-  if (t->relkind == 'v' && !t->row_triggers && load_view_base(conn, t, oid, err) != CSVSTAGE_OK)
-    goto out;
+/* t->sql_name (quoted, for statements) and t->display_name (quoted only
+ * where it must be, for messages). */
+static csvstage_code
+name_table(PGconn *conn, cs_table *t, csvstage_error *err)
+{
+  char *qs = cs_quote_ident(conn, t->schema, err);
+  char *qn = qs ? cs_quote_ident(conn, t->name, err) : NULL;
+  csvstage_code rc = CSVSTAGE_OK;
+
+  if (!qn) {
+    PQfreemem(qs);
+    return err->code;
+  }
+  t->sql_name = malloc(strlen(qs) + strlen(qn) + 2);
+  t->display_name = malloc(strlen(qs) + strlen(qn) + 2);
+  if (!t->sql_name || !t->display_name) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  } else {
+    sprintf(t->sql_name, "%s.%s", qs, qn);
+    sprintf(t->display_name, "%s.%s", plain(t->schema) ? t->schema : qs,
+            plain(t->name) ? t->name : qn);
+  }
+  PQfreemem(qs);
+  PQfreemem(qn);
+  return rc;
+}
+
+/* The constraints the client and the careful path predict: CHECKs, unique
+ * indexes on plain columns, foreign keys to other tables. */
+static csvstage_code
+load_keys(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
+{
+  char sql[1024];
+  csvstage_code rc;
+
   /* CHECK constraints, in the order the server checks them (by name). */
   snprintf(sql, sizeof(sql),
            "SELECT conname, pg_get_expr(conbin, conrelid), array_to_string(conkey, ' ')"
            " FROM pg_constraint WHERE conrelid = %s AND contype = 'c' ORDER BY conname",
            oid);
-  if (load_constraints(conn, t, sql, &t->checks, &t->nchecks, err) != CSVSTAGE_OK)
-    goto out;
+  if ((rc = load_constraints(conn, t, sql, &t->checks, &t->nchecks, err)) != CSVSTAGE_OK)
+    return rc;
   /*
    * Unique indexes on plain columns, without a predicate, NULLs distinct
    * (the others are left to the insert itself to find).
@@ -465,8 +481,8 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
            " WHERE i.indrelid = %s AND i.indisunique AND i.indexprs IS NULL"
            " AND i.indpred IS NULL AND NOT i.indnullsnotdistinct"
            " ORDER BY i.indexrelid", oid);
-  if (load_constraints(conn, t, sql, &t->uniques, &t->nuniques, err) != CSVSTAGE_OK)
-    goto out;
+  if ((rc = load_constraints(conn, t, sql, &t->uniques, &t->nuniques, err)) != CSVSTAGE_OK)
+    return rc;
   /* Foreign keys to other tables, MATCH SIMPLE. */
   snprintf(sql, sizeof(sql),
            "SELECT c.conname,"
@@ -479,17 +495,26 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
            " JOIN pg_namespace rn ON rn.oid = rc.relnamespace"
            " WHERE c.conrelid = %s AND c.contype = 'f' AND c.confmatchtype <> 'f'"
            " AND c.confrelid <> c.conrelid ORDER BY c.conname", oid);
-  if (load_constraints(conn, t, sql, &t->fkeys, &t->nfkeys, err) != CSVSTAGE_OK)
-    goto out;
-  if (load_conflicts(conn, t, oid, err) != CSVSTAGE_OK)
-    goto out;
-  ok = 1;
-out:
-  PQclear(res);
-  PQfreemem(lit);
-  PQfreemem(qs);
-  PQfreemem(qn);
-  if (!ok) {
+  return load_constraints(conn, t, sql, &t->fkeys, &t->nfkeys, err);
+}
+
+
+/* The target named name, from the catalog (catalog.h). NULL with err
+ * filled when it cannot be loaded. */
+cs_table *
+cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
+{
+  char oid[16];
+  cs_table *t = find_relation(conn, name, oid, sizeof(oid), err);
+
+  if (!t)
+    return NULL;
+  if (name_table(conn, t, err) != CSVSTAGE_OK ||
+      load_columns(conn, t, oid, err) != CSVSTAGE_OK ||
+      /* Without an INSTEAD OF trigger (row_triggers), the base table's rules. */
+      (t->relkind == 'v' && !t->row_triggers && load_view_base(conn, t, oid, err) != CSVSTAGE_OK) ||
+      load_keys(conn, t, oid, err) != CSVSTAGE_OK ||
+      load_conflicts(conn, t, oid, err) != CSVSTAGE_OK) {
     cs_table_free(t);
     return NULL;
   }
