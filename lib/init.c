@@ -63,17 +63,121 @@ ini_value(const char *v, char *buf, size_t n)
   return buf;
 }
 
+/* What the config is written from: the table, the file's header and which
+ * CSV column feeds each table column. */
+typedef struct draft {
+  const cs_table *t;
+  cs_reader *rd;
+  int ncsv;
+  int *src;              /* per table column: its CSV column, or -1 */
+  int *used;             /* per CSV column: it feeds a table column */
+  cs_buf b;
+  int failed;            /* out of memory while writing b */
+} draft;
+
+/* Each table column: the CSV column of the same name, else the one that
+ * matches loosely (only when exactly one does). */
+static void
+match_columns(draft *d)
+{
+  for (int i = 0; i < d->t->ncols; i++) {
+    int found = -1, n = 0;
+    d->src[i] = -1;
+    if (d->t->cols[i].generated)
+      continue;
+    for (int c = 0; c < d->ncsv && found < 0; c++)
+      if (!d->used[c] && strcmp(cs_reader_column(d->rd, c), d->t->cols[i].name) == 0)
+        found = c;
+    for (int c = 0; c < d->ncsv && found < 0; c++)
+      if (!d->used[c] && loose_eq(cs_reader_column(d->rd, c), d->t->cols[i].name))
+        n++, found = n == 1 ? c : found;
+    if (found >= 0 && n <= 1) {
+      d->src[i] = found;
+      d->used[found] = 1;
+    }
+  }
+}
+
+/* The opening comment, [source] (with ignore for the CSV columns that feed
+ * nothing) and [target]. */
+static void
+write_head(draft *d, const csvstage_settings *settings, const char *input_name)
+{
+  char delim[8], qbuf[600];
+  int any = 0;
+
+  out(&d->b, &d->failed, "; csvstage config for loading %s into %s (written by csvstage init).\n"
+                         "; Review it, resolve every ERROR line, then:\n"
+                         ";   csvstage -c THIS_FILE %s\n\n",
+      input_name, d->t->display_name, input_name);
+  if (settings->delimiter == '\t')
+    snprintf(delim, sizeof(delim), "tab");
+  else
+    snprintf(delim, sizeof(delim), "\"%c\"", settings->delimiter);
+  out(&d->b, &d->failed, "[source]\ndelimiter = %s\nquote = %c\nheader = true\nencoding = %s\n",
+      delim, settings->quote, settings->encoding);
+  for (int c = 0; c < d->ncsv; c++) {
+    if (d->used[c])
+      continue;
+    if (!any)
+      out(&d->b, &d->failed, "; these CSV columns match no column of %s:\nignore = ",
+          d->t->display_name);
+    out(&d->b, &d->failed, "%s%s", any ? ", " : "",
+        ini_value(cs_reader_column(d->rd, c), qbuf, sizeof(qbuf)));
+    any = 1;
+  }
+  if (any)
+    out(&d->b, &d->failed, "\n");
+  out(&d->b, &d->failed, "\n[target]\ntable = %s\n; max_rejects = 1%%\n; ledger = on\n"
+                         "; wait = no\n", d->t->display_name);
+}
+
+/* One [column] section: where table column i comes from, or the ERROR that
+ * nothing feeds a NOT NULL column without a DEFAULT. */
+static void
+write_column(draft *d, int i)
+{
+  const cs_column *c = &d->t->cols[i];
+  const char *name = d->src[i] >= 0 ? cs_reader_column(d->rd, d->src[i]) : NULL;
+  char qbuf[600];
+
+  out(&d->b, &d->failed, "\n[column \"%s\"]   ; %s%s%s%s\n", c->name, c->type,
+      c->notnull ? " NOT NULL" : "", c->default_expr ? " DEFAULT " : "",
+      c->default_expr ? c->default_expr : "");
+  if (name && strcmp(name, c->name) == 0)
+    out(&d->b, &d->failed, "; from = %s   (the same name: matched without this line)\n",
+        ini_value(name, qbuf, sizeof(qbuf)));
+  else if (name)
+    out(&d->b, &d->failed, "from = %s\n", ini_value(name, qbuf, sizeof(qbuf)));
+  else if (c->notnull && !c->default_expr && !c->identity) {
+    out(&d->b, &d->failed, "; ERROR: no CSV column feeds this NOT NULL column and it has no "
+                           "DEFAULT: every record would be rejected.\n"
+                           "; Name its CSV column (from = ..., and take it out of ignore) or "
+                           "give a value (coalesce = 'value'), then delete the line from = ?\n");
+    out(&d->b, &d->failed, "; CSV columns matched to nothing:");
+    for (int k = 0, any = 0; k < d->ncsv; k++)
+      if (!d->used[k])
+        out(&d->b, &d->failed, "%s %s", any++ ? "," : "", cs_reader_column(d->rd, k));
+    out(&d->b, &d->failed, "\nfrom = ?\n");
+  } else {
+    out(&d->b, &d->failed, "; no CSV column: %s\n",
+        c->default_expr || c->identity ? "its DEFAULT" : "NULL");
+  }
+  if (name && c->default_expr && !c->identity)
+    out(&d->b, &d->failed, "%scoalesce = DEFAULT   ; a blank value takes the DEFAULT%s\n",
+        c->notnull ? "; " : "", c->notnull ? " (NOT NULL: csvstage does so already)" : "");
+  if (name && !c->notnull)
+    out(&d->b, &d->failed, "; nullif = \"\", \"N/A\"   ; values that mean NULL\n");
+}
+
 csvstage_code
 csvstage_init_config(csvstage_session *session, const csvstage_settings *settings,
                      const char *path, char **text, csvstage_error *err)
 {
   cs_table *t = NULL;
   cs_input *in = NULL;
-  cs_reader *rd = NULL;
   cs_reader_opts o;
-  cs_buf b = {0};
-  int *src = NULL, *used = NULL, ncsv = 0, failed = 0;
-  char qbuf[600];
+  draft d = {0};
   csvstage_code rc = CSVSTAGE_OK;
 
   *text = NULL;
@@ -90,114 +194,35 @@ csvstage_init_config(csvstage_session *session, const csvstage_settings *setting
     goto done;
   }
   cs_settings_reader_opts(settings, &o);   /* header: always, for these */
-  rd = cs_reader_open(in, &o, err);
-  if (!rd) {
+  d.rd = cs_reader_open(in, &o, err);
+  if (!d.rd) {
     rc = err ? err->code : CSVSTAGE_E_FORMAT;
     goto done;
   }
-  ncsv = cs_reader_ncolumns(rd);
-  src = calloc((size_t)t->ncols + 1, sizeof(int));
-  used = calloc((size_t)ncsv + 1, sizeof(int));
-  if (!src || !used) {
+  d.t = t;
+  d.ncsv = cs_reader_ncolumns(d.rd);
+  d.src = calloc((size_t)t->ncols + 1, sizeof(int));
+  d.used = calloc((size_t)d.ncsv + 1, sizeof(int));
+  if (!d.src || !d.used) {
     rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto done;
   }
-  /* Each table column: the CSV column of the same name, else the one that
-   * matches loosely (only when exactly one does). */
-  for (int i = 0; i < t->ncols; i++) {
-    int found = -1, n = 0;
-    src[i] = -1;
-    if (t->cols[i].generated)
-      continue;
-    for (int c = 0; c < ncsv && found < 0; c++)
-      if (!used[c] && strcmp(cs_reader_column(rd, c), t->cols[i].name) == 0)
-        found = c;
-    for (int c = 0; c < ncsv && found < 0; c++)
-      if (!used[c] && loose_eq(cs_reader_column(rd, c), t->cols[i].name))
-        n++, found = n == 1 ? c : found;
-    if (found >= 0 && n <= 1) {
-      src[i] = found;
-      used[found] = 1;
-    }
-  }
-
-  out(&b, &failed, "; csvstage config for loading %s into %s (written by csvstage init).\n"
-                   "; Review it, resolve every ERROR line, then:\n"
-                   ";   csvstage -c THIS_FILE %s\n\n",
-      cs_input_name(in), t->display_name, cs_input_name(in));
-  {
-    char delim[8], quote[8];
-    if (settings->delimiter == '\t')
-      snprintf(delim, sizeof(delim), "tab");
-    else
-      snprintf(delim, sizeof(delim), "\"%c\"", settings->delimiter);
-    snprintf(quote, sizeof(quote), "%c", settings->quote);
-    out(&b, &failed, "[source]\ndelimiter = %s\nquote = %s\nheader = true\nencoding = %s\n",
-        delim, quote, settings->encoding);
-  }
-  {
-    int any = 0;
-    for (int c = 0; c < ncsv; c++) {
-      if (used[c])
-        continue;
-      if (!any)
-        out(&b, &failed, "; these CSV columns match no column of %s:\nignore = ",
-            t->display_name);
-      out(&b, &failed, "%s%s", any ? ", " : "",
-          ini_value(cs_reader_column(rd, c), qbuf, sizeof(qbuf)));
-      any = 1;
-    }
-    if (any)
-      out(&b, &failed, "\n");
-  }
-  out(&b, &failed, "\n[target]\ntable = %s\n; max_rejects = 1%%\n; ledger = on\n; wait = no\n",
-      t->display_name);
-
-  for (int i = 0; i < t->ncols; i++) {
-    const cs_column *c = &t->cols[i];
-    const char *name = src[i] >= 0 ? cs_reader_column(rd, src[i]) : NULL;
-
-    if (c->generated)
-      continue;
-    out(&b, &failed, "\n[column \"%s\"]   ; %s%s%s%s\n", c->name, c->type,
-        c->notnull ? " NOT NULL" : "", c->default_expr ? " DEFAULT " : "",
-        c->default_expr ? c->default_expr : "");
-    if (name && strcmp(name, c->name) == 0)
-      out(&b, &failed, "; from = %s   (the same name: matched without this line)\n",
-          ini_value(name, qbuf, sizeof(qbuf)));
-    else if (name)
-      out(&b, &failed, "from = %s\n", ini_value(name, qbuf, sizeof(qbuf)));
-    else if (c->notnull && !c->default_expr && !c->identity) {
-      out(&b, &failed, "; ERROR: no CSV column feeds this NOT NULL column and it has no "
-                       "DEFAULT: every record would be rejected.\n"
-                       "; Name its CSV column (from = ..., and take it out of ignore) or give "
-                       "a value (coalesce = 'value'), then delete the line from = ?\n");
-      out(&b, &failed, "; CSV columns matched to nothing:");
-      for (int k = 0, any = 0; k < ncsv; k++)
-        if (!used[k])
-          out(&b, &failed, "%s %s", any++ ? "," : "", cs_reader_column(rd, k));
-      out(&b, &failed, "\nfrom = ?\n");
-    } else {
-      out(&b, &failed, "; no CSV column: %s\n",
-          c->default_expr || c->identity ? "its DEFAULT" : "NULL");
-    }
-    if (name && c->default_expr && !c->identity)
-      out(&b, &failed, "%scoalesce = DEFAULT   ; a blank value takes the DEFAULT%s\n",
-          c->notnull ? "; " : "", c->notnull ? " (NOT NULL: csvstage does so already)" : "");
-    if (name && !c->notnull)
-      out(&b, &failed, "; nullif = \"\", \"N/A\"   ; values that mean NULL\n");
-  }
-  if (failed) {
+  match_columns(&d);
+  write_head(&d, settings, cs_input_name(in));
+  for (int i = 0; i < t->ncols; i++)
+    if (!t->cols[i].generated)
+      write_column(&d, i);
+  if (d.failed) {
     rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto done;
   }
-  *text = b.data;
-  b.data = NULL;
+  *text = d.b.data;
+  d.b.data = NULL;
 done:
-  free(b.data);
-  free(src);
-  free(used);
-  cs_reader_free(rd);
+  free(d.b.data);
+  free(d.src);
+  free(d.used);
+  cs_reader_free(d.rd);
   cs_input_close(in);
   cs_table_free(t);
   return rc;
