@@ -12,7 +12,7 @@
 #include "copyenc.h"
 #include "error.h"
 #include "input.h"
-#include "plan.h"
+#include "session.h"
 #include "reader.h"
 #include "settings.h"
 

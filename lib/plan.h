@@ -3,39 +3,13 @@
 #ifndef CSVSTAGE_PLAN_H
 #define CSVSTAGE_PLAN_H
 
-#include <signal.h>
-
 #include <libpq-fe.h>
 
 #include "catalog.h"
+#include "session.h"
 #include "settings.h"
 #include "sql.h"
 #include "validate.h"
-
-struct csvstage_session {
-  PGconn *conn;
-  int server_version;
-  void (*progress)(const csvstage_progress *progress, void *arg);
-  void *progress_arg;
-  int outer;                      /* csvstage_begin: one transaction for all
-                                     files, a savepoint each */
-  PGcancel *cancel;               /* made at connect: PQcancel is signal-safe */
-  volatile sig_atomic_t interrupted;
-};
-
-/* What the server can do, by version: COPY's DEFAULT option and
- * pg_input_is_valid both came in PostgreSQL 16. */
-static inline int
-cs_copy_has_default(const csvstage_session *s)
-{
-  return s->server_version >= 160000;
-}
-
-static inline int
-cs_has_input_is_valid(const csvstage_session *s)
-{
-  return s->server_version >= 160000;
-}
 
 typedef struct fed_col {
   int col;               /* index in table->cols */

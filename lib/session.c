@@ -14,7 +14,6 @@
 
 #include "error.h"
 #include "pg.h"
-#include "plan.h"
 #include "session.h"
 
 /* The library never prints: the server's NOTICEs ("schema csvstage already

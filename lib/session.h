@@ -1,10 +1,39 @@
-/* session.h: what the session offers a load (private; the session's API
- * is csvstage.h, its struct plan.h's csvstage_session). */
+/* session.h: the session a load runs in, and what it offers a load
+ * (private; the session's API is csvstage.h). */
 #ifndef CSVSTAGE_SESSION_H
 #define CSVSTAGE_SESSION_H
 
+#include <signal.h>
+
+#include <libpq-fe.h>
+
 #include "csvstage.h"
 #include "pg.h"
+
+struct csvstage_session {
+  PGconn *conn;
+  int server_version;
+  void (*progress)(const csvstage_progress *progress, void *arg);
+  void *progress_arg;
+  int outer;                      /* csvstage_begin: one transaction for all
+                                     files, a savepoint each */
+  PGcancel *cancel;               /* made at connect: PQcancel is signal-safe */
+  volatile sig_atomic_t interrupted;
+};
+
+/* What the server can do, by version: COPY's DEFAULT option and
+ * pg_input_is_valid both came in PostgreSQL 16. */
+static inline int
+cs_copy_has_default(const csvstage_session *s)
+{
+  return s->server_version >= 160000;
+}
+
+static inline int
+cs_has_input_is_valid(const csvstage_session *s)
+{
+  return s->server_version >= 160000;
+}
 
 /*
  * Rewords err, the loss of the connection during COMMIT, for what cs_commit
