@@ -27,6 +27,7 @@
 
 #include "error.h"
 #include "reader.h"
+#include "utf8.h"
 
 enum {
   BUF_INITIAL = 256 * 1024,
@@ -266,43 +267,6 @@ on_record(int c, void *data)
 
 /* ---- validation ---------------------------------------------------------- */
 
-/* The length of the UTF-8 sequence starting at s (n bytes available), or 0
- * when it is not valid UTF-8. Rejects overlongs, surrogates and > U+10FFFF,
- * as PostgreSQL does. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-  unsigned char c = s[0];
-
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-      return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-      return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-        (s[3] & 0xC0) != 0x80)
-      return 0;
-    if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-      return 0;
-    return 4;
-  }
-  return 0;
-}
-
-/* The expected length of a sequence from its lead byte, for messages. */
-static size_t
-utf8_expected(unsigned char c)
-{
-  return c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-}
-
 /*
  * Checks one line's bytes (no NUL; valid UTF-8 when asked) and marks the
  * record bad at the first offending byte, in PostgreSQL's words.
@@ -310,40 +274,14 @@ utf8_expected(unsigned char c)
 static void
 validate(cs_reader *r, const char *line, size_t n)
 {
-  const unsigned char *s = (const unsigned char *)line;
-  size_t i = 0;
+  char bytes[32], where[128];
+  size_t i = cs_bad_byte(line, n, r->check_utf8, bytes, sizeof(bytes));
 
-  while (i < n) {
-    /* Eight ASCII bytes with no NUL at a time: the common case. */
-    while (i + 8 <= n) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      if ((w & 0x8080808080808080ULL) ||
-          ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
-        break;
-      i += 8;
-    }
-    if (i >= n)
-      break;
-    if (s[i] == 0 || (s[i] >= 0x80 && (!r->check_utf8 || !utf8_seq(s + i, n - i)))) {
-      char bytes[32] = "0x00", where[128];
-      if (s[i] != 0 && r->check_utf8) {
-        size_t k, m = utf8_expected(s[i]);
-        int at = 0;
-        for (k = 0; k < m && i + k < n; k++)
-          at += snprintf(bytes + at, sizeof(bytes) - (size_t)at, "%s0x%02x",
-                         k ? " " : "", s[i + k]);
-      } else if (s[i] != 0) {
-        i++;
-        continue;
-      }
-      snprintf(where, sizeof(where), "at byte %zu of line %lld", i + 1, r->line);
-      set_bad(r, "22021", where, "invalid byte sequence for encoding \"%s\": %s",
-              r->encoding, bytes);
-      return;
-    }
-    i += s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i);
-  }
+  if (i == n)
+    return;
+  snprintf(where, sizeof(where), "at byte %zu of line %lld", i + 1, r->line);
+  set_bad(r, "22021", where, "invalid byte sequence for encoding \"%s\": %s",
+          r->encoding, bytes);
 }
 
 /* ---- skipping the rest of a bad record ----------------------------------- */
