@@ -3,13 +3,15 @@
  * on their way, the careful path for the doubtful ones, the accounting,
  * then commit or roll back. The pieces live in files of their own:
  *
+ *   input.c    file or stdin, gzip or plain; reader.c: bytes to records
  *   plan.c     the mapping rules and the catalog into the per-column plan
  *   lock.c     one run per table; ledger.c: no content loaded twice
  *   direct.c   the fast path: what the client can vouch for, by COPY
  *              straight into the table, the rest set aside
  *   settle.c   the careful path for the records set aside, in file order
+ *              (predict.c marks the doubtful, expr.c writes their values)
  *   tally.c    the rejects counted for the summary; rejects.c the file
- *   session.c  the connection and COMMIT with its recheck
+ *   session.c  the connection and COMMIT with its recheck; sql.c the SQL
  *
  * A bare COPY's speed is the target, and most files are mostly clean; the
  * promise is that the load ends as if every record had been inserted
@@ -43,82 +45,6 @@
 #include "settle.h"
 #include "sql.h"
 #include "tally.h"
-
-/* The length of name without a final .gz, then .csv. */
-static size_t
-without_suffixes(const char *name)
-{
-  size_t len = strlen(name);
-
-  if (len > 3 && strcmp(name + len - 3, ".gz") == 0)
-    len -= 3;
-  if (len > 4 && strncasecmp(name + len - 4, ".csv", 4) == 0)
-    len -= 4;
-  return len;
-}
-
-/*
- * The reject file's path: the configured one, with strftime patterns and
- * %f for the input's name without directory, .gz and .csv ("users" for
- * incoming/users.csv.gz, "stdin"), or NAME.rejects.csv beside the input
- * (stdin: in the current directory). several: one of several files in a
- * run; a configured path without %f then gets %f before its extension
- * (rejects.csv: rejects.users.csv), so that the files' reject files do not
- * replace each other.
- */
-static int
-reject_path(const csvstage_settings *s, const char *input, int several, char *out, size_t n,
-            csvstage_error *err)
-{
-  const char *name = !input || strcmp(input, "-") == 0 ? "stdin" : input;
-  size_t len;
-
-  if (s->rejects_file) {
-    const char *p = s->rejects_file, *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-    const char *ext = several && !strstr(p, "%f") ? strrchr(base, '.') : NULL;
-    const char *stem = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-    size_t stem_len = without_suffixes(stem);
-    cs_buf pattern = {0};
-    int failed = 0;
-    time_t now = time(NULL);
-    struct tm tm;
-
-    if (several && !strstr(p, "%f") && !ext)
-      ext = p + strlen(p);
-    /* One pass: %f (and the name put in before ext) becomes the input's
-     * name with its own % doubled for strftime; %% stays as it is. */
-    for (;; p++) {
-      int name_here = p == ext || (p[0] == '%' && p[1] == 'f');
-      if (p == ext)
-        failed |= cs_buf_printf(&pattern, ".");
-      for (size_t i = 0; name_here && i < stem_len; i++)
-        failed |= cs_buf_printf(&pattern, "%s%c", stem[i] == '%' ? "%" : "", stem[i]);
-      if (!*p)
-        break;
-      if (p != ext && name_here) {
-        p++;   /* the f of %f */
-      } else if (p[0] == '%' && p[1] == '%') {
-        failed |= cs_buf_printf(&pattern, "%%%%");
-        p++;
-      } else {
-        failed |= cs_buf_printf(&pattern, "%c", *p);
-      }
-    }
-    localtime_r(&now, &tm);
-    if (failed || !pattern.data || strftime(out, n, pattern.data, &tm) == 0) {
-      free(pattern.data);
-      return cs_fail(err, CSVSTAGE_E_CONFIG, "[rejects] file: the path is empty or too long"), -1;
-    }
-    free(pattern.data);
-    return 0;
-  }
-  len = without_suffixes(name);
-  if (len + 13 > n)
-    return cs_fail(err, CSVSTAGE_E_CONFIG, "the input path is too long"), -1;
-  memcpy(out, name, len);
-  strcpy(out + len, ".rejects.csv");
-  return 0;
-}
 
 static double
 now_s(void)
@@ -285,7 +211,7 @@ open_rejects(load *l)
   const char **picked;
   int n = 0;
 
-  if (reject_path(s, l->path, (l->flags & CSVSTAGE_SEVERAL_FILES) != 0, l->rpath,
+  if (cs_rejects_path(s, l->path, (l->flags & CSVSTAGE_SEVERAL_FILES) != 0, l->rpath,
                   sizeof(l->rpath), l->err))
     return -1;
   picked = calloc((size_t)l->p.ncsv + 1, sizeof(*picked));

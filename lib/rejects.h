@@ -13,6 +13,15 @@ extern const char *const cs_reject_meta[7];   /* ... and _raw last */
 
 typedef struct cs_rejects cs_rejects;
 
+/*
+ * The reject file's path for input (NULL or "-": standard input) into
+ * out[0..n): [rejects] file with its strftime patterns and %f, or
+ * NAME.rejects.csv beside the input. several: one of several files in a
+ * run. Returns 0, or -1 with err filled (CSVSTAGE_E_CONFIG).
+ */
+int cs_rejects_path(const csvstage_settings *s, const char *input, int several, char *out,
+                    size_t n, csvstage_error *err);
+
 /* One reject. fields[i] NULL is SQL NULL; lens NULL means NUL-terminated. */
 typedef struct cs_reject_row {
   long long line;
