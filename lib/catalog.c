@@ -306,24 +306,31 @@ load_view_base(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
 }
 
 /* t's conflict indexes (cs_table.conflict_names) and whether a foreign key
- * refers to t itself. */
+ * refers to t itself: to the table, or, for a view that takes INSERT, to
+ * any relation under it (an INSERT into the view is one INSERT into its
+ * base table, whose foreign keys are checked at the statement's end). */
 static csvstage_code
 load_conflicts(PGconn *conn, cs_table *t, const char *oid, csvstage_error *err)
 {
-  char sql[1024];
+  char sql[2048];
   PGresult *res;
   int n;
 
   snprintf(sql, sizeof(sql),
-           "SELECT c.relname, r.relname, EXISTS (SELECT 1 FROM pg_constraint f"
-           "  WHERE f.contype = 'f' AND f.conrelid = %s AND f.confrelid = %s)"
+           "WITH RECURSIVE under(relid) AS (SELECT %s::oid UNION"
+           "  SELECT d.refobjid FROM under JOIN pg_rewrite w ON w.ev_class = under.relid"
+           "  AND w.rulename = '_RETURN' JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass"
+           "  AND d.objid = w.oid AND d.refclassid = 'pg_class'::regclass"
+           "  AND d.refobjid <> under.relid)"
+           " SELECT c.relname, r.relname, NULL::boolean"
            " FROM (SELECT %s::regclass AS relid UNION SELECT relid FROM pg_partition_tree(%s)) pt"
            " JOIN pg_index i ON i.indrelid = pt.relid JOIN pg_class c ON c.oid = i.indexrelid"
            " JOIN pg_class r ON r.oid = COALESCE(pg_partition_root(i.indexrelid), i.indexrelid)"
            " WHERE i.indisunique OR i.indisexclusion"
            " UNION ALL SELECT NULL, NULL, EXISTS (SELECT 1 FROM pg_constraint f"
-           "  WHERE f.contype = 'f' AND f.conrelid = %s AND f.confrelid = %s)",
-           oid, oid, oid, oid, oid, oid);
+           "  WHERE f.contype = 'f' AND f.conrelid = f.confrelid"
+           "  AND f.conrelid IN (SELECT relid FROM under))",
+           oid, oid, oid);
   res = cs_exec(conn, sql, err);
   if (!res)
     return err ? err->code : CSVSTAGE_E_DB;
