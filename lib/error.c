@@ -91,3 +91,18 @@ cs_fail(csvstage_error *err, csvstage_code code, const char *fmt, ...)
   cs_strlcpy_utf8(err->message, buf, sizeof(err->message));
   return code;
 }
+
+void
+cs_prefix(csvstage_error *err, const char *fmt, ...)
+{
+  va_list ap;
+  char head[512], buf[sizeof(err->message) + sizeof(head) + 2];
+
+  if (!err || err->code == CSVSTAGE_OK)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(head, sizeof(head), fmt, ap);
+  va_end(ap);
+  snprintf(buf, sizeof(buf), "%s: %s", head, err->message);
+  cs_strlcpy_utf8(err->message, buf, sizeof(err->message));
+}

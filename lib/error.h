@@ -14,6 +14,11 @@ csvstage_code cs_fail(csvstage_error *err, csvstage_code code,
                       const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Puts printf text and ": " before the message of the error err holds,
+ * leaving its code and fields as they are (a server error said in the
+ * words of what csvstage was doing). No-op when err holds none. */
+void cs_prefix(csvstage_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* True when err holds an error. err may be NULL (then false). */
 int cs_failed(const csvstage_error *err);
 
