@@ -24,6 +24,7 @@ typedef struct options {
   const char *wait;         /* --wait: "forever" or seconds as given */
   const char *summary_json; /* --summary-json: a path, or "-" */
   int ledger;               /* --ledger */
+  const char *mode;         /* --mode: append, truncate or replace */
   int force;                /* --force */
   int single_transaction;   /* --single-transaction */
   int retry;                /* --retry N */

@@ -100,7 +100,11 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
   /* On a terminal: a line, then the details indented below it; in a log:
    * the details on the same line, after "; ". */
   const char *sep = log ? "; " : "\n  ";
+  char mode[32] = "";
 
+  /* A load that replaced the table's old rows says so. */
+  if (res->mode[0] && strcmp(res->mode, "append") != 0)
+    snprintf(mode, sizeof(mode), " (%s)", res->mode);
   if (verbosity < 0)
     return;
   if (res->skipped) {
@@ -110,8 +114,8 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
   }
   stamp(out);
   /* A decimal for slow rates: a few huge records are not "0 records/s". */
-  fprintf(out, "csvstage: %s -> %s: %lld record%s, %lld %s, %lld rejected",
-          file, res->table[0] ? res->table : "?", res->records,
+  fprintf(out, "csvstage: %s -> %s%s: %lld record%s, %lld %s, %lld rejected",
+          file, res->table[0] ? res->table : "?", mode, res->records,
           res->records == 1 ? "" : "s", res->loaded,
           res->dry_run ? "would load" : res->committed ? "loaded"
           : res->pending ? "loaded (in at the run's COMMIT)" : "rolled back",

@@ -85,6 +85,10 @@ summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
   put(f, "loaded", json_object_new_int64(res->loaded));
   put(f, "rejected", json_object_new_int64(res->rejected));
   put(f, "dropped", json_object_new_int64(res->dropped));
+  put(f, "inserted", json_object_new_int64(res->inserted));
+  put(f, "updated", json_object_new_int64(res->updated));
+  put(f, "ignored", json_object_new_int64(res->ignored));
+  put(f, "mode", json_object_new_string(res->mode[0] ? res->mode : "append"));
   put(f, "rejects_by_sqlstate", by);
   put(f, "reject_file", res->reject_file[0] ? json_object_new_string(res->reject_file) : NULL);
   put(f, "committed", json_object_new_boolean(res->committed));

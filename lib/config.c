@@ -21,6 +21,7 @@ enum {
   SEEN_ENCODING = 1 << 3, SEEN_NULL = 1 << 4, SEEN_COLUMNS = 1 << 5,
   SEEN_IGNORE = 1 << 6, SEEN_TRIM = 1 << 7, SEEN_TABLE = 1 << 8,
   SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10, SEEN_WAIT = 1 << 11, SEEN_LEDGER = 1 << 12,
+  SEEN_MODE = 1 << 13, SEEN_BEFORE = 1 << 14, SEEN_AFTER = 1 << 15,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
   SEEN_COALESCE = 1 << 3,
 };
@@ -45,6 +46,14 @@ csvstage_settings_new(void)
     return NULL;
   }
   return s;
+}
+
+const char *
+cs_mode_name(cs_mode mode)
+{
+  static const char *const names[] = {"append", "truncate", "replace"};
+
+  return names[mode];
 }
 
 static void
@@ -76,6 +85,8 @@ csvstage_settings_free(csvstage_settings *s)
   free_list(s->columns, s->ncolumns);
   free_list(s->ignore, s->nignore);
   free(s->table);
+  free(s->before);
+  free(s->after);
   free(s->rejects_file);
   free(s->path);
   for (int i = 0; i < s->nrules; i++)
@@ -422,7 +433,27 @@ target_key(parse_ctx *c, const char *key, const char *v)
       return fail(c, "wait must be no, forever or seconds (at most 86400), not '%s'", v);
     return 0;
   }
-  return fail(c, "unknown key '%s' in [target] (known: table, max_rejects, wait, ledger)", key);
+  if (strcmp(key, "mode") == 0) {
+    if (once(c, &s->seen, SEEN_MODE, key))
+      return -1;
+    for (cs_mode m = CS_MODE_APPEND; m <= CS_MODE_REPLACE; m++)
+      if (strcmp(v, cs_mode_name(m)) == 0)
+        return s->mode = m, 0;
+    return fail(c, "mode must be append, truncate or replace, not '%s'", v);
+  }
+  if (strcmp(key, "before") == 0 || strcmp(key, "after") == 0) {
+    int before = key[0] == 'b';
+    char **sql = before ? &s->before : &s->after;
+    if (once(c, &s->seen, before ? SEEN_BEFORE : SEEN_AFTER, key))
+      return -1;
+    if (!*v)
+      return fail(c, "%s is empty: give the SQL to run, or leave the key out", key);
+    free(*sql);
+    *sql = strdup(v);
+    return *sql ? 0 : fail(c, "out of memory");
+  }
+  return fail(c, "unknown key '%s' in [target] (known: table, mode, before, after, "
+              "max_rejects, wait, ledger)", key);
 }
 
 static int

@@ -178,7 +178,7 @@ typedef struct csvstage_reject_line {
 #define CSVSTAGE_FIRST_REJECTS 10
 
 /*
- * What a load did. records == loaded + rejected + dropped, always; committed says
+ * What a load did. records == loaded + rejected + ignored + dropped, always; committed says
  * whether the loaded records are in. When csvstage_load fails with
  * anything but CSVSTAGE_E_REJECTS, the counts are 0: nothing was committed.
  */
@@ -194,6 +194,13 @@ typedef struct csvstage_result {
                                  returned NULL for them, so the server
                                  inserted no row (as it would for the
                                  record alone) */
+  long long inserted;         /* of loaded: new rows (every loaded record,
+                                 in the modes append, truncate, replace) */
+  long long updated;          /* of loaded: existing rows updated (0 in
+                                 append, truncate, replace) */
+  long long ignored;          /* records the mode left out (0 in append,
+                                 truncate, replace) */
+  char mode[16];              /* [target] mode: append, truncate, replace */
   long long bytes;            /* input bytes read (compressed, for gzip) */
   int committed;              /* 1 when the transaction committed */
   int dry_run;

@@ -128,8 +128,10 @@ write_head(draft *d, const csvstage_settings *settings, const char *input_name)
   }
   if (any)
     out(&d->b, &d->failed, "\n");
-  out(&d->b, &d->failed, "\n[target]\ntable = %s\n; max_rejects = 1%%\n; ledger = on\n"
-                         "; wait = no\n", d->t->display_name);
+  out(&d->b, &d->failed, "\n[target]\ntable = %s\n"
+                         "; mode = append   ; or truncate, replace: the table emptied first\n"
+                         "; before = SQL    ; after = SQL: run in the load's transaction\n"
+                         "; max_rejects = 1%%\n; ledger = on\n; wait = no\n", d->t->display_name);
 }
 
 /* One [column] section: where table column i comes from, or the ERROR that

@@ -14,6 +14,7 @@
 #include "ledger-sql.h"
 #include "ledger.h"
 #include "lock.h"
+#include "mode.h"
 #include "pg.h"
 
 /*
@@ -35,10 +36,22 @@ cs_ledger_lookup(plan *p, sql *q, const char *sha, int force, csvstage_result *r
   sql_add(q, "SELECT pg_advisory_xact_lock(%u::bigint << 32); %s", LOCK_SPACE, ledger_sql);
   if (sql_run(q, NULL))
     return -1;
-  sql_add(q, "SELECT to_char(finished_at, 'YYYY-MM-DD HH24:MI:SSOF') FROM csvstage.loads "
-             "WHERE target = ");
+  /* An append of this content is a double load whenever it came. A load
+   * that replaces the table's rows repeats nothing only when the table
+   * holds this content now: when the last load into it was this content,
+   * in a mode that replaces (a day's export sent again after a newer one
+   * must load again). */
+  sql_add(q, "SELECT to_char(finished_at, 'YYYY-MM-DD HH24:MI:SSOF') FROM ");
+  if (cs_mode_replaces(p->settings))
+    sql_add(q, "(SELECT * FROM csvstage.loads WHERE target = ");
+  else
+    sql_add(q, "csvstage.loads WHERE target = ");
   sql_literal(q, p->table->display_name);
-  sql_add(q, " AND sha256 = ");
+  if (cs_mode_replaces(p->settings))
+    sql_add(q, " ORDER BY finished_at DESC, id DESC LIMIT 1) l WHERE mode IN ('truncate', 'replace') "
+               "AND sha256 = ");
+  else
+    sql_add(q, " AND sha256 = ");
   sql_literal(q, sha);
   sql_add(q, " ORDER BY finished_at DESC LIMIT 1");
   r = sql_query(q);
@@ -65,7 +78,7 @@ cs_ledger_record(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
     return res->skipped ? 0 : -1;
   gethostname(host, sizeof(host) - 1);
   sql_add(q, "INSERT INTO csvstage.loads (file, size, sha256, target, records, loaded, "
-             "rejected, started_at, client_host, version) VALUES (");
+             "rejected, started_at, client_host, version, mode) VALUES (");
   sql_literal(q, strcmp(res->file, "-") == 0 ? "stdin" : res->file);
   sql_add(q, ", %lld, ", res->bytes);
   sql_literal(q, sha);
@@ -75,6 +88,8 @@ cs_ledger_record(plan *p, sql *q, cs_input *in, int force, csvstage_result *res)
   sql_literal(q, host);
   sql_add(q, ", ");
   sql_literal(q, csvstage_version());
+  sql_add(q, ", ");
+  sql_literal(q, cs_mode_name(p->settings->mode));
   sql_add(q, ")");
   return sql_run(q, NULL);
 }

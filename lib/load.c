@@ -38,6 +38,7 @@
 #include "input.h"
 #include "ledger.h"
 #include "lock.h"
+#include "mode.h"
 #include "pg.h"
 #include "reader.h"
 #include "rejects.h"
@@ -303,9 +304,13 @@ prepare(load *l)
     }
   }
   if (open_input(l) ||
-      (l->p.ncsv > 0 && cs_plan_build(&l->p, cs_input_name(l->in), l->err) != CSVSTAGE_OK))
+      (l->p.ncsv > 0 && cs_plan_build(&l->p, cs_input_name(l->in), l->err) != CSVSTAGE_OK) ||
+      open_rejects(l))
     return -1;
-  return open_rejects(l);
+  /* The mode's work on the old rows comes after every preflight check, so
+   * that a load refused at preflight has not emptied the table first. */
+  return cs_mode_begin(&l->p, &l->q, l->session->outer &&
+                       cs_session_emptied(l->session, l->p.table->oid));
 }
 
 /*
@@ -428,7 +433,10 @@ finish(load *l)
   res->dropped = res->records - res->rejected - res->loaded;
   res->bytes = cs_input_position(l->in);
   cs_tally_finish(l->ty);
+  res->inserted = res->loaded;
   over = over_limit(s, res);
+  if (!over && cs_mode_end(&l->p, &l->q))
+    return -1;
   if (s->ledger && !over &&
       cs_ledger_record(&l->p, &l->q, l->in, (l->flags & CSVSTAGE_FORCE) != 0, res))
     return -1;
@@ -440,6 +448,7 @@ finish(load *l)
       return -1;
     l->in_tx = 0;
     res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
+    res->inserted = 0;
     res->ngroups = res->nfirst = 0;
     res->other_rejects = 0;
     return CSVSTAGE_OK;
@@ -451,6 +460,9 @@ finish(load *l)
     if (cs_run(l->conn, "RELEASE SAVEPOINT csvstage_file", l->err))
       return -1;
     res->pending = 1;
+    /* The run's later files add to what this one put in the table. */
+    if (cs_mode_replaces(s) && cs_session_note_emptied(l->session, l->p.table->oid))
+      return cs_fail(l->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
   } else if (commit(l)) {
     return -1;
   }
@@ -502,17 +514,22 @@ fail(load *l)
     cs_run(l->conn, cs_rollback_sql(l->session), &ignored);
   }
   res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
+  res->inserted = 0;
   res->committed = 0;
   return err->code ? err->code : CSVSTAGE_E_DB;
 }
 
 /* The settings' own errors, before anything is done. */
 static csvstage_code
-check_settings(const csvstage_settings *s, csvstage_error *err)
+check_settings(const csvstage_settings *s, int flags, int outer, csvstage_error *err)
 {
   if (!s->table)
     return cs_fail(err, CSVSTAGE_E_CONFIG, "no target table: give -t TABLE, or table = in "
                    "[target]");
+  if (cs_mode_replaces(s) && (flags & CSVSTAGE_SEVERAL_FILES) && !outer)
+    return cs_fail(err, CSVSTAGE_E_CONFIG, "mode = %s with several files: each file would "
+                   "replace the one before; load one file, or give --single-transaction to "
+                   "make the files together the table's new contents", cs_mode_name(s->mode));
   if (s->header && s->ncolumns > 0)
     return cs_fail(err, CSVSTAGE_E_CONFIG, "[source] columns names the columns of a file "
                    "without a header: set header = false, or leave columns out");
@@ -538,10 +555,12 @@ csvstage_load(csvstage_session *session, const csvstage_settings *settings,
     res = &dummy;
   memset(res, 0, sizeof(*res));
   res->dry_run = (flags & CSVSTAGE_DRY_RUN) != 0;
+  if (settings)
+    snprintf(res->mode, sizeof(res->mode), "%s", cs_mode_name(settings->mode));
   cs_strlcpy_utf8(res->file, path && strcmp(path, "-") != 0 ? path : "-", sizeof(res->file));
   if (!session || !settings)
     return cs_fail(err, CSVSTAGE_E_INVALID, "no session or no settings");
-  if ((rc = check_settings(settings, err)) != CSVSTAGE_OK)
+  if ((rc = check_settings(settings, flags, session->outer, err)) != CSVSTAGE_OK)
     return rc;
   l.conn = session->conn;
   l.res = res;

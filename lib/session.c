@@ -34,6 +34,7 @@ csvstage_begin(csvstage_session *session, csvstage_error *err)
   if (cs_run(session->conn, "BEGIN", err))
     return err && err->code ? err->code : CSVSTAGE_E_DB;
   session->outer = 1;
+  session->nemptied = 0;
   return CSVSTAGE_OK;
 }
 
@@ -74,6 +75,7 @@ csvstage_commit(csvstage_session *session, csvstage_error *err)
   if (!session || !session->outer)
     return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
   session->outer = 0;
+  session->nemptied = 0;
   how = cs_commit(session->conn, &session->interrupted, xid, sizeof(xid), err);
   if (how == CS_COMMITTED || how == CS_COMMITTED_AFTER_LOSS)
     return CSVSTAGE_OK;
@@ -88,6 +90,7 @@ csvstage_rollback(csvstage_session *session, csvstage_error *err)
   if (!session || !session->outer)
     return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
   session->outer = 0;
+  session->nemptied = 0;
   if (cs_run(session->conn, "ROLLBACK", err))
     return err && err->code ? err->code : CSVSTAGE_E_DB;
   return CSVSTAGE_OK;
@@ -150,6 +153,7 @@ csvstage_disconnect(csvstage_session *s)
   if (!s)
     return;
   PQfreeCancel(s->cancel);
+  free(s->emptied);
   PQfinish(s->conn);
   free(s);
 }
@@ -160,4 +164,28 @@ cs_rollback_sql(const csvstage_session *s)
 {
   return s->outer ? "ROLLBACK TO SAVEPOINT csvstage_file; RELEASE SAVEPOINT csvstage_file"
                   : "ROLLBACK";
+}
+
+int
+cs_session_emptied(const csvstage_session *s, unsigned int oid)
+{
+  for (int i = 0; i < s->nemptied; i++)
+    if (s->emptied[i] == oid)
+      return 1;
+  return 0;
+}
+
+int
+cs_session_note_emptied(csvstage_session *s, unsigned int oid)
+{
+  unsigned int *more;
+
+  if (cs_session_emptied(s, oid))
+    return 0;
+  more = realloc(s->emptied, (size_t)(s->nemptied + 1) * sizeof(*more));
+  if (!more)
+    return -1;
+  s->emptied = more;
+  s->emptied[s->nemptied++] = oid;
+  return 0;
 }

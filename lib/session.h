@@ -19,6 +19,10 @@ struct csvstage_session {
                                      files, a savepoint each */
   PGcancel *cancel;               /* made at connect: PQcancel is signal-safe */
   volatile sig_atomic_t interrupted;
+  unsigned int *emptied;          /* tables a file of the outer transaction
+                                     emptied (mode truncate or replace): the
+                                     run's later files add to them */
+  int nemptied;
 };
 
 /* What the server can do, by version: COPY's DEFAULT option and
@@ -46,5 +50,10 @@ csvstage_code cs_lost_commit(csvstage_error *err, cs_commit_end how, const char 
 /* The SQL that ends a file's work without keeping any of it: ROLLBACK, or
  * back to the file's savepoint inside csvstage_begin's transaction. */
 const char *cs_rollback_sql(const csvstage_session *s);
+
+/* Whether a file of csvstage_begin's transaction emptied the table oid;
+ * notes that one did (returns -1 when out of memory). */
+int cs_session_emptied(const csvstage_session *s, unsigned int oid);
+int cs_session_note_emptied(csvstage_session *s, unsigned int oid);
 
 #endif

@@ -18,6 +18,16 @@ typedef struct cs_fallback {
   char *text;           /* the literal's value or the CSV column's name */
 } cs_fallback;
 
+/* What a load does with the table's rows ([target] mode). */
+typedef enum cs_mode {
+  CS_MODE_APPEND,       /* the records are added (the default) */
+  CS_MODE_TRUNCATE,     /* TRUNCATE first: the table holds the file alone */
+  CS_MODE_REPLACE       /* DELETE first: the same, readers never blocked */
+} cs_mode;
+
+/* The mode's name as the config spells it. */
+const char *cs_mode_name(cs_mode mode);
+
 /* A [column "NAME"] section: how one table column is fed. */
 typedef struct cs_rule {
   char *column;         /* the table column */
@@ -51,6 +61,9 @@ struct csvstage_settings {
                                  content already loaded */
   double lock_wait;           /* seconds to wait for another run on the
                                  table: -1 none (the default), 0 forever */
+  cs_mode mode;
+  char *before;               /* SQL run before the first record, or NULL */
+  char *after;                /* SQL run after the last record, or NULL */
   /* [rejects] */
   char *rejects_file;   /* may hold strftime patterns; NULL: FILE.rejects.csv */
   /* [column "..."] */

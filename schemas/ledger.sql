@@ -16,6 +16,17 @@ CREATE TABLE IF NOT EXISTS csvstage.loads (
   finished_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
   db_user      text NOT NULL DEFAULT current_user,
   client_host  text,
-  version      text NOT NULL            -- csvstage's
+  version      text NOT NULL,           -- csvstage's
+  mode         text NOT NULL DEFAULT 'append'   -- [target] mode: append, truncate, replace
 );
+-- A ledger made before the mode was recorded gets the column (its loads
+-- were appends); checked first, so that a load does not lock the ledger.
+DO $ledger$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'csvstage.loads'::regclass
+                 AND attname = 'mode' AND NOT attisdropped) THEN
+    ALTER TABLE csvstage.loads ADD COLUMN mode text NOT NULL DEFAULT 'append';
+  END IF;
+END
+$ledger$;
 CREATE INDEX IF NOT EXISTS loads_target_sha256 ON csvstage.loads (target, sha256);

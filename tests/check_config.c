@@ -237,8 +237,38 @@ START_TEST(set_overrides_the_file)
   ck_assert_str_eq(cs_settings_rule(s, "x")->from, "y");
   csvstage_error_clear(&err);
   ck_assert_int_eq(csvstage_settings_set(s, "target", "nope", "1", &err), CSVSTAGE_E_CONFIG);
-  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, max_rejects, wait, ledger)");
+  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, mode, before, after, max_rejects, wait, ledger)");
   csvstage_settings_free(s);
+}
+END_TEST
+
+START_TEST(modes_and_statements)
+{
+  csvstage_error err;
+  csvstage_code rc;
+  csvstage_settings *s = read_conf("[target]\nmode = replace\n"
+                                   "before = DELETE FROM log WHERE at < now() - '1 day'::interval\n"
+                                   "after = REFRESH MATERIALIZED VIEW totals\n", &rc, &err);
+
+  ck_assert_int_eq(rc, CSVSTAGE_OK);
+  ck_assert_int_eq(s->mode, CS_MODE_REPLACE);
+  ck_assert_str_eq(cs_mode_name(s->mode), "replace");
+  ck_assert_str_eq(s->before, "DELETE FROM log WHERE at < now() - '1 day'::interval");
+  ck_assert_str_eq(s->after, "REFRESH MATERIALIZED VIEW totals");
+  /* --mode on the command line wins over the file. */
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "mode", "truncate", &err), CSVSTAGE_OK);
+  ck_assert_int_eq(s->mode, CS_MODE_TRUNCATE);
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "mode", "upsert", &err), CSVSTAGE_E_CONFIG);
+  ck_assert_str_eq(err.message, "mode must be append, truncate or replace, not 'upsert'");
+  csvstage_settings_free(s);
+  s = csvstage_settings_new();
+  ck_assert_int_eq(s->mode, CS_MODE_APPEND);
+  ck_assert_ptr_null(s->before);
+  csvstage_settings_free(s);
+  expect_error("[target]\nmode = Append\n", 2, "mode must be append, truncate or replace");
+  expect_error("[target]\nmode = append\nmode = replace\n", 3, "'mode' is set twice");
+  expect_error("[target]\nbefore =\n", 2, "before is empty");
+  expect_error("[target]\nafter = SELECT 1\nafter = SELECT 2\n", 3, "'after' is set twice");
 }
 END_TEST
 
@@ -275,6 +305,7 @@ make_config_suite(void)
   tcase_add_test(tc, errors);
   tcase_add_test(tc, unreadable_file);
   tcase_add_test(tc, set_overrides_the_file);
+  tcase_add_test(tc, modes_and_statements);
   tcase_add_test(tc, long_line);
   suite_add_tcase(s, tc);
   return s;

@@ -2,7 +2,8 @@
  * Integration tests for lib/load.c against the harness's PostgreSQL: every
  * error class, the mapping rules, preflight, dry runs, max_rejects and the
  * reject file. Each load asserts the accounting invariant (records = loaded
- * + rejected + dropped; rows added to the table = loaded) and each test the exact
+ * + rejected + ignored + dropped; rows added to the table = loaded, or the
+ * table's rows = loaded when the mode empties it) and each test the exact
  * rows loaded and the exact lines and SQLSTATEs rejected.
  */
 #include <config.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "csvstage.h"
@@ -105,8 +107,11 @@ load_flags(const char *table, const char *csv, const char *conf, int flags)
   ck_assert_int_eq(csvstage_settings_set(s, "rejects", "file", rej_path, &err), CSVSTAGE_OK);
   rc = csvstage_load(session, s, csv_path, flags, &res, &err);
   csvstage_settings_free(s);
-  ck_assert_int_eq(res.records, res.loaded + res.rejected + res.dropped);
-  if (res.committed)
+  ck_assert_int_eq(res.records, res.loaded + res.rejected + res.ignored + res.dropped);
+  ck_assert_int_eq(res.loaded, res.inserted + res.updated);
+  if (res.committed && strcmp(res.mode, "append") != 0)
+    ck_assert_int_eq(count_rows(table), res.loaded);   /* the old rows went */
+  else if (res.committed)
     ck_assert_int_eq(count_rows(table), before + res.loaded);
   else
     ck_assert_int_eq(count_rows(table), before);
@@ -936,6 +941,208 @@ START_TEST(ledger_skips_loaded_content)
 }
 END_TEST
 
+/* The table lt.m with rows 1, 2, 3 ('old'), and what loads into it. */
+static void
+modes_table(void)
+{
+  test_exec(conn, "DROP TABLE IF EXISTS lt.m");
+  test_exec(conn, "CREATE TABLE lt.m (id int PRIMARY KEY, v text NOT NULL CHECK (v <> 'bad'))");
+  test_exec(conn, "INSERT INTO lt.m SELECT g, 'old' FROM generate_series(1, 3) g");
+}
+
+static const char modes_csv[] = "id,v\n1,a\n5,b\n5,c\n6,bad\n";
+
+START_TEST(modes_empty_the_table_in_the_load)
+{
+  static const char *const modes[] = {"truncate", "replace"};
+
+  for (int m = 0; m < 2; m++) {
+    char conf[128];
+    snprintf(conf, sizeof(conf), "[target]\nmode = %s\n", modes[m]);
+    modes_table();
+    /* As the records alone would give after TRUNCATE or DELETE: the old
+     * key 1 is gone, so the file's 1 goes in; the second 5 is refused. */
+    ck_assert_int_eq(load("lt.m", modes_csv, conf), CSVSTAGE_OK);
+    ck_assert_str_eq(res.mode, modes[m]);
+    ck_assert_int_eq(res.inserted, 2);
+    ck_assert_int_eq(res.updated + res.ignored, 0);
+    ck_assert_str_eq(rows("SELECT id, v FROM lt.m ORDER BY id"), "1,a|5,b");
+    ck_assert_str_eq(rejects(), "4:23505: 5:23514:");
+
+    /* Rolled back (dry run, over max_rejects): every old row is there. */
+    modes_table();
+    ck_assert_int_eq(load_flags("lt.m", modes_csv, conf, CSVSTAGE_DRY_RUN), CSVSTAGE_OK);
+    ck_assert_int_eq(res.loaded, 2);
+    ck_assert_str_eq(rows("SELECT string_agg(id || v, ',' ORDER BY id) FROM lt.m"),
+                     "1old,2old,3old");
+    snprintf(conf, sizeof(conf), "[target]\nmode = %s\nmax_rejects = 1\n", modes[m]);
+    ck_assert_int_eq(load("lt.m", modes_csv, conf), CSVSTAGE_E_REJECTS);
+    ck_assert_str_eq(rows("SELECT string_agg(id || v, ',' ORDER BY id) FROM lt.m"),
+                     "1old,2old,3old");
+
+    /* Another table's foreign key: refused at preflight, naming it;
+     * nothing emptied (no CASCADE, ever). */
+    test_exec(conn, "CREATE TABLE lt.child (m int REFERENCES lt.m)");
+    snprintf(conf, sizeof(conf), "[target]\nmode = %s\n", modes[m]);
+    ck_assert_int_eq(load("lt.m", modes_csv, conf), CSVSTAGE_E_PREFLIGHT);
+    ck_assert_msg(strstr(err.message, "foreign keys of lt.child refer to lt.m"), "%s",
+                  err.message);
+    ck_assert_int_eq(count_rows("lt.m"), 3);
+    test_exec(conn, "DROP TABLE lt.child");
+  }
+  /* TRUNCATE takes tables only; a view is emptied with DELETE. */
+  test_exec(conn, "CREATE VIEW lt.mv AS SELECT * FROM lt.m");
+  ck_assert_int_eq(load("lt.mv", "id,v\n7,x\n", "[target]\nmode = truncate\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "use mode = replace"), "%s", err.message);
+  ck_assert_int_eq(load("lt.mv", "id,v\n7,x\n", "[target]\nmode = replace\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT id, v FROM lt.m"), "7,x");
+}
+END_TEST
+
+START_TEST(modes_before_and_after)
+{
+  const char *conf = "[target]\nmode = replace\n"
+                     "before = INSERT INTO lt.audit VALUES ('before: ' || (SELECT count(*) FROM lt.m))\n"
+                     "after = INSERT INTO lt.audit SELECT 'after: ' || count(*) FROM lt.m\n";
+
+  modes_table();
+  test_exec(conn, "CREATE TABLE lt.audit (what text)");
+  /* before runs once the table is emptied, after once every record is in,
+   * both in the load's transaction. */
+  ck_assert_int_eq(load("lt.m", modes_csv, conf), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT string_agg(what, ',' ORDER BY what DESC) FROM lt.audit"),
+                   "before: 0,after: 2");
+  /* A failing statement rolls the file back (old rows, no audit row) and
+   * says which statement it was. */
+  modes_table();
+  test_exec(conn, "TRUNCATE lt.audit");
+  ck_assert_int_eq(load("lt.m", modes_csv, "[target]\nmode = truncate\n"
+                        "before = INSERT INTO lt.audit VALUES ('x')\nafter = SELECT 1/0\n"),
+                   CSVSTAGE_E_DB);
+  ck_assert_str_eq(err.message, "[target] after = SELECT 1/0: division by zero");
+  ck_assert_str_eq(err.sqlstate, "22012");
+  ck_assert_int_eq(res.committed, 0);
+  ck_assert_int_eq(count_rows("lt.m"), 3);
+  ck_assert_int_eq(count_rows("lt.audit"), 0);
+  ck_assert_int_eq(load("lt.m", modes_csv, "[target]\nbefore = SELECT nosuch FROM lt.m\n"),
+                   CSVSTAGE_E_DB);
+  ck_assert_msg(strstr(err.message, "[target] before = SELECT nosuch FROM lt.m: column "
+                       "\"nosuch\" does not exist"), "%s", err.message);
+  ck_assert_int_eq(count_rows("lt.m"), 3);
+}
+END_TEST
+
+START_TEST(modes_with_several_files)
+{
+  csvstage_settings *s = csvstage_settings_new();
+  char second[160];
+
+  modes_table();
+  snprintf(second, sizeof(second), "%s/second.csv", dir);
+  write_file(csv_path, "id,v\n1,a\n");
+  write_file(second, "id,v\n2,b\n");
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "table", "lt.m", &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "mode", "truncate", &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_settings_set(s, "rejects", "file", rej_path, &err), CSVSTAGE_OK);
+  /* Each in its own transaction, each file would replace the one before. */
+  ck_assert_int_eq(csvstage_load(session, s, csv_path, CSVSTAGE_SEVERAL_FILES, &res, &err),
+                   CSVSTAGE_E_CONFIG);
+  ck_assert_msg(strstr(err.message, "--single-transaction"), "%s", err.message);
+  ck_assert_int_eq(count_rows("lt.m"), 3);
+  /* In one transaction, the files together are the table's new rows. */
+  csvstage_error_clear(&err);
+  ck_assert_int_eq(csvstage_begin(session, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_load(session, s, csv_path, CSVSTAGE_SEVERAL_FILES, &res, &err),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_load(session, s, second, CSVSTAGE_SEVERAL_FILES, &res, &err),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_commit(session, &err), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT string_agg(id || v, ',' ORDER BY id) FROM lt.m"), "1a,2b");
+  /* A second run's transaction empties the table again. */
+  ck_assert_int_eq(csvstage_begin(session, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_load(session, s, second, CSVSTAGE_SEVERAL_FILES, &res, &err),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(csvstage_commit(session, &err), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT string_agg(id || v, ',' ORDER BY id) FROM lt.m"), "2b");
+  csvstage_settings_free(s);
+}
+END_TEST
+
+/*
+ * What a reader sees while a load of lt.m waits in its after statement:
+ * forks a process that reads the table after 300 ms with a 1 s lock
+ * timeout; its exit status is the count it saw, or 255 when it was locked
+ * out.
+ */
+static int
+read_during_load(const char *mode)
+{
+  char conf[256];
+  int status;
+  pid_t pid = fork();
+
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    PGconn *c;
+    PGresult *r;
+    int seen = 255;
+    usleep(300 * 1000);
+    c = PQconnectdb(test_dsn());
+    PQclear(PQexec(c, "SET lock_timeout = '1s'"));
+    r = PQexec(c, "SELECT count(*) FROM lt.m");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+      seen = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    _exit(seen);
+  }
+  snprintf(conf, sizeof(conf), "[target]\nmode = %s\nafter = SELECT pg_sleep(2)\n", mode);
+  ck_assert_int_eq(load("lt.m", modes_csv, conf), CSVSTAGE_OK);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+START_TEST(modes_and_readers)
+{
+  /* replace: readers keep seeing the old rows until COMMIT. */
+  modes_table();
+  ck_assert_int_eq(read_during_load("replace"), 3);
+  /* truncate: readers wait for the load (here past their lock timeout). */
+  modes_table();
+  ck_assert_int_eq(read_during_load("truncate"), 255);
+  ck_assert_int_eq(count_rows("lt.m"), 2);
+}
+END_TEST
+
+START_TEST(modes_and_the_ledger)
+{
+  const char *a = "id,v\n1,a\n", *b = "id,v\n2,b\n";
+  const char *conf = "[target]\nledger = on\nmode = truncate\n";
+
+  modes_table();
+  ck_assert_int_eq(load("lt.m", a, conf), CSVSTAGE_OK);
+  ck_assert_int_eq(res.skipped, 0);
+  ck_assert_str_eq(rows("SELECT mode FROM csvstage.loads"), "truncate");
+  /* The table holds this content now: loading it again repeats nothing. */
+  ck_assert_int_eq(load("lt.m", a, conf), CSVSTAGE_OK);
+  ck_assert_int_eq(res.skipped, 1);
+  /* After another file, the first one sent again replaces it again. */
+  ck_assert_int_eq(load("lt.m", b, conf), CSVSTAGE_OK);
+  ck_assert_int_eq(load("lt.m", a, conf), CSVSTAGE_OK);
+  ck_assert_int_eq(res.skipped, 0);
+  ck_assert_str_eq(rows("SELECT string_agg(id || v, ',') FROM lt.m"), "1a");
+  /* An append of content appended before is a double load, whenever. */
+  ck_assert_int_eq(load("lt.m", "id,v\n3,c\n", "[target]\nledger = on\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(load("lt.m", b, "[target]\nledger = on\nmode = replace\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(load("lt.m", "id,v\n3,c\n", "[target]\nledger = on\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(res.skipped, 1);
+  ck_assert_str_eq(rows("SELECT string_agg(mode, ',' ORDER BY id) FROM csvstage.loads"),
+                   "truncate,truncate,truncate,append,replace");
+}
+END_TEST
+
 START_TEST(review_reject_file)
 {
   csvstage_settings *s = csvstage_settings_new();
@@ -1055,6 +1262,11 @@ make_load_suite(void)
   tcase_add_test(tc, one_run_per_table);
   tcase_add_test(tc, reject_file_names);
   tcase_add_test(tc, ledger_skips_loaded_content);
+  tcase_add_test(tc, modes_empty_the_table_in_the_load);
+  tcase_add_test(tc, modes_before_and_after);
+  tcase_add_test(tc, modes_with_several_files);
+  tcase_add_test(tc, modes_and_readers);
+  tcase_add_test(tc, modes_and_the_ledger);
   tcase_add_test(tc, review_reject_file);
   tcase_add_test(tc, progress_reports);
   suite_add_tcase(s, tc);

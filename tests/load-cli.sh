@@ -51,11 +51,15 @@ cs() {
     return $cs_st
   fi
   jq -r '.files[] | [.table // "-", .records, .loaded, .rejected, .dropped, .committed, .exit_code,
-                     .reject_file // "-", .file] | @tsv' "$json" >"$tmp/acct.files"
-  while IFS='	' read -r table records loaded rejected dropped committed code rfile file; do
+                     .reject_file // "-", .file, .ignored, .inserted, .updated, .mode] | @tsv' \
+    "$json" >"$tmp/acct.files"
+  while IFS='	' read -r table records loaded rejected dropped committed code rfile file ignored \
+                        inserted updated mode; do
     [ "$code" = 0 ] || [ "$code" = 3 ] || continue
-    [ "$records" -eq $((loaded + rejected + dropped)) ] ||
-      bad "accounting: $file: $records records, $loaded loaded + $rejected rejected + $dropped dropped ($*)"
+    [ "$records" -eq $((loaded + rejected + ignored + dropped)) ] ||
+      bad "accounting: $file: $records records, $loaded loaded + $rejected rejected + $ignored ignored + $dropped dropped ($*)"
+    [ "$loaded" -eq $((inserted + updated)) ] ||
+      bad "accounting: $file: $loaded loaded, $inserted inserted + $updated updated ($*)"
     if [ "$rejected" -gt 0 ]; then
       inrej=$("$bin" rejects ${conf:+-c "$conf"} "$rfile" 2>&1 | sed -n '1s/.*: \([0-9]*\) rejected records\{0,1\}$/\1/p')
       [ "$inrej" = "$rejected" ] ||
@@ -63,10 +67,13 @@ cs() {
     fi
   done <"$tmp/acct.files"
   after=$(table_rows)
-  gained=$(awk -F '\t' '$6 == "true" { g[$1] += $3 } END { for (t in g) print t, g[t] }' "$tmp/acct.files")
+  # A table a committed load emptied (mode truncate, replace) holds what
+  # the run loaded; any other gained it.
+  gained=$(awk -F '\t' '$6 == "true" { g[$1] += $3; if ($13 != "append") e[$1] = 1 }
+    END { for (t in g) print t, g[t], (t in e) }' "$tmp/acct.files")
   want=$(printf '%s\n' "$before" | awk -v gained="$gained" '
-    BEGIN { n = split(gained, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); g[f[1]] = f[2] } }
-    NF == 2 { print $1, $2 + g[$1] }')
+    BEGIN { n = split(gained, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); g[f[1]] = f[2]; e[f[1]] = f[3] } }
+    NF == 2 { print $1, (e[$1] ? 0 : $2) + g[$1] }')
   [ "$(printf '%s\n' "$after" | sort)" = "$(printf '%s\n' "$want" | sort)" ] ||
     bad "accounting: rows before $(echo $before), after $(echo $after), loaded $(echo $gained) ($*)"
   [ $fail -eq $fail0 ] && ok
@@ -173,7 +180,7 @@ cs -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/a.csv" "$tmp/b.csv" 2>"$err"; st=$
 cs -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "summary run: exit $st, want 1: $(cat "$err")"
 tr -d ' \n' <"$tmp/sum.json" >"$tmp/sum.flat"
-grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"dropped":0,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
+grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"dropped":0,"inserted":0,"updated":0,"ignored":0,"mode":"append","rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
   && ok || bad "summary json: $(cat "$tmp/sum.json")"
 cs -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
@@ -211,7 +218,8 @@ printf 'ID,Full Name,E-mail,status,junk\n1,Ann,a@x.example,,zz\n' >"$tmp/init.cs
 [ $st -eq 0 ] && grep -q '^from = ID$' "$tmp/init.conf" && grep -q '^from = Full Name$' "$tmp/init.conf" &&
   grep -q '^ignore = E-mail, junk$' "$tmp/init.conf" &&
   grep -q '^; ERROR: no CSV column feeds this NOT NULL column' "$tmp/init.conf" &&
-  grep -q '^coalesce = DEFAULT' "$tmp/init.conf" && grep -q '^table = public.init_t$' "$tmp/init.conf" \
+  grep -q '^coalesce = DEFAULT' "$tmp/init.conf" && grep -q '^table = public.init_t$' "$tmp/init.conf" &&
+  grep -q '^; mode = append ' "$tmp/init.conf" \
   && ok || bad "init: exit $st: $(cat "$tmp/init.conf" "$err")"
 cs -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'from = "?"' "$err" && ok || bad "init's ERROR unresolved: exit $st: $(cat "$err")"
@@ -456,12 +464,30 @@ cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction --summary-json "$tmp/
   "$tmp/st1.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && [ "$(sql 'SELECT count(*) FROM st_t')" = 0 ] &&
   grep -q "rolled back, nothing of the run's 2 files committed" "$err" &&
-  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"dropped":0,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
+  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"dropped":0,"inserted":2,"updated":0,"ignored":0,"mode":"append","rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
   && ok || bad "single transaction, one failing: exit $st: $(cat "$err" "$tmp/st.json")"
 cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] &&
   grep -q "committed the run's 2 files" "$err" && grep -q "loaded (in at the run's COMMIT)" "$err" \
   && ok || bad "single transaction: exit $st: $(cat "$err")"
+
+# --mode: the table emptied in the load's transaction (truncate, replace);
+# each file would replace the one before, so several need one transaction.
+cs -d "$dsn" -t st_t -r "$tmp/st.csv" --mode truncate --summary-json "$tmp/mode.json" "$tmp/st2.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "3" ] &&
+  grep -q "/st2.csv -> public.st_t (truncate): 2 records, 1 loaded, 1 rejected" "$err" &&
+  [ "$(jq -c '.files[0] | [.mode, .inserted, .updated, .ignored]' "$tmp/mode.json")" = '["truncate",1,0,0]' ] \
+  && ok || bad "--mode truncate: exit $st: $(cat "$err")"
+cs -d "$dsn" -t st_t -r "$tmp/st.csv" --mode replace "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "mode = replace with several files: .* give --single-transaction" "$err" &&
+  [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "3" ] \
+  && ok || bad "--mode replace, two files: exit $st: $(cat "$err")"
+cs -d "$dsn" -t st_t -r "$tmp/st.csv" --mode replace --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] \
+  && ok || bad "--mode replace --single-transaction: exit $st: $(cat "$err")"
+cs -d "$dsn" -t st_t --mode merge "$tmp/st1.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "mode must be append, truncate or replace, not 'merge'" "$err" \
+  && ok || bad "--mode merge: exit $st: $(cat "$err")"
 
 # On a terminal (script(1) gives it one): the summary for people, details
 # indented below it, no times.
