@@ -19,7 +19,8 @@
 # The baseline is `\copy users FROM FILE (FORMAT csv, HEADER)` of the clean
 # file into schemas/users.sql with status's NOT NULL dropped (the clean file
 # leaves one status in ten blank, for csvstage to fill in with the DEFAULT).
-# Each case starts from a new empty table, after a CHECKPOINT.
+# Each case starts from a new empty table, after a CHECKPOINT; the truncate
+# and replace cases from the table the clean file filled (their old rows).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
@@ -116,6 +117,29 @@ for ((run = 1; run <= runs; run++)); do
   fresh_table
   time_cmd gzip "$csvstage" -q -d "$dsn" -t public.users -r "$srv/gzip.rejects.csv" "$clean.gz"
   checks[gzip]=$(rows)
+
+  # The modes that empty the table: the clean file again into the table
+  # the clean file filled (2M old rows), against the baseline's COPY into
+  # an empty one.
+  for mode in truncate replace; do
+    fresh_table
+    "$csvstage" -q -d "$dsn" -t public.users -r "$srv/fill.rejects.csv" "$clean"
+    psql -c "CHECKPOINT"
+    time_cmd "$mode" "$csvstage" -q -d "$dsn" -t public.users --mode "$mode" \
+      -r "$srv/$mode.rejects.csv" "$clean"
+    checks[$mode]=$(rows)
+  done
+  # What COPY FREEZE would give after a TRUNCATE in the same transaction
+  # (csvstage's COPYs run in savepoints, where FREEZE is refused): a bare
+  # TRUNCATE + COPY, and the same with FREEZE, into the full relaxed table.
+  for freeze in "" ", FREEZE true"; do
+    fresh_table relaxed
+    psql -c "\\copy public.users FROM '$clean' WITH (FORMAT csv, HEADER true)" -c "CHECKPOINT"
+    time_cmd "copy-truncate${freeze:+-freeze}" psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" \
+      -c "BEGIN" -c "TRUNCATE public.users" \
+      -c "\\copy public.users FROM '$clean' WITH (FORMAT csv, HEADER true$freeze)" -c "COMMIT"
+    checks[copy-truncate${freeze:+-freeze}]=$(rows)
+  done
 
   if [ "$use_pgloader" = 1 ]; then
     fresh_table relaxed
