@@ -94,6 +94,7 @@ settings_from(const options *opts)
        csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, &err)) ||
       (opts->wait && csvstage_settings_set(s, "target", "wait", opts->wait, &err)) ||
       (opts->mode && csvstage_settings_set(s, "target", "mode", opts->mode, &err)) ||
+      (opts->key && csvstage_settings_set(s, "target", "key", opts->key, &err)) ||
       (opts->ledger && csvstage_settings_set(s, "target", "ledger", "on", &err))) {
     report_error(stderr, &err);
     csvstage_settings_free(s);

@@ -22,10 +22,14 @@ const char options_usage[] =
   "  -t, --table NAME         target table, may be schema-qualified\n"
   "  -r, --rejects FILE       reject file (overrides the configuration)\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
-  "      --mode MODE          append (the default), truncate or replace: empty\n"
+  "      --mode MODE          append (the default); truncate or replace: empty\n"
   "                           the table first (TRUNCATE: readers wait for the\n"
   "                           load; replace: DELETE, readers see the old rows\n"
-  "                           until COMMIT); a roll back keeps the old rows\n"
+  "                           until COMMIT), a roll back keeps the old rows;\n"
+  "                           upsert: a record whose key exists updates that\n"
+  "                           row; insert-new: such a record is left out\n"
+  "      --key COLUMNS        the key for upsert and insert-new, comma-separated\n"
+  "                           (default: the primary key)\n"
   "      --max-rejects N|P%   roll back when more records than that are rejected\n"
   "      --wait[=SECONDS]     when another csvstage run is loading the table,\n"
   "                           wait for it (as long as it takes, or SECONDS)\n"
@@ -49,7 +53,7 @@ const char options_usage[] =
   "is loading the table (nothing done: try again later).\n";
 
 enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE,
-       OPT_RETRY, OPT_MODE };
+       OPT_RETRY, OPT_MODE, OPT_KEY };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
 static int
@@ -79,6 +83,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"dry-run", no_argument, NULL, 'n'},
     {"max-rejects", required_argument, NULL, OPT_MAX_REJECTS},
     {"mode", required_argument, NULL, OPT_MODE},
+    {"key", required_argument, NULL, OPT_KEY},
     {"wait", optional_argument, NULL, OPT_WAIT},
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"ledger", no_argument, NULL, OPT_LEDGER},
@@ -129,6 +134,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
     case OPT_LEDGER: opts->ledger = 1; break;
     case OPT_MODE: opts->mode = optarg; break;   /* checked by the settings */
+    case OPT_KEY: opts->key = optarg; break;
     case OPT_FORCE: opts->force = 1; break;
     case OPT_SINGLE: opts->single_transaction = 1; break;
     case OPT_RETRY: {

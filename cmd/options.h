@@ -24,7 +24,8 @@ typedef struct options {
   const char *wait;         /* --wait: "forever" or seconds as given */
   const char *summary_json; /* --summary-json: a path, or "-" */
   int ledger;               /* --ledger */
-  const char *mode;         /* --mode: append, truncate or replace */
+  const char *mode;         /* --mode: append, truncate, replace, upsert, insert-new */
+  const char *key;          /* --key: the key's columns, comma-separated */
   int force;                /* --force */
   int single_transaction;   /* --single-transaction */
   int retry;                /* --retry N */

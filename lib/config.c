@@ -21,7 +21,8 @@ enum {
   SEEN_ENCODING = 1 << 3, SEEN_NULL = 1 << 4, SEEN_COLUMNS = 1 << 5,
   SEEN_IGNORE = 1 << 6, SEEN_TRIM = 1 << 7, SEEN_TABLE = 1 << 8,
   SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10, SEEN_WAIT = 1 << 11, SEEN_LEDGER = 1 << 12,
-  SEEN_MODE = 1 << 13, SEEN_BEFORE = 1 << 14, SEEN_AFTER = 1 << 15,
+  SEEN_MODE = 1 << 13, SEEN_BEFORE = 1 << 14, SEEN_AFTER = 1 << 15, SEEN_KEY = 1 << 16,
+  SEEN_UPDATE = 1 << 17,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
   SEEN_COALESCE = 1 << 3,
 };
@@ -51,7 +52,7 @@ csvstage_settings_new(void)
 const char *
 cs_mode_name(cs_mode mode)
 {
-  static const char *const names[] = {"append", "truncate", "replace"};
+  static const char *const names[] = {"append", "truncate", "replace", "upsert", "insert-new"};
 
   return names[mode];
 }
@@ -87,6 +88,8 @@ csvstage_settings_free(csvstage_settings *s)
   free(s->table);
   free(s->before);
   free(s->after);
+  free_list(s->key, s->nkey);
+  free_list(s->update, s->nupdate);
   free(s->rejects_file);
   free(s->path);
   for (int i = 0; i < s->nrules; i++)
@@ -436,10 +439,22 @@ target_key(parse_ctx *c, const char *key, const char *v)
   if (strcmp(key, "mode") == 0) {
     if (once(c, &s->seen, SEEN_MODE, key))
       return -1;
-    for (cs_mode m = CS_MODE_APPEND; m <= CS_MODE_REPLACE; m++)
+    for (cs_mode m = CS_MODE_APPEND; m <= CS_MODE_INSERT_NEW; m++)
       if (strcmp(v, cs_mode_name(m)) == 0)
         return s->mode = m, 0;
-    return fail(c, "mode must be append, truncate or replace, not '%s'", v);
+    return fail(c, "mode must be append, truncate, replace, upsert or insert-new, not '%s'", v);
+  }
+  if (strcmp(key, "key") == 0) {
+    if (once(c, &s->seen, SEEN_KEY, key))
+      return -1;
+    return set_list(c, "key: expected a comma-separated list of column names",
+                    &s->key, &s->nkey, v);
+  }
+  if (strcmp(key, "update") == 0) {
+    if (once(c, &s->seen, SEEN_UPDATE, key))
+      return -1;
+    return set_list(c, "update: expected a comma-separated list of column names",
+                    &s->update, &s->nupdate, v);
   }
   if (strcmp(key, "before") == 0 || strcmp(key, "after") == 0) {
     int before = key[0] == 'b';
@@ -452,8 +467,8 @@ target_key(parse_ctx *c, const char *key, const char *v)
     *sql = strdup(v);
     return *sql ? 0 : fail(c, "out of memory");
   }
-  return fail(c, "unknown key '%s' in [target] (known: table, mode, before, after, "
-              "max_rejects, wait, ledger)", key);
+  return fail(c, "unknown key '%s' in [target] (known: table, mode, key, update, before, "
+              "after, max_rejects, wait, ledger)", key);
 }
 
 static int

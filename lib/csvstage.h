@@ -194,13 +194,13 @@ typedef struct csvstage_result {
                                  returned NULL for them, so the server
                                  inserted no row (as it would for the
                                  record alone) */
-  long long inserted;         /* of loaded: new rows (every loaded record,
-                                 in the modes append, truncate, replace) */
-  long long updated;          /* of loaded: existing rows updated (0 in
-                                 append, truncate, replace) */
-  long long ignored;          /* records the mode left out (0 in append,
-                                 truncate, replace) */
-  char mode[16];              /* [target] mode: append, truncate, replace */
+  long long inserted;         /* of loaded: new rows */
+  long long updated;          /* of loaded: rows a record's key found, and
+                                 updated (mode upsert) */
+  long long ignored;          /* records whose key found a row, left out
+                                 (mode insert-new) */
+  char mode[16];              /* [target] mode: append, truncate, replace,
+                                 upsert, insert-new */
   long long bytes;            /* input bytes read (compressed, for gzip) */
   int committed;              /* 1 when the transaction committed */
   int dry_run;

@@ -120,10 +120,11 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
     sql_add(&q, ")");
   }
   /* A view takes INSERT through its rules or triggers, not COPY; and COPY
-   * bypasses a table's rules ON INSERT. Those take the staging path. */
+   * bypasses a table's rules ON INSERT; and COPY has no ON CONFLICT (upsert,
+   * insert-new). Those take the staging path. */
   if (sql_text(&q))
     d = cs_direct_open(p, conn, sql_text(&q), p->table->relkind != 'v' && !p->table->insert_rules &&
-                       !p->strict && !p->unchecked_domain, err);
+                       !p->strict && !p->unchecked_domain && !cs_mode_keyed(p->settings), err);
   sql_reset(&q);
   if (!d)
     goto out;
@@ -304,7 +305,8 @@ prepare(load *l)
     }
   }
   if (open_input(l) ||
-      (l->p.ncsv > 0 && cs_plan_build(&l->p, cs_input_name(l->in), l->err) != CSVSTAGE_OK) ||
+      (l->p.ncsv > 0 && (cs_plan_build(&l->p, cs_input_name(l->in), l->err) != CSVSTAGE_OK ||
+                         cs_mode_plan(&l->p, &l->q))) ||
       open_rejects(l))
     return -1;
   /* The mode's work on the old rows comes after every preflight check, so
@@ -427,13 +429,15 @@ finish(load *l)
   cs_reader_get_stats(l->rd, &st);
   res->records = st.records;
   res->rejected = cs_rejects_count(l->rj);
-  /* What the server inserted: a record a trigger dropped is neither loaded
-   * nor rejected. */
+  /* What the server wrote (inserted or updated): a record a trigger
+   * dropped is neither loaded nor rejected nor ignored. */
   res->loaded = l->p.inserted + l->bulk + l->one;
-  res->dropped = res->records - res->rejected - res->loaded;
+  res->updated = l->p.updated;
+  res->inserted = res->loaded - res->updated;
+  res->ignored = l->p.ignored;
+  res->dropped = res->records - res->rejected - res->loaded - res->ignored;
   res->bytes = cs_input_position(l->in);
   cs_tally_finish(l->ty);
-  res->inserted = res->loaded;
   over = over_limit(s, res);
   if (!over && cs_mode_end(&l->p, &l->q))
     return -1;
@@ -448,7 +452,7 @@ finish(load *l)
       return -1;
     l->in_tx = 0;
     res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
-    res->inserted = 0;
+    res->inserted = res->updated = res->ignored = 0;
     res->ngroups = res->nfirst = 0;
     res->other_rejects = 0;
     return CSVSTAGE_OK;
@@ -514,7 +518,7 @@ fail(load *l)
     cs_run(l->conn, cs_rollback_sql(l->session), &ignored);
   }
   res->records = res->loaded = res->rejected = res->dropped = res->staged = 0;
-  res->inserted = 0;
+  res->inserted = res->updated = res->ignored = 0;
   res->committed = 0;
   return err->code ? err->code : CSVSTAGE_E_DB;
 }

@@ -26,6 +26,9 @@ cs_plan_free(plan *p)
   }
   free(p->csv_meta);
   free(p->exact);
+  free(p->conflict);
+  free(p->conflict_index);
+  free(p->update);
   free(p->fed);
   free(p->col_fed);
 }
@@ -276,6 +279,30 @@ cs_plan_build(plan *p, const char *input_name, csvstage_error *err)
   return rc;
 }
 
+int
+cs_plan_known(const plan *p, int col)
+{
+  const cs_column *c = &p->table->cols[col];
+  int fi = p->col_fed[col];
+
+  if (fi >= 0)
+    return !p->fed[fi].use_default || c->default_stable;
+  return !c->generated && !c->identity && (!c->default_expr || c->default_stable);
+}
+
+int
+cs_plan_predictable(const plan *p, const cs_constraint *k)
+{
+  int fed = 0;
+
+  for (int j = 0; j < k->ncols; j++) {
+    if (!cs_plan_known(p, k->cols[j]))
+      return 0;
+    fed += p->col_fed[k->cols[j]] >= 0;
+  }
+  return fed > 0;
+}
+
 /* The record's fields that go to the reject file (a reject file's own
  * columns are left out when it is loaded again). */
 int
@@ -339,12 +366,54 @@ cs_plan_defaults(plan *p, sql *q)
  * in its place. Such a refusal (a 23505 or 23P01 naming an index not kept
  * exact) makes settle() start over in file order.
  */
+/*
+ * With upsert, an update changes a row that other records' keys may meet:
+ * the careful path predicts that for unique indexes on plain columns whose
+ * values it knows (predict.c); any other unique or exclusion index that an
+ * update may change (an expression, a predicate: its columns are not known
+ * here) could let a later record's update free a value an earlier record
+ * was refused for. Such a load goes one by one. So does any row trigger
+ * (an update fires UPDATE triggers, which no prediction covers).
+ */
+static int
+keyed_strict(const plan *p)
+{
+  const cs_table *t = p->table;
+
+  if (!p->conflict_index)
+    return 0;
+  if (p->row_triggers)
+    return 1;
+  /* The key compared on values it does not know (a volatile DEFAULT):
+   * predict.c cannot tell which row an update finds. */
+  for (int j = 0; j < p->nconflict && p->nupdate > 0; j++)
+    if (!cs_plan_known(p, p->conflict[j]))
+      return 1;
+  for (int c = 0; c < t->nconflicts && p->nupdate > 0; c++) {
+    const cs_constraint *u = NULL;
+    int touched = 0;
+    if (strcmp(t->conflict_roots[c], p->conflict_index) == 0)
+      continue;
+    for (int k = 0; k < t->nuniques && !u; k++)
+      if (strcmp(t->uniques[k].name, t->conflict_roots[c]) == 0)
+        u = &t->uniques[k];
+    if (!u)
+      return 1;   /* an expression, a predicate, an exclusion: unknown columns */
+    for (int j = 0; j < u->ncols; j++)
+      for (int i = 0; i < p->nupdate; i++)
+        touched |= u->cols[j] == p->update[i];
+    if (touched && !cs_plan_predictable(p, u))
+      return 1;
+  }
+  return 0;
+}
+
 int
 cs_plan_order(plan *p, csvstage_error *err)
 {
   const cs_table *t = p->table;
 
-  p->strict = t->self_fkey;
+  p->strict = t->self_fkey || keyed_strict(p);
   /* COPY gives a column it leaves out (no DEFAULT) a NULL without its
    * domain's check, where an INSERT checks it ("domain d does not allow
    * null values"): such a table takes the staging path. */

@@ -51,6 +51,15 @@ typedef struct plan {
   const char **exact;    /* conflict indexes kept in file order by both
                             paths (a 23505 naming one is in order) */
   int nexact;
+  /* upsert and insert-new (mode.c's cs_mode_plan): */
+  int *conflict;         /* the key's table columns: ON CONFLICT (...) */
+  int nconflict;
+  char *conflict_index;  /* the unique index on exactly them */
+  int *update;           /* upsert: the table columns an update sets */
+  int nupdate;
+  int row_triggers;      /* a row trigger of any event: one by one */
+  long long updated;     /* rows the careful path updated (upsert) */
+  long long ignored;     /* records it left out for their key (insert-new) */
 } plan;
 
 /*
@@ -68,6 +77,12 @@ int cs_plan_defaults(plan *p, sql *q);
 /* Sets order_sensitive, strict, unchecked_domain and exact. Returns 0, or
  * -1 when out of memory. */
 int cs_plan_order(plan *p, csvstage_error *err);
+
+/* Whether the careful path's predictions know column col's value without
+ * evaluating a volatile DEFAULT (nextval, identity); whether they know
+ * every column of k (and k has a fed one). */
+int cs_plan_known(const plan *p, int col);
+int cs_plan_predictable(const plan *p, const cs_constraint *k);
 
 /* The record's fields for the reject file (a reject file's own columns
  * left out): out[0..n), n returned. */

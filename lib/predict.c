@@ -15,19 +15,6 @@
 #include "pg.h"
 #include "predict.h"
 
-/* Whether predictions can know column col's value without evaluating a
- * volatile DEFAULT (nextval, identity). */
-static int
-known(const plan *p, int col)
-{
-  const cs_column *c = &p->table->cols[col];
-  int fi = p->col_fed[col];
-
-  if (fi >= 0)
-    return !p->fed[fi].use_default || c->default_stable;
-  return !c->generated && !c->identity && (!c->default_expr || c->default_stable);
-}
-
 /* Column col's value as the table would store it; NULL for invalid input
  * (such records are suspects already). Only for known columns. */
 static void
@@ -63,19 +50,6 @@ add_known_columns(sql *q, const plan *p, const cs_constraint *k)
     sql_add(q, " AS ");
     sql_ident(q, p->table->cols[k->cols[j]].name);
   }
-}
-
-static int
-all_known(const plan *p, const cs_constraint *k)
-{
-  int fed = 0;
-
-  for (int j = 0; j < k->ncols; j++) {
-    if (!known(p, k->cols[j]))
-      return 0;
-    fed += p->col_fed[k->cols[j]] >= 0;
-  }
-  return fed > 0;
 }
 
 /* PostgreSQL 15 has no pg_input_is_valid: one PL/pgSQL cast per type. */
@@ -167,7 +141,7 @@ suspect_values(plan *p, sql *q)
   }
   sql_add(q, ") AS \"csvstage:bad\"");
   for (int k = 0; k < t->nchecks; k++)
-    if (all_known(p, &t->checks[k]))
+    if (cs_plan_predictable(p, &t->checks[k]))
       for (int j = 0; j < t->checks[k].ncols; j++)
         check_cols[t->checks[k].cols[j]] = 1;
   for (int i = 0; i < t->ncols; i++) {
@@ -180,7 +154,7 @@ suspect_values(plan *p, sql *q)
   }
   sql_add(q, " FROM csvstage_stage s OFFSET 0) t WHERE \"csvstage:bad\"");
   for (int k = 0; k < t->nchecks; k++) {
-    if (!all_known(p, &t->checks[k]))
+    if (!cs_plan_predictable(p, &t->checks[k]))
       continue;
     sql_add(q, " OR (%s) IS FALSE", t->checks[k].expr);
     any = 1;
@@ -193,12 +167,55 @@ suspect_values(plan *p, sql *q)
   return sql_run(q, NULL);
 }
 
-/* Adds every record of unique key u that repeats in the file, or exists in
- * the table (unless target_empty). */
+/* ", value AS \"csvstage:keyN\"" for each column of the upsert's key. */
+static void
+add_conflict_columns(sql *q, const plan *p)
+{
+  for (int j = 0; j < p->nconflict; j++) {
+    sql_add(q, ", ");
+    add_known_value(q, p, p->conflict[j]);
+    sql_add(q, " AS \"csvstage:key%d\"", j);
+  }
+}
+
+/* " AND NOT (x.k = d.\"csvstage:keyN\" AND ...)": a row other than the one
+ * the record's own key finds (a key with a NULL finds none: NULLs never
+ * conflict, the record is inserted). */
+static void
+add_other_row(sql *q, const plan *p)
+{
+  sql_add(q, " AND NOT (true");
+  for (int j = 0; j < p->nconflict; j++) {
+    sql_add(q, " AND d.\"csvstage:key%d\" IS NOT NULL AND x.", j);
+    sql_ident(q, p->table->cols[p->conflict[j]].name);
+    sql_add(q, " = d.\"csvstage:key%d\"", j);
+  }
+  sql_add(q, ")");
+}
+
+/* Whether the upsert's key can be compared on known values. */
+static int
+key_predictable(const plan *p)
+{
+  for (int j = 0; j < p->nconflict; j++)
+    if (!cs_plan_known(p, p->conflict[j]))
+      return 0;
+  return p->nconflict > 0;
+}
+
+/*
+ * Adds every record of unique key u that repeats in the file, or exists in
+ * the table (unless target_empty). With a key (upsert, insert-new): a
+ * record's own row is no conflict (the key's index is what ON CONFLICT
+ * settles; another index's value in the row the record's key finds is the
+ * record's to keep or change).
+ */
 static int
 suspect_key(plan *p, sql *q, const cs_constraint *u, int target_empty)
 {
   const cs_table *t = p->table;
+  int arbiter = p->conflict_index && strcmp(u->name, p->conflict_index) == 0;
+  int own_row = p->conflict_index && !arbiter && key_predictable(p);
 
   sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT *, "
              "count(*) OVER (PARTITION BY ");
@@ -208,6 +225,8 @@ suspect_key(plan *p, sql *q, const cs_constraint *u, int target_empty)
   }
   sql_add(q, ") AS \"csvstage:n\" FROM (SELECT s._line AS \"csvstage:line\"");
   add_known_columns(q, p, u);
+  if (own_row)
+    add_conflict_columns(q, p);
   sql_add(q, " FROM csvstage_stage s OFFSET 0) u WHERE true");
   for (int j = 0; j < u->ncols; j++) {
     sql_add(q, " AND ");
@@ -215,7 +234,7 @@ suspect_key(plan *p, sql *q, const cs_constraint *u, int target_empty)
     sql_add(q, " IS NOT NULL");
   }
   sql_add(q, ") d WHERE \"csvstage:n\" > 1");
-  if (!target_empty) {
+  if (!target_empty && !arbiter) {
     sql_add(q, " OR EXISTS (SELECT 1 FROM %s x WHERE true", t->sql_name);
     for (int j = 0; j < u->ncols; j++) {
       sql_add(q, " AND x.");
@@ -223,9 +242,58 @@ suspect_key(plan *p, sql *q, const cs_constraint *u, int target_empty)
       sql_add(q, " = d.");
       sql_ident(q, t->cols[u->cols[j]].name);
     }
+    if (own_row)
+      add_other_row(q, p);
     sql_add(q, ")");
   }
   return sql_run(q, NULL);
+}
+
+/*
+ * With upsert, an update may change the value of unique key u in the row
+ * it finds, freeing the old value for a record that would have met it: in
+ * file order, that record is refused if it comes first, and goes in if it
+ * comes after. Adds both: every record whose row (found by its key) holds a
+ * u value another record of the file has.
+ */
+static int
+suspect_freed(plan *p, sql *q, const cs_constraint *u)
+{
+  const cs_table *t = p->table;
+
+  sql_add(q, "WITH v AS MATERIALIZED (SELECT s._line AS \"csvstage:line\"");
+  add_known_columns(q, p, u);
+  add_conflict_columns(q, p);
+  sql_add(q, " FROM csvstage_stage s) INSERT INTO csvstage_suspect "
+             "SELECT d.\"csvstage:line\" FROM v d JOIN %s x ON true", t->sql_name);
+  for (int j = 0; j < p->nconflict; j++) {
+    sql_add(q, " AND x.");
+    sql_ident(q, t->cols[p->conflict[j]].name);
+    sql_add(q, " = d.\"csvstage:key%d\"", j);
+  }
+  sql_add(q, " WHERE EXISTS (SELECT 1 FROM v e WHERE NOT (true");
+  for (int j = 0; j < p->nconflict; j++)
+    sql_add(q, " AND e.\"csvstage:key%d\" IS NOT DISTINCT FROM d.\"csvstage:key%d\"", j, j);
+  sql_add(q, ")");
+  for (int j = 0; j < u->ncols; j++) {
+    sql_add(q, " AND e.");
+    sql_ident(q, t->cols[u->cols[j]].name);
+    sql_add(q, " = x.");
+    sql_ident(q, t->cols[u->cols[j]].name);
+  }
+  sql_add(q, ")");
+  return sql_run(q, NULL);
+}
+
+/* Whether an upsert's update sets a column of u. */
+static int
+updates(const plan *p, const cs_constraint *u)
+{
+  for (int j = 0; j < u->ncols; j++)
+    for (int i = 0; i < p->nupdate; i++)
+      if (u->cols[j] == p->update[i])
+        return 1;
+  return 0;
 }
 
 /* Adds the records whose foreign key f is complete and has no referenced
@@ -274,11 +342,20 @@ cs_predict(plan *p, sql *q, int target_empty)
 
   if (suspect_values(p, q))
     return -1;
-  for (int k = 0; k < t->nuniques; k++)
-    if (all_known(p, &t->uniques[k]) && suspect_key(p, q, &t->uniques[k], target_empty))
+  for (int k = 0; k < t->nuniques; k++) {
+    const cs_constraint *u = &t->uniques[k];
+    if (!cs_plan_predictable(p, u))
+      continue;
+    if (suspect_key(p, q, u, target_empty))
       return -1;
+    /* (plan.c's keyed_strict sends an unpredictable key of this kind one
+     * by one; the key's own index changes no row's key.) */
+    if (p->nupdate > 0 && !target_empty && key_predictable(p) &&
+        strcmp(u->name, p->conflict_index) != 0 && updates(p, u) && suspect_freed(p, q, u))
+      return -1;
+  }
   for (int k = 0; k < t->nfkeys; k++)
-    if (all_known(p, &t->fkeys[k]) && suspect_fkey(p, q, &t->fkeys[k]))
+    if (cs_plan_predictable(p, &t->fkeys[k]) && suspect_fkey(p, q, &t->fkeys[k]))
       return -1;
   return 0;
 }

@@ -22,7 +22,9 @@ typedef struct cs_fallback {
 typedef enum cs_mode {
   CS_MODE_APPEND,       /* the records are added (the default) */
   CS_MODE_TRUNCATE,     /* TRUNCATE first: the table holds the file alone */
-  CS_MODE_REPLACE       /* DELETE first: the same, readers never blocked */
+  CS_MODE_REPLACE,      /* DELETE first: the same, readers never blocked */
+  CS_MODE_UPSERT,       /* a record whose key exists updates that row */
+  CS_MODE_INSERT_NEW    /* a record whose key exists is left out (ignored) */
 } cs_mode;
 
 /* The mode's name as the config spells it. */
@@ -64,6 +66,12 @@ struct csvstage_settings {
   cs_mode mode;
   char *before;               /* SQL run before the first record, or NULL */
   char *after;                /* SQL run after the last record, or NULL */
+  char **key;                 /* upsert, insert-new: the key's columns (none:
+                                 the primary key) */
+  int nkey;
+  char **update;              /* upsert: the columns an update sets (none:
+                                 every fed column outside the key) */
+  int nupdate;
   /* [rejects] */
   char *rejects_file;   /* may hold strftime patterns; NULL: FILE.rejects.csv */
   /* [column "..."] */

@@ -40,16 +40,46 @@
 
 #include "error.h"
 #include "expr.h"
+#include "mode.h"
 #include "pg.h"
 #include "predict.h"
 #include "settle.h"
 
 /* ---- inserting ---- */
 
-/* INSERT ... SELECT of every record that is not a suspect. */
+#define NOT_SUSPECT " WHERE NOT EXISTS (SELECT 1 FROM csvstage_suspect x WHERE x._line = s._line)"
+
+/* " AND x.k = <record r's typed key> ...": the key as the record gives it,
+ * NULL where it takes the DEFAULT (a volatile DEFAULT is not evaluated: a
+ * key from it finds no row). */
+static void
+add_key_match(sql *q, const plan *p, const char *row, int typmod)
+{
+  for (int j = 0; j < p->nconflict; j++) {
+    fed_col f = p->fed[p->col_fed[p->conflict[j]]];
+    f.use_default = 0;
+    sql_add(q, " AND x.");
+    sql_ident(q, p->table->cols[p->conflict[j]].name);
+    sql_add(q, " = ");
+    cs_add_typed_value(q, p, &f, row, typmod);
+  }
+}
+
+/*
+ * INSERT ... SELECT of every record that is not a suspect. With a key
+ * (upsert, insert-new) it is INSERT ... ON CONFLICT, and the records whose
+ * key finds a row are counted first (in the statement's snapshot, before
+ * its own rows): those are the updates, or those left out. No clean record
+ * shares a key with another (predict.c), so each finds at most its own.
+ */
 static int
 insert_clean(plan *p, sql *q, long long *rows)
 {
+  PGresult *r;
+  long long written, found, clean;
+
+  if (p->conflict_index)
+    sql_add(q, "WITH w AS (");
   sql_add(q, "INSERT INTO %s ", p->table->sql_name);
   cs_add_column_list(q, p);
   sql_add(q, " SELECT ");
@@ -57,9 +87,50 @@ insert_clean(plan *p, sql *q, long long *rows)
     sql_add(q, i ? ", " : "");
     cs_add_typed_value(q, p, &p->fed[i], "s", 0);
   }
-  sql_add(q, " FROM csvstage_stage s WHERE NOT EXISTS (SELECT 1 FROM csvstage_suspect x "
-             "WHERE x._line = s._line)");
-  return sql_run(q, rows);
+  sql_add(q, " FROM csvstage_stage s" NOT_SUSPECT);
+  if (!p->conflict_index)
+    return sql_run(q, rows);
+  cs_add_on_conflict(q, p);
+  sql_add(q, " RETURNING 1) SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM "
+             "csvstage_stage s" NOT_SUSPECT " AND EXISTS (SELECT 1 FROM %s x WHERE true",
+          p->table->sql_name);
+  add_key_match(q, p, "s", 1);
+  sql_add(q, ")), (SELECT count(*) FROM csvstage_stage s" NOT_SUSPECT ")");
+  r = sql_query(q);
+  if (!r)
+    return -1;
+  written = atoll(PQgetvalue(r, 0, 0));
+  found = atoll(PQgetvalue(r, 0, 1));
+  clean = atoll(PQgetvalue(r, 0, 2));
+  PQclear(r);
+  *rows = written;
+  if (p->settings->mode == CS_MODE_UPSERT)
+    p->updated += found;
+  else
+    p->ignored += clean - written;
+  return 0;
+}
+
+/*
+ * "ex := whether record r's key finds a row;": before its INSERT, so that
+ * a row written is known for an insert or an update. Only for a key whose
+ * text is valid input (else the INSERT fails with the right error): the
+ * cast to the base type cannot fail then, and no modifier or domain check
+ * runs in it.
+ */
+static void
+add_key_exists(sql *q, const plan *p)
+{
+  sql_add(q, "ex := false; IF NOT (false");
+  for (int j = 0; j < p->nconflict; j++) {
+    size_t mark = q->b.len;
+    sql_add(q, " OR ");
+    if (!cs_add_invalid(q, p, &p->fed[p->col_fed[p->conflict[j]]], "r"))
+      q->b.len = mark;
+  }
+  sql_add(q, ") THEN ex := EXISTS (SELECT 1 FROM %s x WHERE true", p->table->sql_name);
+  add_key_match(q, p, "r", 0);
+  sql_add(q, "); END IF; ");
 }
 
 /*
@@ -87,10 +158,13 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   cs_add_column_list(&head, p);
   sql_add(&head, " VALUES (");
   sql_add(&body, "DECLARE r record; st text; msg text; det text; col text; con text; "
-                 "n bigint := 0; k bigint; "
+                 "n bigint := 0; k bigint; ex boolean := false; nu bigint := 0; ng bigint := 0; "
                  "BEGIN FOR r IN SELECT s.* FROM csvstage_stage s%s ORDER BY s._line LOOP "
-                 "BEGIN EXECUTE ",
+                 "BEGIN ",
           all ? "" : " WHERE s._line IN (SELECT _line FROM csvstage_suspect)");
+  if (p->conflict_index)
+    add_key_exists(&body, p);
+  sql_add(&body, "EXECUTE ");
   sql_literal(&body, sql_text(&head) ? sql_text(&head) : "");
   for (int i = 0; i < p->nfed; i++) {
     const fed_col *f = &p->fed[i];
@@ -108,10 +182,22 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
     }
   }
   sql_add(&body, " || ')'");
+  if (p->conflict_index) {
+    sql_reset(&head);
+    cs_add_on_conflict(&head, p);
+    sql_add(&body, " || ");
+    sql_literal(&body, sql_text(&head) ? sql_text(&head) : "");
+  }
   if (head.failed)
     body.failed = 1;
   free(head.b.data);
-  sql_add(&body, "; GET DIAGNOSTICS k = ROW_COUNT; n := n + k; "
+  /* With a key: a row written for a key that was there is an update; no
+   * row, for insert-new, a record left out. */
+  sql_add(&body, "; GET DIAGNOSTICS k = ROW_COUNT; n := n + k; %s",
+          !p->conflict_index ? ""
+          : p->settings->mode == CS_MODE_UPSERT ? "IF k > 0 AND ex THEN nu := nu + 1; END IF; "
+          : "IF k = 0 AND ex THEN ng := ng + 1; END IF; ");
+  sql_add(&body, ""
                  "EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS "
                  "st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, "
                  "col = COLUMN_NAME, con = CONSTRAINT_NAME; ");
@@ -135,17 +221,23 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   else
     body.b.len = case_start;   /* text columns only: no input is bad */
   sql_add(&body, "INSERT INTO csvstage_reject VALUES (r._line, st, col, con, msg, det); "
-                 "END; END LOOP; PERFORM set_config('csvstage.inserted', n::text, true); END");
+                 "END; END LOOP; PERFORM set_config('csvstage.inserted', n::text, true), "
+                 "set_config('csvstage.updated', nu::text, true), "
+                 "set_config('csvstage.ignored', ng::text, true); END");
   sql_add(q, "DO ");
   sql_literal(q, sql_text(&body));
   if (body.failed)
     q->failed = 1;
   if (sql_run(q, NULL))
     goto out;
-  res = cs_exec(q->conn, "SELECT current_setting('csvstage.inserted')", q->err);
+  res = cs_exec(q->conn, "SELECT current_setting('csvstage.inserted'), "
+                 "current_setting('csvstage.updated'), current_setting('csvstage.ignored')",
+                 q->err);
   if (!res)
     goto out;
   *rows = atoll(PQgetvalue(res, 0, 0));
+  p->updated += atoll(PQgetvalue(res, 0, 1));
+  p->ignored += atoll(PQgetvalue(res, 0, 2));
   PQclear(res);
   rc = 0;
 out:
@@ -448,6 +540,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
       return -1;
     csvstage_error_clear(err);
     *bulk = 0;
+    p->updated = p->ignored = 0;   /* the bulk's, undone with it */
     res->row_by_row = 1;
     if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_bulk", err) ||
         insert_one_by_one(p, q, 1, one))
@@ -462,6 +555,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   res->row_by_row = 1;
   res->reordered = 1;
   p->inserted = *bulk = *one = 0;
+  p->updated = p->ignored = 0;
   if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || cs_fill_stage(p, q, d, 1) ||
       (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)) ||
       cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one))

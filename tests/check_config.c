@@ -237,7 +237,7 @@ START_TEST(set_overrides_the_file)
   ck_assert_str_eq(cs_settings_rule(s, "x")->from, "y");
   csvstage_error_clear(&err);
   ck_assert_int_eq(csvstage_settings_set(s, "target", "nope", "1", &err), CSVSTAGE_E_CONFIG);
-  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, mode, before, after, max_rejects, wait, ledger)");
+  ck_assert_str_eq(err.message, "unknown key 'nope' in [target] (known: table, mode, key, update, before, after, max_rejects, wait, ledger)");
   csvstage_settings_free(s);
 }
 END_TEST
@@ -258,14 +258,25 @@ START_TEST(modes_and_statements)
   /* --mode on the command line wins over the file. */
   ck_assert_int_eq(csvstage_settings_set(s, "target", "mode", "truncate", &err), CSVSTAGE_OK);
   ck_assert_int_eq(s->mode, CS_MODE_TRUNCATE);
-  ck_assert_int_eq(csvstage_settings_set(s, "target", "mode", "upsert", &err), CSVSTAGE_E_CONFIG);
-  ck_assert_str_eq(err.message, "mode must be append, truncate or replace, not 'upsert'");
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "mode", "merge", &err), CSVSTAGE_E_CONFIG);
+  ck_assert_str_eq(err.message, "mode must be append, truncate, replace, upsert or insert-new, "
+                   "not 'merge'");
+  csvstage_error_clear(&err);
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "mode", "insert-new", &err), CSVSTAGE_OK);
+  ck_assert_int_eq(s->mode, CS_MODE_INSERT_NEW);
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "key", "tenant, \"Id\"", &err),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(s->nkey, 2);
+  ck_assert_str_eq(s->key[1], "Id");
+  ck_assert_int_eq(csvstage_settings_set(s, "target", "update", "a", &err), CSVSTAGE_OK);
+  ck_assert_int_eq(s->nupdate, 1);
   csvstage_settings_free(s);
   s = csvstage_settings_new();
   ck_assert_int_eq(s->mode, CS_MODE_APPEND);
   ck_assert_ptr_null(s->before);
   csvstage_settings_free(s);
-  expect_error("[target]\nmode = Append\n", 2, "mode must be append, truncate or replace");
+  expect_error("[target]\nmode = Append\n", 2, "mode must be append, truncate, replace");
+  expect_error("[target]\nkey = a,\n", 2, "key: expected a comma-separated list");
   expect_error("[target]\nmode = append\nmode = replace\n", 3, "'mode' is set twice");
   expect_error("[target]\nbefore =\n", 2, "before is empty");
   expect_error("[target]\nafter = SELECT 1\nafter = SELECT 2\n", 3, "'after' is set twice");

@@ -2,8 +2,8 @@
  * Integration tests for lib/load.c against the harness's PostgreSQL: every
  * error class, the mapping rules, preflight, dry runs, max_rejects and the
  * reject file. Each load asserts the accounting invariant (records = loaded
- * + rejected + ignored + dropped; rows added to the table = loaded, or the
- * table's rows = loaded when the mode empties it) and each test the exact
+ * + rejected + ignored + dropped; rows added to the table = inserted, or
+ * the table's rows = loaded when the mode empties it) and each test the exact
  * rows loaded and the exact lines and SQLSTATEs rejected.
  */
 #include <config.h>
@@ -109,10 +109,10 @@ load_flags(const char *table, const char *csv, const char *conf, int flags)
   csvstage_settings_free(s);
   ck_assert_int_eq(res.records, res.loaded + res.rejected + res.ignored + res.dropped);
   ck_assert_int_eq(res.loaded, res.inserted + res.updated);
-  if (res.committed && strcmp(res.mode, "append") != 0)
+  if (res.committed && (strcmp(res.mode, "truncate") == 0 || strcmp(res.mode, "replace") == 0))
     ck_assert_int_eq(count_rows(table), res.loaded);   /* the old rows went */
   else if (res.committed)
-    ck_assert_int_eq(count_rows(table), before + res.loaded);
+    ck_assert_int_eq(count_rows(table), before + res.inserted);   /* updates add none */
   else
     ck_assert_int_eq(count_rows(table), before);
   if (rc == CSVSTAGE_OK)
@@ -1143,6 +1143,139 @@ START_TEST(modes_and_the_ledger)
 }
 END_TEST
 
+/* lt.k: rows 1 a@x 1, 2 b@x 2, 3 c@x 3, with a unique email and a CHECK. */
+static void
+keyed_table(void)
+{
+  test_exec(conn, "DROP TABLE IF EXISTS lt.k");
+  test_exec(conn, "CREATE TABLE lt.k (id int PRIMARY KEY, email text UNIQUE, v int CHECK (v >= 0), "
+                  "note text DEFAULT 'new')");
+  test_exec(conn, "INSERT INTO lt.k VALUES (1, 'a@x', 1, 'old'), (2, 'b@x', 2, 'old'), "
+                  "(3, 'c@x', 3, 'old')");
+}
+
+static const char keyed_csv[] =
+  "id,email,v\n1,a2@x,10\n4,d@x,4\n4,d2@x,5\n2,c@x,20\n3,c2@x,30\n5,b@x,-1\n6,zz,x\n";
+
+START_TEST(upsert_as_one_insert_on_conflict_per_record)
+{
+  keyed_table();
+  /* In file order: 1 updated; 4 inserted, then updated by its second
+   * record; 2 refused, c@x being 3's until the next line changes it; 3
+   * updated; 5's CHECK; 6's integer. The note nobody feeds stays. */
+  ck_assert_int_eq(load("lt.k", keyed_csv, "[target]\nmode = upsert\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT id, email, v, note FROM lt.k ORDER BY id"),
+                   "1,a2@x,10,old|2,b@x,2,old|3,c2@x,30,old|4,d2@x,5,new");
+  ck_assert_str_eq(rejects(), "5:23505: 7:23514: 8:22P02:v");
+  ck_assert_int_eq(res.loaded, 4);
+  ck_assert_int_eq(res.inserted, 1);
+  ck_assert_int_eq(res.updated, 3);
+  ck_assert_int_eq(res.ignored, 0);
+
+  /* The same value freed first, then taken: both go in. */
+  keyed_table();
+  ck_assert_int_eq(load("lt.k", "id,email,v\n1,z@x,1\n7,a@x,7\n", "[target]\nmode = upsert\n"),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "none");
+  ck_assert_str_eq(rows("SELECT string_agg(id || email, ',' ORDER BY id) FROM lt.k"),
+                   "1z@x,2b@x,3c@x,7a@x");
+  /* Taken first, then freed: the first is refused, as alone it would be. */
+  keyed_table();
+  ck_assert_int_eq(load("lt.k", "id,email,v\n7,a@x,7\n1,z@x,1\n", "[target]\nmode = upsert\n"),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "2:23505:");
+  ck_assert_str_eq(rows("SELECT string_agg(id || email, ',' ORDER BY id) FROM lt.k"),
+                   "1z@x,2b@x,3c@x");
+
+  /* update = names what changes; the rest of the row stays. */
+  keyed_table();
+  ck_assert_int_eq(load("lt.k", "id,email,v\n1,q@x,9\n8,h@x,8\n",
+                        "[target]\nmode = upsert\nupdate = v\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT string_agg(id || email || v, ',' ORDER BY id) FROM lt.k"),
+                   "1a@x9,2b@x2,3c@x3,8h@x8");
+  ck_assert_int_eq(res.updated, 1);
+  ck_assert_int_eq(res.inserted, 1);
+}
+END_TEST
+
+START_TEST(insert_new_leaves_known_keys_out)
+{
+  keyed_table();
+  /* 1, 2, 3 and the second 4 find a row: left out, counted, not rejected
+   * (2's email, taken, does not matter: the key settles first). */
+  ck_assert_int_eq(load("lt.k", keyed_csv, "[target]\nmode = insert-new\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT id, email, v, note FROM lt.k ORDER BY id"),
+                   "1,a@x,1,old|2,b@x,2,old|3,c@x,3,old|4,d@x,4,new");
+  ck_assert_str_eq(rejects(), "7:23514: 8:22P02:v");
+  ck_assert_int_eq(res.inserted, 1);
+  ck_assert_int_eq(res.ignored, 4);
+  ck_assert_int_eq(res.loaded, 1);
+  /* A key of two columns, through a unique index on exactly them; a NULL
+   * in a key finds no row. */
+  test_exec(conn, "CREATE TABLE lt.k2 (a int NOT NULL, b text, v int, UNIQUE (b, a))");
+  test_exec(conn, "INSERT INTO lt.k2 VALUES (1, 'x', 1)");
+  ck_assert_int_eq(load("lt.k2", "a,b,v\n1,x,2\n1,,3\n1,,4\n2,x,5\n",
+                        "[target]\nmode = insert-new\nkey = a, b\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT string_agg(a || coalesce(b, '-') || v, ',' ORDER BY v) FROM lt.k2"),
+                   "1x1,1-3,1-4,2x5");
+  ck_assert_int_eq(res.ignored, 1);
+}
+END_TEST
+
+START_TEST(keyed_modes_preflight)
+{
+  keyed_table();
+  test_exec(conn, "CREATE TABLE lt.nokey (id int, v int)");
+  ck_assert_int_eq(load("lt.nokey", "id,v\n1,1\n", "[target]\nmode = upsert\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "has no primary key: give the key's columns with "
+                       "[target] key ="), "%s", err.message);
+  ck_assert_int_eq(load("lt.k", "id,email,v\n1,a,1\n", "[target]\nmode = upsert\nkey = v\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "no unique constraint or index on exactly (v)"), "%s",
+                err.message);
+  ck_assert_int_eq(load("lt.k", "id,v\n1,1\n", "[target]\nmode = upsert\nkey = email\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "nothing in the file feeds column \"email\" of the key"),
+                "%s", err.message);
+  ck_assert_int_eq(load("lt.k", "id\n1\n", "[target]\nmode = upsert\n"), CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "use mode = insert-new"), "%s", err.message);
+  ck_assert_int_eq(load("lt.k", "id,v\n1,1\n", "[target]\nmode = upsert\nupdate = id\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_int_eq(load("lt.k", "id,v\n1,1\n", "[target]\nkey = id\n"), CSVSTAGE_E_CONFIG);
+  ck_assert_str_eq(err.message, "[target] key is for mode = upsert or insert-new, not mode = append");
+  ck_assert_int_eq(load("lt.k", "id,v\n1,1\n", "[target]\nmode = insert-new\nupdate = v\n"),
+                   CSVSTAGE_E_CONFIG);
+  test_exec(conn, "CREATE TABLE lt.kd (id int UNIQUE DEFERRABLE, v int)");
+  ck_assert_int_eq(load("lt.kd", "id,v\n1,1\n", "[target]\nmode = upsert\nkey = id\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  test_exec(conn, "CREATE VIEW lt.kv AS SELECT * FROM lt.k");
+  ck_assert_int_eq(load("lt.kv", "id,v\n1,1\n", "[target]\nmode = upsert\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "is not a table"), "%s", err.message);
+  ck_assert_int_eq(count_rows("lt.k"), 3);
+  ck_assert_str_eq(rows("SELECT string_agg(v::text, ',' ORDER BY id) FROM lt.k"), "1,2,3");
+}
+END_TEST
+
+START_TEST(upsert_with_triggers_goes_one_by_one)
+{
+  /* An UPDATE trigger (no INSERT one) rewrites what an update writes: the
+   * load goes record by record, as the triggers fire for each alone. */
+  keyed_table();
+  test_exec(conn, "CREATE FUNCTION lt.mark() RETURNS trigger LANGUAGE plpgsql AS "
+                  "$$BEGIN NEW.note := 'updated'; RETURN NEW; END$$");
+  test_exec(conn, "CREATE TRIGGER k_mark BEFORE UPDATE ON lt.k FOR EACH ROW EXECUTE FUNCTION lt.mark()");
+  ck_assert_int_eq(load("lt.k", "id,email,v\n1,a@x,5\n9,i@x,9\n", "[target]\nmode = upsert\n"),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(res.row_by_row, 1);
+  ck_assert_str_eq(rows("SELECT string_agg(id || note, ',' ORDER BY id) FROM lt.k"),
+                   "1updated,2old,3old,9new");
+  ck_assert_int_eq(res.updated, 1);
+  ck_assert_int_eq(res.inserted, 1);
+}
+END_TEST
+
 START_TEST(review_reject_file)
 {
   csvstage_settings *s = csvstage_settings_new();
@@ -1267,6 +1400,10 @@ make_load_suite(void)
   tcase_add_test(tc, modes_with_several_files);
   tcase_add_test(tc, modes_and_readers);
   tcase_add_test(tc, modes_and_the_ledger);
+  tcase_add_test(tc, upsert_as_one_insert_on_conflict_per_record);
+  tcase_add_test(tc, insert_new_leaves_known_keys_out);
+  tcase_add_test(tc, keyed_modes_preflight);
+  tcase_add_test(tc, upsert_with_triggers_goes_one_by_one);
   tcase_add_test(tc, review_reject_file);
   tcase_add_test(tc, progress_reports);
   suite_add_tcase(s, tc);
