@@ -486,7 +486,7 @@ cs -d "$dsn" -t st_t -r "$tmp/st.csv" --mode replace --single-transaction "$tmp/
 [ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] \
   && ok || bad "--mode replace --single-transaction: exit $st: $(cat "$err")"
 cs -d "$dsn" -t st_t --mode merge "$tmp/st1.csv" 2>"$err"; st=$?
-[ $st -eq 2 ] && grep -q "mode must be append, truncate or replace, not 'merge'" "$err" \
+[ $st -eq 2 ] && grep -q "mode must be append, truncate, replace, upsert or insert-new, not 'merge'" "$err" \
   && ok || bad "--mode merge: exit $st: $(cat "$err")"
 
 # On a terminal (script(1) gives it one): the summary for people, details
