@@ -141,6 +141,32 @@ for ((run = 1; run <= runs; run++)); do
     checks[copy-truncate${freeze:+-freeze}]=$(rows)
   done
 
+  # upsert: the clean file (and the dirty one) into the table holding every
+  # other record of it, against the recipe by hand: a temporary table, COPY,
+  # one INSERT ... ON CONFLICT DO UPDATE (status's DEFAULT for its blanks).
+  for c in upsert upsert-dirty upsert-recipe; do
+    fresh_table
+    "$csvstage" -q -d "$dsn" -t public.users -r "$srv/fill.rejects.csv" "$clean"
+    psql -c "DELETE FROM public.users WHERE id % 2 = 0" -c "VACUUM ANALYZE public.users" -c "CHECKPOINT"
+    case $c in
+      upsert) time_cmd upsert "$csvstage" -q -d "$dsn" -t public.users --mode upsert \
+                -r "$srv/upsert.rejects.csv" "$clean" ;;
+      upsert-dirty) time_cmd upsert-dirty "$csvstage" -q -d "$dsn" -t public.users --mode upsert \
+                      -r "$srv/upsert-dirty.rejects.csv" "$dirty" ;;
+      upsert-recipe)
+        cols="first_name, last_name, email, status, signup_at, balance, active, score, notes"
+        sets=$(echo "$cols" | sed 's/\([a-z_][a-z_]*\)/\1 = EXCLUDED.\1/g')
+        time_cmd upsert-recipe psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" -c "BEGIN" \
+          -c "CREATE TEMP TABLE s (LIKE public.users INCLUDING DEFAULTS) ON COMMIT DROP" \
+          -c "ALTER TABLE s ALTER status DROP NOT NULL" \
+          -c "\\copy s FROM '$clean' WITH (FORMAT csv, HEADER true)" \
+          -c "INSERT INTO public.users SELECT id, first_name, last_name, email,
+                COALESCE(status, 'pending'), signup_at, balance, active, score, notes FROM s
+              ON CONFLICT (id) DO UPDATE SET $sets" -c "COMMIT" ;;
+    esac
+    checks[$c]=$(rows)
+  done
+
   if [ "$use_pgloader" = 1 ]; then
     fresh_table relaxed
     pgloader_cmd "$clean" "" >"$srv/clean.load"
