@@ -84,8 +84,8 @@ dup_value(const PGresult *res, int row, int col)
  * Returns the count, or -1 when one is not a plain column of t (an
  * expression index key, attnum 0): such constraints are not predicted.
  */
-static int
-parse_attnums(const cs_table *t, const char *text, int **out)
+int
+cs_table_attnums(const cs_table *t, const char *text, int **out)
 {
   int n = 0, cap = 8, *cols = malloc(cap * sizeof(int));
   const char *p = text;
@@ -228,7 +228,7 @@ load_constraints(PGconn *conn, cs_table *t, const char *sql, cs_constraint **lis
   }
   for (int i = 0; i < n; i++) {
     cs_constraint *c = &(*list)[*count];
-    int nc = parse_attnums(t, PQgetvalue(res, i, 2), &c->cols);
+    int nc = cs_table_attnums(t, PQgetvalue(res, i, 2), &c->cols);
     if (nc <= 0)
       continue;
     c->ncols = nc;

@@ -76,6 +76,11 @@ typedef struct cs_table {
  */
 cs_table *cs_table_load(PGconn *conn, const char *name, csvstage_error *err);
 
+/* The columns (indexes into t->cols) of an attribute number list as the
+ * catalog writes it ("1 3", "{1,3}"): *out malloc'd, their count returned;
+ * -1 when out of memory or a number is not one of t's columns. */
+int cs_table_attnums(const cs_table *t, const char *text, int **out);
+
 /* The index of a column by exact name, or -1. */
 int cs_table_column(const cs_table *t, const char *name);
 

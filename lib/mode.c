@@ -45,6 +45,16 @@ column_names(const cs_table *t, const int *cols, int n, char *buf, size_t size)
     len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", t->cols[cols[i]].name);
 }
 
+/* Whether table column c is one of cols[0..n). */
+static int
+among(const int *cols, int n, int c)
+{
+  for (int i = 0; i < n; i++)
+    if (cols[i] == c)
+      return 1;
+  return 0;
+}
+
 /*
  * The unique index ON CONFLICT (p->conflict) would use: on exactly those
  * columns, no expression, no predicate, not deferrable (an arbiter must be
@@ -67,28 +77,16 @@ find_arbiter(plan *p, sql *q)
   if (!r)
     return -1;
   for (int i = 0; i < PQntuples(r) && !p->conflict_index; i++) {
-    int attnums[64], n = 0, same;
-    for (char *a = PQgetvalue(r, i, 2), *end; *a && n < 64; a = end) {
-      attnums[n++] = (int)strtol(a, &end, 10);
-      if (end == a)
-        break;
+    int *cols = NULL, n = cs_table_attnums(t, PQgetvalue(r, i, 2), &cols), same;
+    if (s->nkey == 0 && PQgetvalue(r, i, 1)[0] == 't' && n > 0) {
+      p->conflict = cols;   /* no key given: the primary key's */
+      p->nconflict = n;
+      cols = NULL;
     }
-    if (s->nkey == 0 && PQgetvalue(r, i, 1)[0] == 't') {
-      p->conflict = calloc((size_t)n + 1, sizeof(int));
-      if (!p->conflict)
-        break;
-      for (int k = 0; k < n; k++)
-        for (int c = 0; c < t->ncols; c++)
-          if (t->cols[c].attnum == attnums[k])
-            p->conflict[p->nconflict++] = c;
-    }
-    same = n == p->nconflict && n > 0;
-    for (int k = 0; k < p->nconflict && same; k++) {
-      int found = 0;
-      for (int j = 0; j < n; j++)
-        found |= t->cols[p->conflict[k]].attnum == attnums[j];
-      same = found;
-    }
+    same = n > 0 && n == p->nconflict;
+    for (int k = 0; k < p->nconflict && same; k++)
+      same = among(cols ? cols : p->conflict, n, p->conflict[k]);
+    free(cols);
     if (same && !(p->conflict_index = strdup(PQgetvalue(r, i, 0))))
       break;
   }
@@ -121,16 +119,6 @@ resolve_columns(plan *p, char *const *list, int n, const char *what, int **out, 
                      what, p->table->display_name, list[i]), -1;
     (*out)[(*nout)++] = c;
   }
-  return 0;
-}
-
-/* Whether table column c is one of cols[0..n). */
-static int
-among(const int *cols, int n, int c)
-{
-  for (int i = 0; i < n; i++)
-    if (cols[i] == c)
-      return 1;
   return 0;
 }
 
