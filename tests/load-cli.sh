@@ -485,6 +485,17 @@ cs -d "$dsn" -t st_t -r "$tmp/st.csv" --mode replace "$tmp/st1.csv" "$tmp/st2.cs
 cs -d "$dsn" -t st_t -r "$tmp/st.csv" --mode replace --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] \
   && ok || bad "--mode replace --single-transaction: exit $st: $(cat "$err")"
+# --mode upsert with --key: a key the file gives, a row updated, one added.
+sql "CREATE TABLE up_t (code text NOT NULL, region text NOT NULL, qty int, UNIQUE (code, region))"
+sql "INSERT INTO up_t VALUES ('a', 'eu', 1)"
+printf 'code,region,qty\na,eu,5\na,us,6\nb,eu,x\n' >"$tmp/up.csv"
+cs -d "$dsn" -t up_t -r "$tmp/up.rej" --mode upsert --key code,region --summary-json "$tmp/up.json" "$tmp/up.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(code || region || qty, $$,$$ ORDER BY region) FROM up_t')" = "aeu5,aus6" ] &&
+  [ "$(jq -c '.files[0] | [.mode, .loaded, .inserted, .updated, .ignored, .rejected]' "$tmp/up.json")" = '["upsert",2,1,1,0,1]' ] \
+  && ok || bad "--mode upsert --key: exit $st: $(cat "$err" "$tmp/up.json")"
+cs -d "$dsn" -t up_t -r "$tmp/up.rej" --mode upsert "$tmp/up.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "has no primary key: give the key's columns with \[target\] key = (or --key)" "$err" \
+  && ok || bad "--mode upsert without a key: exit $st: $(cat "$err")"
 cs -d "$dsn" -t st_t --mode merge "$tmp/st1.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q "mode must be append, truncate, replace, upsert or insert-new, not 'merge'" "$err" \
   && ok || bad "--mode merge: exit $st: $(cat "$err")"
