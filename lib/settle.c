@@ -91,11 +91,10 @@ insert_clean(plan *p, sql *q, long long *rows)
   if (!p->conflict_index)
     return sql_run(q, rows);
   cs_add_on_conflict(q, p);
-  sql_add(q, " RETURNING 1) SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM "
-             "csvstage_stage s" NOT_SUSPECT " AND EXISTS (SELECT 1 FROM %s x WHERE true",
-          p->table->sql_name);
+  sql_add(q, " RETURNING 1) SELECT (SELECT count(*) FROM w), count(*) FILTER (WHERE EXISTS "
+             "(SELECT 1 FROM %s x WHERE true", p->table->sql_name);
   add_key_match(q, p, "s", 1);
-  sql_add(q, ")), (SELECT count(*) FROM csvstage_stage s" NOT_SUSPECT ")");
+  sql_add(q, ")), count(*) FROM csvstage_stage s" NOT_SUSPECT);
   r = sql_query(q);
   if (!r)
     return -1;
@@ -113,10 +112,11 @@ insert_clean(plan *p, sql *q, long long *rows)
 
 /*
  * "ex := whether record r's key finds a row;": before its INSERT, so that
- * a row written is known for an insert or an update. Only for a key whose
- * text is valid input (else the INSERT fails with the right error): the
- * cast to the base type cannot fail then, and no modifier or domain check
- * runs in it.
+ * a row written is known for an insert or an update. The key as the column
+ * would hold it (numeric(5,2) rounds, an interval takes its fields), as
+ * ON CONFLICT compares it; only for a key whose text is valid input for
+ * the column's type, modifier and domain included, so that the cast cannot
+ * fail (else the INSERT fails, with the right error).
  */
 static void
 add_key_exists(sql *q, const plan *p)
@@ -129,7 +129,7 @@ add_key_exists(sql *q, const plan *p)
       q->b.len = mark;
   }
   sql_add(q, ") THEN ex := EXISTS (SELECT 1 FROM %s x WHERE true", p->table->sql_name);
-  add_key_match(q, p, "r", 0);
+  add_key_match(q, p, "r", 1);
   sql_add(q, "); END IF; ");
 }
 

@@ -1219,6 +1219,18 @@ START_TEST(insert_new_leaves_known_keys_out)
   ck_assert_str_eq(rows("SELECT string_agg(a || coalesce(b, '-') || v, ',' ORDER BY v) FROM lt.k2"),
                    "1x1,1-3,1-4,2x5");
   ck_assert_int_eq(res.ignored, 1);
+  /* A key is compared as the column holds it: 1.005 is numeric(5,2)'s 1.01,
+   * which is there (records one by one: they share a key). */
+  test_exec(conn, "CREATE TABLE lt.kn (k numeric(5,2) PRIMARY KEY, v int)");
+  test_exec(conn, "INSERT INTO lt.kn VALUES (1.01, 0)");
+  ck_assert_int_eq(load("lt.kn", "k,v\n1.005,1\n1.005,2\n", "[target]\nmode = insert-new\n"),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(res.ignored, 2);
+  ck_assert_int_eq(res.dropped, 0);
+  ck_assert_int_eq(load("lt.kn", "k,v\n1.005,1\n1.005,2\n", "[target]\nmode = upsert\n"),
+                   CSVSTAGE_OK);
+  ck_assert_int_eq(res.updated, 2);
+  ck_assert_str_eq(rows("SELECT k, v FROM lt.kn"), "1.01,2");
 }
 END_TEST
 
