@@ -92,6 +92,7 @@ struct cs_direct {
                             too, so that the whole file can be settled
                             again in file order (load.c) */
   long long naside, refusals;
+  long long doubtful;    /* records the client could not vouch for */
   long long inserted;    /* rows the table took (a trigger may drop some) */
   cs_buf one;            /* scratch: one staging row */
 };
@@ -653,6 +654,7 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
 {
   int ok = map_record(d, rec);
 
+  d->doubtful += !ok;
   if (ok && d->enabled) {
     size_t rows_len = d->rows.len, stage_len = d->stage.len;
     if (d->n == d->cap && grow_index(d))
@@ -704,6 +706,12 @@ long long
 cs_direct_set_aside(const cs_direct *d)
 {
   return d->naside;
+}
+
+long long
+cs_direct_doubtful(const cs_direct *d)
+{
+  return d->doubtful;
 }
 
 long long

@@ -40,8 +40,11 @@ int cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err);
  * set aside. Returns 0 or -1 as cs_direct_add. */
 int cs_direct_finish(cs_direct *d, csvstage_error *err);
 
-/* Records set aside so far. */
+/* Records set aside so far; of all records read, those whose values the
+ * client could not vouch for (input its type refuses, NULL into NOT NULL),
+ * whether or not the fast path was on. */
 long long cs_direct_set_aside(const cs_direct *d);
+long long cs_direct_doubtful(const cs_direct *d);
 
 /* Sends the records set aside, as COPY text rows of csvstage_stage (line,
  * then the CSV's fields), into a COPY the caller has begun. all (only with

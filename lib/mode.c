@@ -155,20 +155,25 @@ plan_update(plan *p, csvstage_error *err)
   return 0;
 }
 
-/* Whether the table (or a partition) has a row trigger of any event: an
- * update fires UPDATE triggers, so the INSERT triggers say too little. */
+/* Whether the table (or a partition) has a row trigger of any event (an
+ * update fires UPDATE triggers, so the INSERT triggers say too little), and
+ * a deferrable unique or exclusion constraint. */
 static int
-any_row_trigger(plan *p, sql *q)
+triggers_and_deferrables(plan *p, sql *q)
 {
   PGresult *r;
+  unsigned oid = p->table->oid;
 
-  sql_add(q, "SELECT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid IN (SELECT %u UNION "
-             "SELECT relid FROM pg_partition_tree(%u)) AND NOT g.tgisinternal "
-             "AND g.tgenabled <> 'D' AND g.tgtype & 1 = 1)", p->table->oid, p->table->oid);
+  sql_add(q, "WITH rel AS (SELECT %u AS relid UNION SELECT relid FROM pg_partition_tree(%u)) "
+             "SELECT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid IN (SELECT relid FROM rel) "
+             "AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND g.tgtype & 1 = 1), "
+             "EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid IN (SELECT relid FROM rel) "
+             "AND c.contype IN ('p', 'u', 'x') AND c.condeferrable)", oid, oid);
   r = sql_query(q);
   if (!r)
     return -1;
   p->row_triggers = PQgetvalue(r, 0, 0)[0] == 't';
+  p->deferrable_keys = PQgetvalue(r, 0, 1)[0] == 't';
   PQclear(r);
   return 0;
 }
@@ -213,7 +218,7 @@ cs_mode_plan(plan *p, sql *q)
     }
   if (s->mode == CS_MODE_UPSERT && plan_update(p, q->err))
     return -1;
-  return any_row_trigger(p, q);
+  return triggers_and_deferrables(p, q);
 }
 
 void

@@ -58,6 +58,8 @@ typedef struct plan {
   int *update;           /* upsert: the table columns an update sets */
   int nupdate;
   int row_triggers;      /* a row trigger of any event: one by one */
+  int deferrable_keys;   /* a deferrable unique or exclusion constraint:
+                            checked at a statement's end, not per row */
   long long updated;     /* rows the careful path updated (upsert) */
   long long ignored;     /* records it left out for their key (insert-new) */
 } plan;

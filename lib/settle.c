@@ -66,17 +66,19 @@ add_key_match(sql *q, const plan *p, const char *row, int typmod)
 }
 
 /*
- * INSERT ... SELECT of every record that is not a suspect. With a key
- * (upsert, insert-new) it is INSERT ... ON CONFLICT, and the records whose
- * key finds a row are counted first (in the statement's snapshot, before
- * its own rows): those are the updates, or those left out. No clean record
- * shares a key with another (predict.c), so each finds at most its own.
+ * INSERT ... SELECT of the staged records: every one that is not a suspect
+ * (all: every one). With a key (upsert, insert-new) it is INSERT ... ON
+ * CONFLICT, and the records whose key finds a row are counted first (in
+ * the statement's snapshot, before its own rows): those are the updates,
+ * or those left out. Of the records not suspect, none shares a key with
+ * another (predict.c), so each finds at most its own row.
  */
 static int
-insert_clean(plan *p, sql *q, long long *rows)
+insert_staged(plan *p, sql *q, int all, long long *rows)
 {
+  const char *which = all ? "" : NOT_SUSPECT;
   PGresult *r;
-  long long written, found, clean;
+  long long written, found, staged;
 
   if (p->conflict_index)
     sql_add(q, "WITH w AS (");
@@ -87,27 +89,57 @@ insert_clean(plan *p, sql *q, long long *rows)
     sql_add(q, i ? ", " : "");
     cs_add_typed_value(q, p, &p->fed[i], "s", 0);
   }
-  sql_add(q, " FROM csvstage_stage s" NOT_SUSPECT);
+  sql_add(q, " FROM csvstage_stage s%s", which);
   if (!p->conflict_index)
     return sql_run(q, rows);
   cs_add_on_conflict(q, p);
   sql_add(q, " RETURNING 1) SELECT (SELECT count(*) FROM w), count(*) FILTER (WHERE EXISTS "
              "(SELECT 1 FROM %s x WHERE true", p->table->sql_name);
   add_key_match(q, p, "s", 1);
-  sql_add(q, ")), count(*) FROM csvstage_stage s" NOT_SUSPECT);
+  sql_add(q, ")), count(*) FROM csvstage_stage s%s", which);
   r = sql_query(q);
   if (!r)
     return -1;
   written = atoll(PQgetvalue(r, 0, 0));
   found = atoll(PQgetvalue(r, 0, 1));
-  clean = atoll(PQgetvalue(r, 0, 2));
+  staged = atoll(PQgetvalue(r, 0, 2));
   PQclear(r);
   *rows = written;
   if (p->settings->mode == CS_MODE_UPSERT)
     p->updated += found;
   else
-    p->ignored += clean - written;
+    p->ignored += staged - written;
   return 0;
+}
+
+/*
+ * With a key, every record is staged (COPY has no ON CONFLICT); most files
+ * are clean and their keys apart, and then one INSERT ... ON CONFLICT of
+ * every record, in file order, ends as one per record would: a record that
+ * fails makes the statement fail; so does an upsert's second record of a
+ * key ("cannot affect row a second time"); insert-new leaves it out, as
+ * alone it would be. The order is the staging table's, a temporary table
+ * filled by COPY in line order: its sequential scan returns rows as they
+ * were written (no synchronized or parallel scans of local buffers). What
+ * a statement checks only at its end would differ: a deferrable key (then
+ * this is not tried), foreign keys to the table itself (p->strict), and
+ * triggers (p->strict). Returns 1 when it went in, 0 when it did not (all
+ * rolled back: the careful path follows), -1 with q's err filled.
+ */
+static int
+insert_all_at_once(plan *p, sql *q, long long *bulk)
+{
+  if (cs_run(q->conn, "SAVEPOINT csvstage_all", q->err))
+    return -1;
+  if (insert_staged(p, q, 1, bulk) == 0)
+    return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_all", q->err) ? -1 : 1;
+  if (q->err->code != CSVSTAGE_E_DB)
+    return -1;
+  csvstage_error_clear(q->err);
+  *bulk = 0;
+  p->updated = p->ignored = 0;
+  return cs_run(q->conn, "ROLLBACK TO SAVEPOINT csvstage_all; RELEASE SAVEPOINT csvstage_all",
+                q->err) ? -1 : 0;
 }
 
 /*
@@ -521,6 +553,13 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     res->row_by_row = 1;
     return cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one) ? -1 : 0;
   }
+  if (p->conflict_index && !p->deferrable_keys && cs_direct_doubtful(d) == 0) {
+    int in = insert_all_at_once(p, q, bulk);
+    if (in < 0)
+      return -1;
+    if (in == 1)
+      return cs_run(conn, reject_table, err);   /* (empty: cs_settle_rejects reads it) */
+  }
   sql_add(q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p->table->sql_name);
   r = sql_query(q);
   if (!r)
@@ -530,7 +569,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   if (cs_run(conn, reject_table, err) || cs_predict(p, q, target_empty) ||
       cs_run(conn, "SAVEPOINT csvstage_bulk", err))
     return -1;
-  if (insert_clean(p, q, bulk) == 0) {
+  if (insert_staged(p, q, 0, bulk) == 0) {
     if (cs_run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
         insert_one_by_one(p, q, 0, one))
       return -1;

@@ -1210,6 +1210,13 @@ START_TEST(insert_new_leaves_known_keys_out)
   ck_assert_int_eq(res.inserted, 1);
   ck_assert_int_eq(res.ignored, 4);
   ck_assert_int_eq(res.loaded, 1);
+  /* A clean file goes in by one statement: the first of two records of a
+   * key wins, as in file order. */
+  ck_assert_int_eq(load("lt.k", "id,email,v\n9,i@x,1\n9,j@x,2\n1,z@x,3\n",
+                        "[target]\nmode = insert-new\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(res.inserted, 1);
+  ck_assert_int_eq(res.ignored, 2);
+  ck_assert_str_eq(rows("SELECT email FROM lt.k WHERE id IN (1, 9) ORDER BY id"), "a@x|i@x");
   /* A key of two columns, through a unique index on exactly them; a NULL
    * in a key finds no row. */
   test_exec(conn, "CREATE TABLE lt.k2 (a int NOT NULL, b text, v int, UNIQUE (b, a))");
