@@ -6,6 +6,10 @@
  *     source line), so that no value can fail on the way in (a record
  *     whose bytes the server cannot convert from the source encoding is
  *     rejected there, at its line).
+ *     With a key (upsert, insert-new) every record is staged, and when the
+ *     client vouched for all of them, one INSERT ... ON CONFLICT of the
+ *     whole file, in line order, is tried first: it ends as one per record
+ *     would, or fails and the steps below follow.
  *  2. One set-based pass marks the records that may fail ("suspects"): bad
  *     input for a column's type (pg_input_is_valid on 16+; on 15 a regular
  *     expression that proves the common cases valid, then a PL/pgSQL cast
@@ -133,8 +137,8 @@ insert_all_at_once(plan *p, sql *q, long long *bulk)
     return -1;
   if (insert_staged(p, q, 1, bulk) == 0)
     return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_all", q->err) ? -1 : 1;
-  if (q->err->code != CSVSTAGE_E_DB)
-    return -1;
+  if (q->err->code != CSVSTAGE_E_DB || p->session->interrupted)
+    return -1;   /* (a canceled statement is no record's failure) */
   csvstage_error_clear(q->err);
   *bulk = 0;
   p->updated = p->ignored = 0;
@@ -575,7 +579,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
       return -1;
   } else {
     /* What prediction could not foresee: start over, one by one. */
-    if (err->code != CSVSTAGE_E_DB)
+    if (err->code != CSVSTAGE_E_DB || p->session->interrupted)
       return -1;
     csvstage_error_clear(err);
     *bulk = 0;
