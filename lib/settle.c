@@ -72,10 +72,11 @@ add_key_match(sql *q, const plan *p, const char *row, int typmod)
 /*
  * INSERT ... SELECT of the staged records: every one that is not a suspect
  * (all: every one). With a key (upsert, insert-new) it is INSERT ... ON
- * CONFLICT, and the records whose key finds a row are counted first (in
- * the statement's snapshot, before its own rows): those are the updates,
- * or those left out. Of the records not suspect, none shares a key with
- * another (predict.c), so each finds at most its own row.
+ * CONFLICT, and counts: the records left out (insert-new), or the rows
+ * updated (upsert): by xmax, or for a partitioned table the records whose
+ * key finds a row, counted in the statement's snapshot (before its own
+ * rows). Of the records not suspect, none shares a key with another
+ * (predict.c), so each finds at most its own row.
  */
 static int
 insert_staged(plan *p, sql *q, int all, long long *rows)
@@ -97,10 +98,22 @@ insert_staged(plan *p, sql *q, int all, long long *rows)
   if (!p->conflict_index)
     return sql_run(q, rows);
   cs_add_on_conflict(q, p);
-  sql_add(q, " RETURNING 1) SELECT (SELECT count(*) FROM w), count(*) FILTER (WHERE EXISTS "
-             "(SELECT 1 FROM %s x WHERE true", p->table->sql_name);
-  add_key_match(q, p, "s", 1);
-  sql_add(q, ")), count(*) FROM csvstage_stage s%s", which);
+  if (p->settings->mode == CS_MODE_INSERT_NEW) {
+    /* The records left out: those staged that wrote no row. */
+    sql_add(q, " RETURNING 1) SELECT (SELECT count(*) FROM w), 0, count(*) "
+               "FROM csvstage_stage s%s", which);
+  } else if (p->table->relkind == 'r') {
+    /* A row ON CONFLICT updated carries the lock it took on the old
+     * version in xmax; a new row has none (a partitioned table has no
+     * system columns to return: below). */
+    sql_add(q, " RETURNING xmax = 0 AS new) SELECT count(*), count(*) FILTER (WHERE NOT new), "
+               "0 FROM w");
+  } else {
+    sql_add(q, " RETURNING 1) SELECT (SELECT count(*) FROM w), count(*) FILTER (WHERE EXISTS "
+               "(SELECT 1 FROM %s x WHERE true", p->table->sql_name);
+    add_key_match(q, p, "s", 1);
+    sql_add(q, ")), 0 FROM csvstage_stage s%s", which);
+  }
   r = sql_query(q);
   if (!r)
     return -1;
