@@ -106,3 +106,16 @@ cs_prefix(csvstage_error *err, const char *fmt, ...)
   snprintf(buf, sizeof(buf), "%s: %s", head, err->message);
   cs_strlcpy_utf8(err->message, buf, sizeof(err->message));
 }
+
+void
+cs_list_name(char *buf, size_t n, const char *name, int quoted)
+{
+  size_t len = strlen(buf);
+
+  if (len + strlen(name) + 8 >= n) {
+    if (len + 5 < n && !strstr(buf, "..."))
+      strcat(buf, ", ...");
+    return;
+  }
+  snprintf(buf + len, n - len, quoted ? "%s\"%s\"" : "%s%s", len ? ", " : "", name);
+}

@@ -19,6 +19,10 @@ csvstage_code cs_fail(csvstage_error *err, csvstage_code code,
  * words of what csvstage was doing). No-op when err holds none. */
 void cs_prefix(csvstage_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appends name to the list in buf (n bytes) for a message: "a", "b" (quoted)
+ * or a, b; past what fits, ", ..." once. buf starts as "". */
+void cs_list_name(char *buf, size_t n, const char *name, int quoted);
+
 /* True when err holds an error. err may be NULL (then false). */
 int cs_failed(const csvstage_error *err);
 

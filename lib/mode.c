@@ -38,11 +38,9 @@ cs_mode_keyed(const csvstage_settings *s)
 static void
 column_names(const cs_table *t, const int *cols, int n, char *buf, size_t size)
 {
-  size_t len = 0;
-
   buf[0] = '\0';
-  for (int i = 0; i < n && len + 8 < size; i++)
-    len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", t->cols[cols[i]].name);
+  for (int i = 0; i < n; i++)
+    cs_list_name(buf, size, t->cols[cols[i]].name, 0);
 }
 
 /* Whether table column c is one of cols[0..n). */
@@ -263,14 +261,8 @@ check_referencing(plan *p, sql *q)
   if (!r)
     return -1;
   n = PQntuples(r);
-  for (int i = 0; i < n; i++) {
-    size_t len = strlen(names);
-    if (len + strlen(PQgetvalue(r, i, 0)) + 8 >= sizeof(names)) {
-      snprintf(names + len, sizeof(names) - len, ", ...");
-      break;
-    }
-    snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "", PQgetvalue(r, i, 0));
-  }
+  for (int i = 0; i < n; i++)
+    cs_list_name(names, sizeof(names), PQgetvalue(r, i, 0), 0);
   PQclear(r);
   if (n > 0)
     return cs_fail(q->err, CSVSTAGE_E_PREFLIGHT, "mode = %s: foreign keys of %s refer to %s; "

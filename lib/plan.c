@@ -64,19 +64,6 @@ rule_where(const csvstage_settings *s, const cs_rule *r, char *buf, size_t n)
   return buf;
 }
 
-/* Appends "a", "b", ... (up to a few) for a message. */
-static void
-list_names(char *buf, size_t n, const char *name)
-{
-  size_t len = strlen(buf);
-
-  if (len + strlen(name) + 8 >= n) {
-    if (len + 5 < n && !strstr(buf, "..."))
-      strcat(buf, ", ...");
-    return;
-  }
-  snprintf(buf + len, n - len, "%s\"%s\"", len ? ", " : "", name);
-}
 
 /* What preflight works with: per CSV column, whether a rule or an ignore
  * claimed it (no column takes it by name) and whether it feeds anything. */
@@ -225,7 +212,7 @@ check_coverage(plan *p, claims *cl, csvstage_error *err)
 
   for (int i = 0; i < p->ncsv; i++)
     if (!cl->used[i] && !p->csv_meta[i])
-      list_names(names, sizeof(names), p->csv_names[i]);
+      cs_list_name(names, sizeof(names), p->csv_names[i], 1);
   if (names[0])
     return cs_fail(err, CSVSTAGE_E_PREFLIGHT,
                    "%s: no column of table %s for CSV column%s %s: map %s with "
@@ -235,7 +222,7 @@ check_coverage(plan *p, claims *cl, csvstage_error *err)
   for (int i = 0; i < t->ncols; i++) {
     const cs_column *c = &t->cols[i];
     if (c->notnull && !c->default_expr && !c->identity && !c->generated && p->col_fed[i] < 0)
-      list_names(names, sizeof(names), c->name);
+      cs_list_name(names, sizeof(names), c->name, 1);
   }
   if (names[0])
     return cs_fail(err, CSVSTAGE_E_PREFLIGHT,
