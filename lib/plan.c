@@ -278,6 +278,15 @@ cs_plan_known(const plan *p, int col)
 }
 
 int
+cs_plan_key_known(const plan *p)
+{
+  for (int j = 0; j < p->nconflict; j++)
+    if (!cs_plan_known(p, p->conflict[j]))
+      return 0;
+  return p->nconflict > 0;
+}
+
+int
 cs_plan_predictable(const plan *p, const cs_constraint *k)
 {
   int fed = 0;
@@ -373,9 +382,8 @@ keyed_strict(const plan *p)
     return 1;
   /* The key compared on values it does not know (a volatile DEFAULT):
    * predict.c cannot tell which row an update finds. */
-  for (int j = 0; j < p->nconflict && p->nupdate > 0; j++)
-    if (!cs_plan_known(p, p->conflict[j]))
-      return 1;
+  if (p->nupdate > 0 && !cs_plan_key_known(p))
+    return 1;
   for (int c = 0; c < t->nconflicts && p->nupdate > 0; c++) {
     const cs_constraint *u = NULL;
     int touched = 0;

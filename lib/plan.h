@@ -86,6 +86,9 @@ int cs_plan_order(plan *p, csvstage_error *err);
 int cs_plan_known(const plan *p, int col);
 int cs_plan_predictable(const plan *p, const cs_constraint *k);
 
+/* Whether it knows every column of the upsert's key (p->conflict). */
+int cs_plan_key_known(const plan *p);
+
 /* The record's fields for the reject file (a reject file's own columns
  * left out): out[0..n), n returned. */
 int cs_pick_fields(const plan *p, int nfields, const char *const *in, const size_t *inlen,

@@ -193,16 +193,6 @@ add_other_row(sql *q, const plan *p)
   sql_add(q, ")");
 }
 
-/* Whether the upsert's key can be compared on known values. */
-static int
-key_predictable(const plan *p)
-{
-  for (int j = 0; j < p->nconflict; j++)
-    if (!cs_plan_known(p, p->conflict[j]))
-      return 0;
-  return p->nconflict > 0;
-}
-
 /*
  * Adds every record of unique key u that repeats in the file, or exists in
  * the table (unless target_empty). With a key (upsert, insert-new): a
@@ -215,7 +205,7 @@ suspect_key(plan *p, sql *q, const cs_constraint *u, int target_empty)
 {
   const cs_table *t = p->table;
   int arbiter = p->conflict_index && strcmp(u->name, p->conflict_index) == 0;
-  int own_row = p->conflict_index && !arbiter && key_predictable(p);
+  int own_row = p->conflict_index && !arbiter && cs_plan_key_known(p);
 
   sql_add(q, "INSERT INTO csvstage_suspect SELECT \"csvstage:line\" FROM (SELECT *, "
              "count(*) OVER (PARTITION BY ");
@@ -350,7 +340,7 @@ cs_predict(plan *p, sql *q, int target_empty)
       return -1;
     /* (plan.c's keyed_strict sends an unpredictable key of this kind one
      * by one; the key's own index changes no row's key.) */
-    if (p->nupdate > 0 && !target_empty && key_predictable(p) &&
+    if (p->nupdate > 0 && !target_empty && cs_plan_key_known(p) &&
         strcmp(u->name, p->conflict_index) != 0 && updates(p, u) && suspect_freed(p, q, u))
       return -1;
   }
