@@ -102,13 +102,8 @@ cs_add_typed_value(sql *q, const plan *p, const fed_col *f, const char *row, int
     sql_add(q, ", %s)", c->default_expr);
 }
 
-/*
- * A regular expression that only valid input of the type matches, for the
- * common types: on PostgreSQL 15 it spares most values the PL/pgSQL cast
- * (a subtransaction each). NULL: none.
- */
-static const char *
-valid_regex(const cs_column *c, char *buf, size_t n)
+const char *
+cs_valid_regex(const cs_column *c, char *buf, size_t n)
 {
   static const char date[] = "[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])";
   const char *t = c->type;
@@ -167,7 +162,7 @@ cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
     sql_literal(q, c->type);
     sql_add(q, ")");
   } else {
-    re = valid_regex(c, buf, sizeof(buf));
+    re = cs_valid_regex(c, buf, sizeof(buf));
     if (re) {
       cs_add_text_value(q, f, row);
       sql_add(q, " ~ ");

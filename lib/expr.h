@@ -22,4 +22,12 @@ int cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row);
 /* The INSERT's column list (and OVERRIDING SYSTEM VALUE when needed). */
 void cs_add_column_list(sql *q, const plan *p);
 
+/*
+ * A regular expression that only valid input of column c's type (its
+ * modifier included) matches, for the common types: on PostgreSQL 15 it
+ * spares most values the PL/pgSQL cast (a subtransaction each). NULL: none.
+ * buf holds it when it is built.
+ */
+const char *cs_valid_regex(const cs_column *c, char *buf, size_t n);
+
 #endif

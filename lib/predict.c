@@ -14,6 +14,7 @@
 #include "expr.h"
 #include "pg.h"
 #include "predict.h"
+#include "refuse.h"
 
 /* Column col's value as the table would store it; NULL for invalid input
  * (such records are suspects already). Only for known columns. */
@@ -77,6 +78,11 @@ cs_create_validators(plan *p, sql *q)
     sql_add(q, "CREATE OR REPLACE FUNCTION pg_temp.csvstage_valid_%d(v text) "
                "RETURNS boolean LANGUAGE plpgsql STABLE STRICT AS ", i);
     sql_literal(q, sql_text(&body));
+    sql_reset(&body);
+    cs_add_error_fn(&body, c);
+    sql_add(q, "; CREATE OR REPLACE FUNCTION pg_temp.csvstage_error_%d(v text) "
+               "RETURNS text[] LANGUAGE plpgsql STABLE STRICT AS ", i);
+    sql_literal(q, sql_text(&body));
     free(body.b.data);
     if (body.failed)
       q->failed = 1;
@@ -101,7 +107,8 @@ cs_drop_validators(plan *p, sql *q)
   for (int i = 0; i < p->nfed; i++) {
     if (p->table->cols[p->fed[i].col].is_text)
       continue;
-    sql_add(q, "%spg_temp.csvstage_valid_%d(text)", sep, p->fed[i].valid_fn);
+    sql_add(q, "%spg_temp.csvstage_valid_%d(text), pg_temp.csvstage_error_%d(text)", sep,
+            p->fed[i].valid_fn, p->fed[i].valid_fn);
     sep = ", ";
   }
   return *sep == ',' ? sql_run(q, NULL) : 0;

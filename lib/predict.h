@@ -13,8 +13,9 @@
  */
 int cs_predict(plan *p, sql *q, int target_empty);
 
-/* PostgreSQL 15 has no pg_input_is_valid: one PL/pgSQL cast per type,
- * made in the load's transaction, and dropped in it again. */
+/* PostgreSQL 15 has no pg_input_is_valid nor pg_input_error_info: two
+ * PL/pgSQL casts per type (refuse.c's is the second), made in the load's
+ * transaction, and dropped in it again. */
 int cs_create_validators(plan *p, sql *q);
 int cs_drop_validators(plan *p, sql *q);
 

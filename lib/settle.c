@@ -47,6 +47,7 @@
 #include "mode.h"
 #include "pg.h"
 #include "predict.h"
+#include "refuse.h"
 #include "settle.h"
 
 /* ---- inserting ---- */
@@ -348,7 +349,8 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
   sql_add(&q, "SELECT r._line, r.st, r.col, r.con, r.msg, r.det, NULL::bytea");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", s.c%d", i + 1);
-  sql_add(&q, " FROM csvstage_reject r JOIN csvstage_stage s ON s._line = r._line "
+  sql_add(&q, " FROM csvstage_reject r JOIN (SELECT * FROM csvstage_stage UNION ALL "
+              "SELECT * FROM csvstage_refused) s ON s._line = r._line "
               "UNION ALL SELECT u._line, u.st, '', '', u.msg, '', u.row");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", NULL");
@@ -492,12 +494,13 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
 
   /* In one transaction for several files, the last file's are still here. */
   sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
-             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted; "
+             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted, pg_temp.csvstage_refused; "
              "CREATE TEMP TABLE csvstage_unconverted (_line bigint, st text, msg text, "
              "row bytea) ON COMMIT DROP; CREATE TEMP TABLE csvstage_stage (_line bigint");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(q, ", c%d text", i + 1);
-  sql_add(q, ") ON COMMIT DROP");
+  sql_add(q, ") ON COMMIT DROP; CREATE TEMP TABLE csvstage_refused "
+             "(LIKE csvstage_stage) ON COMMIT DROP");
   if (sql_run(q, NULL))
     return -1;
   while ((r = copy_stage_rows(q, d, all, from, -1, &bad, &e)) == 1) {
@@ -568,7 +571,8 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     return -1;
   if (p->strict) {
     res->row_by_row = 1;
-    return cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one) ? -1 : 0;
+    return cs_run(conn, reject_table, err) || cs_refuse_input(p, q) ||
+           insert_one_by_one(p, q, 1, one) ? -1 : 0;
   }
   if (p->conflict_index && !p->deferrable_keys && cs_direct_doubtful(d) == 0) {
     int in = insert_all_at_once(p, q, bulk);
@@ -583,7 +587,8 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     return -1;
   target_empty = PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
-  if (cs_run(conn, reject_table, err) || cs_predict(p, q, target_empty) ||
+  if (cs_run(conn, reject_table, err) || cs_refuse_input(p, q) ||
+      cs_predict(p, q, target_empty) ||
       cs_run(conn, "SAVEPOINT csvstage_bulk", err))
     return -1;
   if (insert_staged(p, q, 0, bulk) == 0) {
@@ -614,7 +619,8 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   p->updated = p->ignored = 0;
   if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || cs_fill_stage(p, q, d, 1) ||
       (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)) ||
-      cs_run(conn, reject_table, err) || insert_one_by_one(p, q, 1, one))
+      cs_run(conn, reject_table, err) || cs_refuse_input(p, q) ||
+      insert_one_by_one(p, q, 1, one))
     return -1;
   return 0;
 }

@@ -2,7 +2,8 @@
  * gen-users: writes a deterministic CSV shaped like a real users export to
  * standard output, for benchmarks.
  *
- *   gen-users [--dirty] [RECORDS]        default 2000000
+ *   gen-users [--dirty | --dirty-pct P | --type-errors P] [RECORDS]
+ *                                        default 2000000
  *
  * Columns: id, first_name, last_name, email, status (blank in about 1 in 10),
  * signup_at (timestamptz), balance (numeric), active (boolean), score (int),
@@ -13,6 +14,11 @@
  * the five kinds in turn: a blank email (NOT NULL, no DEFAULT), a bad
  * integer score, the id of an earlier record, an impossible date, a bad
  * numeric balance. Everything else is byte for byte the clean file.
+ * --dirty-pct P: P records in 100 (the 50th to the 50+P-1th of each
+ * hundred, wrapping) carry a defect, the five kinds in turn; --dirty is
+ * --dirty-pct 1.
+ * --type-errors P: as --dirty-pct P, with the two kinds a COPY's
+ * ON_ERROR ignore skips only: a bad integer, a bad numeric, in turn.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,17 +78,38 @@ field(const char *s)
 int
 main(int argc, char **argv)
 {
-  int dirty = argc > 1 && strcmp(argv[1], "--dirty") == 0;
-  long long n = argc > 1 + dirty ? atoll(argv[1 + dirty]) : 2000000, i;
+  int pct = 0, types_only = 0, args = 1;
+  long long n = 2000000, i, defects = 0;
   static char buf[1 << 20];
 
+  if (argc > 1 && strcmp(argv[1], "--dirty") == 0) {
+    pct = 1;
+    args = 2;
+  } else if (argc > 2 && (strcmp(argv[1], "--dirty-pct") == 0 ||
+                          strcmp(argv[1], "--type-errors") == 0)) {
+    pct = atoi(argv[2]);
+    types_only = argv[1][2] == 't';
+    args = 3;
+  }
+  if (argc > args)
+    n = atoll(argv[args]);
+  if (pct < 0 || pct > 100 || n < 0) {
+    fputs("usage: gen-users [--dirty | --dirty-pct P | --type-errors P] [RECORDS]\n", stderr);
+    return 2;
+  }
   setvbuf(stdout, buf, _IOFBF, sizeof(buf));
   puts("id,first_name,last_name,email,status,signup_at,balance,active,score,notes");
   for (i = 1; i <= n; i++) {
     unsigned long long r = next();
     const char *f = first[r % N(first)], *l = last[(r >> 8) % N(last)];
-    int defect = dirty && i % 100 == 50 ? (int)(i / 100 % 5) : -1;
+    int defect = -1;
     char score[32], balance[48], signup[48];
+
+    if ((i % 100 + 50) % 100 < pct) {
+      defect = (int)(defects++ % (types_only ? 2 : 5));
+      if (types_only)
+        defect = defect ? 4 : 1;
+    }
 
     printf("%lld,", defect == 2 ? i - 7 : i);
     field(f);
