@@ -14,6 +14,10 @@
  */
 #include <config.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "expr.h"
 #include "pg.h"
 #include "refuse.h"
@@ -90,8 +94,18 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
   return 1;
 }
 
-int
-cs_refuse_input(plan *p, sql *q)
+/* Moves the records refused out of the way of the predictions and the
+ * inserts, into csvstage_refused (for the reject file's fields). */
+static int
+move_refused(sql *q)
+{
+  sql_add(q, "WITH d AS (DELETE FROM csvstage_stage s USING csvstage_reject r "
+             "WHERE s._line = r._line RETURNING s.*) INSERT INTO csvstage_refused SELECT * FROM d");
+  return sql_run(q, NULL);
+}
+
+static int
+refuse_input(plan *p, sql *q)
 {
   int any = 0;
 
@@ -112,11 +126,159 @@ cs_refuse_input(plan *p, sql *q)
   }
   /* (OFFSET 0: each use of e would evaluate it again) */
   sql_add(q, ") AS e FROM csvstage_stage s OFFSET 0) x WHERE e IS NOT NULL");
-  if (sql_run(q, NULL))
-    return -1;
-  /* Out of the way of the predictions and the inserts; kept for the
-   * reject file's fields. */
-  sql_add(q, "WITH d AS (DELETE FROM csvstage_stage s USING csvstage_reject r "
-             "WHERE s._line = r._line RETURNING s.*) INSERT INTO csvstage_refused SELECT * FROM d");
-  return sql_run(q, NULL);
+  return sql_run(q, NULL) ? -1 : move_refused(q);
+}
+
+/*
+ * NULL into NOT NULL comes next, for a plain table: once every value is
+ * valid for its column (modifier and domain included), with no BEFORE row
+ * trigger to change the row, no rule, no row-level security and no
+ * generated column, the INSERT builds the row (the DEFAULTs of the columns
+ * not given, a sequence's next value too) and checks NOT NULL column by
+ * column before any CHECK, key or foreign key: a record with a NULL there
+ * is refused whatever the other records do. Its words: the server's
+ * message, and the row as the server prints it in the DETAIL (each value
+ * by its type's output function, "null" for NULL, cut to 64 bytes), which
+ * the server shows only to a user who may read the table.
+ */
+
+/* Per table column, its type's output function as SQL names it; NULL when
+ * the server would not show the row as it is built here. */
+static char **
+output_functions(plan *p, sql *q)
+{
+  const cs_table *t = p->table;
+  char **out = NULL;
+  PGresult *r;
+
+  if (t->relkind != 'r' || t->row_triggers || t->insert_rules || p->unchecked_domain)
+    return NULL;
+  for (int i = 0; i < t->ncols; i++)
+    if (t->cols[i].generated || (p->col_fed[i] < 0 && t->cols[i].notnull_domain))
+      return NULL;
+  sql_add(q, "SELECT quote_ident(n.nspname) || '.' || quote_ident(f.proname), "
+             "c.relrowsecurity OR NOT has_table_privilege(c.oid, 'SELECT') "
+             "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+             "JOIN pg_type y ON y.oid = a.atttypid JOIN pg_proc f ON f.oid = y.typoutput "
+             "JOIN pg_namespace n ON n.oid = f.pronamespace "
+             "WHERE c.oid = %u AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", t->oid);
+  r = sql_query(q);
+  if (!r)
+    return NULL;
+  if (PQntuples(r) == t->ncols && PQgetvalue(r, 0, 1)[0] == 'f')
+    out = calloc((size_t)t->ncols, sizeof(*out));
+  for (int i = 0; out && i < t->ncols; i++)
+    out[i] = strdup(PQgetvalue(r, i, 0));
+  PQclear(r);
+  return out;
+}
+
+/* Column i's value as the row holds it, in row s. */
+static void
+add_row_value(sql *q, const plan *p, int i)
+{
+  const cs_column *c = &p->table->cols[i];
+  int fi = p->col_fed[i];
+
+  if (fi >= 0)
+    cs_add_typed_value(q, p, &p->fed[fi], "s", 1);
+  else if (c->identity) {
+    sql_add(q, "nextval(pg_get_serial_sequence(");
+    sql_literal(q, p->table->sql_name);
+    sql_add(q, ", ");
+    sql_literal(q, c->name);
+    sql_add(q, "))::%s", c->type);
+  } else if (c->default_expr)
+    sql_add(q, "(%s)::%s", c->default_expr, c->type);
+  else
+    sql_add(q, "NULL::%s", c->basetype);
+}
+
+/* The server's DETAIL text of column i's output o: "null", or the text cut
+ * to whole characters within 64 bytes, then "...". */
+static void
+add_shown(sql *q, int i)
+{
+  sql_add(q, "CASE WHEN o%d IS NULL THEN 'null' WHEN octet_length(o%d) <= 64 THEN o%d "
+             "ELSE (SELECT left(o%d, n) FROM generate_series(64, 1, -1) n "
+             "WHERE octet_length(left(o%d, n)) <= 64 LIMIT 1) || '...' END", i, i, i, i, i);
+}
+
+static int
+refuse_nulls(plan *p, sql *q)
+{
+  const cs_table *t = p->table;
+  char **outfn;
+  int nullable = 0, rc = -1;
+  char msg[1024];
+
+  for (int i = 0; i < p->nfed; i++)
+    if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default)
+      nullable = 1;
+  if (!nullable)
+    return 0;
+  outfn = output_functions(p, q);
+  if (!outfn)
+    return q->err->code ? -1 : 0;
+  /* The records: some NOT NULL column given a NULL, every value valid. */
+  sql_add(q, "WITH v AS MATERIALIZED (SELECT s._line");
+  for (int i = 0; i < t->ncols; i++) {
+    sql_add(q, ", ");
+    add_row_value(q, p, i);
+    sql_add(q, " AS v%d", i);
+  }
+  sql_add(q, " FROM csvstage_stage s WHERE (false");
+  for (int i = 0; i < p->nfed; i++)
+    if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default) {
+      sql_add(q, " OR (");
+      cs_add_text_value(q, &p->fed[i], "s");
+      sql_add(q, ") IS NULL");
+    }
+  sql_add(q, ")");
+  for (int i = 0; i < p->nfed; i++) {
+    if (t->cols[p->fed[i].col].notnull_domain) {
+      sql_add(q, " AND (");
+      cs_add_text_value(q, &p->fed[i], "s");
+      sql_add(q, ") IS NOT NULL");
+    }
+    size_t mark = q->b.len;
+    sql_add(q, " AND NOT ");
+    if (!cs_add_invalid(q, p, &p->fed[i], "s"))
+      q->b.len = mark;
+  }
+  /* Each value's text by its output function, then the first NULL. */
+  sql_add(q, "), o AS (SELECT _line");
+  for (int i = 0; i < t->ncols; i++)
+    sql_add(q, ", v%d IS NULL AS n%d, %s(v%d)::text AS o%d", i, i, outfn[i], i, i);
+  sql_add(q, " FROM v) INSERT INTO csvstage_reject SELECT _line, '23502', CASE");
+  for (int i = 0; i < t->ncols; i++)
+    if (t->cols[i].notnull) {
+      sql_add(q, " WHEN n%d THEN ", i);
+      sql_literal(q, t->cols[i].name);
+    }
+  sql_add(q, " END, '', CASE");
+  for (int i = 0; i < t->ncols; i++)
+    if (t->cols[i].notnull) {
+      snprintf(msg, sizeof(msg), "null value in column \"%s\" of relation \"%s\" violates "
+               "not-null constraint", t->cols[i].name, t->name);
+      sql_add(q, " WHEN n%d THEN ", i);
+      sql_literal(q, msg);
+    }
+  sql_add(q, " END, 'Failing row contains (' || ");
+  for (int i = 0; i < t->ncols; i++) {
+    sql_add(q, i ? " || ', ' || " : "");
+    add_shown(q, i);
+  }
+  sql_add(q, " || ').' FROM o");
+  rc = sql_run(q, NULL) ? -1 : move_refused(q);
+  for (int i = 0; i < t->ncols; i++)
+    free(outfn[i]);
+  free(outfn);
+  return rc;
+}
+
+int
+cs_refuse(plan *p, sql *q)
+{
+  return refuse_input(p, q) || refuse_nulls(p, q) ? -1 : 0;
 }

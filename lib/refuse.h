@@ -7,13 +7,14 @@
 #include "sql.h"
 
 /*
- * Rejects, set-based, every staged record with a value that is not valid
- * input for its column's type, with the error its INSERT would give (the
- * first such column's), into csvstage_reject; moves those records from
+ * Rejects, set-based, every staged record whose INSERT would fail whatever
+ * the other records do, with the error it would give, into
+ * csvstage_reject: a value that is not valid input for its column's type;
+ * on a plain table, a NULL into NOT NULL. Moves those records from
  * csvstage_stage to csvstage_refused. Returns 0, or -1 with q's err
  * filled.
  */
-int cs_refuse_input(plan *p, sql *q);
+int cs_refuse(plan *p, sql *q);
 
 /* PostgreSQL 15 has no pg_input_error_info: the body of a PL/pgSQL
  * function of column c's (v text) that returns NULL, or the error of its

@@ -571,7 +571,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     return -1;
   if (p->strict) {
     res->row_by_row = 1;
-    return cs_run(conn, reject_table, err) || cs_refuse_input(p, q) ||
+    return cs_run(conn, reject_table, err) || cs_refuse(p, q) ||
            insert_one_by_one(p, q, 1, one) ? -1 : 0;
   }
   if (p->conflict_index && !p->deferrable_keys && cs_direct_doubtful(d) == 0) {
@@ -587,7 +587,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     return -1;
   target_empty = PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
-  if (cs_run(conn, reject_table, err) || cs_refuse_input(p, q) ||
+  if (cs_run(conn, reject_table, err) || cs_refuse(p, q) ||
       cs_predict(p, q, target_empty) ||
       cs_run(conn, "SAVEPOINT csvstage_bulk", err))
     return -1;
@@ -619,7 +619,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   p->updated = p->ignored = 0;
   if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || cs_fill_stage(p, q, d, 1) ||
       (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)) ||
-      cs_run(conn, reject_table, err) || cs_refuse_input(p, q) ||
+      cs_run(conn, reject_table, err) || cs_refuse(p, q) ||
       insert_one_by_one(p, q, 1, one))
     return -1;
   return 0;
