@@ -137,7 +137,8 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
     fprintf(out, "%sthe connection was lost during COMMIT; a new one found it committed", sep);
   if (verbosity > 0 && res->staged > 0)
     fprintf(out, "%s%lld records took the staging path (doubtful, or refused by the "
-                 "server); the others went straight in", sep, res->staged);
+                 "server), %lld of them tried one by one; the others went straight in", sep,
+            res->staged, res->one_by_one);
   if (verbosity > 0 && res->reordered)
     fprintf(out, "%snote: a key conflict may have come out of file order (a key csvstage "
                  "cannot compare on the client): the file was settled again, record by "

@@ -211,6 +211,9 @@ typedef struct csvstage_result {
                                  settled again, record by record, in order */
   long long staged;           /* records that took the staging path (the
                                  others went straight into the table) */
+  long long one_by_one;       /* of them: records tried one by one, each
+                                 INSERT in a subtransaction (the others
+                                 went in, or were refused, set-based) */
   int outcome_unknown;        /* the connection was lost during COMMIT and
                                  no server could say whether the file is in
                                  (a loss before COMMIT: nothing is in) */

@@ -435,6 +435,7 @@ finish(load *l)
   res->updated = l->p.updated;
   res->inserted = res->loaded - res->updated;
   res->ignored = l->p.ignored;
+  res->one_by_one = l->p.tried;
   res->dropped = res->records - res->rejected - res->loaded - res->ignored;
   res->bytes = cs_input_position(l->in);
   cs_tally_finish(l->ty);

@@ -62,6 +62,8 @@ typedef struct plan {
                             checked at a statement's end, not per row */
   long long updated;     /* rows the careful path updated (upsert) */
   long long ignored;     /* records it left out for their key (insert-new) */
+  long long tried;       /* records it tried one by one (a subtransaction
+                            each) */
 } plan;
 
 /*

@@ -180,9 +180,12 @@ add_row_value(sql *q, const plan *p, int i)
   const cs_column *c = &p->table->cols[i];
   int fi = p->col_fed[i];
 
-  if (fi >= 0)
+  if (fi >= 0) {
+    /* (as the column's type: a DEFAULT's may differ, nextval's bigint) */
+    sql_add(q, "(");
     cs_add_typed_value(q, p, &p->fed[fi], "s", 1);
-  else if (c->identity) {
+    sql_add(q, ")::%s", c->type);
+  } else if (c->identity) {
     sql_add(q, "nextval(pg_get_serial_sequence(");
     sql_literal(q, p->table->sql_name);
     sql_add(q, ", ");

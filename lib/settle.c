@@ -209,8 +209,9 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   sql_add(&head, " VALUES (");
   sql_add(&body, "DECLARE r record; st text; msg text; det text; col text; con text; "
                  "n bigint := 0; k bigint; ex boolean := false; nu bigint := 0; ng bigint := 0; "
+                 "tr bigint := 0; "
                  "BEGIN FOR r IN SELECT s.* FROM csvstage_stage s%s ORDER BY s._line LOOP "
-                 "BEGIN ",
+                 "tr := tr + 1; BEGIN ",
           all ? "" : " WHERE s._line IN (SELECT _line FROM csvstage_suspect)");
   if (p->conflict_index)
     add_key_exists(&body, p);
@@ -273,7 +274,8 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   sql_add(&body, "INSERT INTO csvstage_reject VALUES (r._line, st, col, con, msg, det); "
                  "END; END LOOP; PERFORM set_config('csvstage.inserted', n::text, true), "
                  "set_config('csvstage.updated', nu::text, true), "
-                 "set_config('csvstage.ignored', ng::text, true); END");
+                 "set_config('csvstage.ignored', ng::text, true), "
+                 "set_config('csvstage.tried', tr::text, true); END");
   sql_add(q, "DO ");
   sql_literal(q, sql_text(&body));
   if (body.failed)
@@ -281,13 +283,14 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   if (sql_run(q, NULL))
     goto out;
   res = cs_exec(q->conn, "SELECT current_setting('csvstage.inserted'), "
-                 "current_setting('csvstage.updated'), current_setting('csvstage.ignored')",
-                 q->err);
+                 "current_setting('csvstage.updated'), current_setting('csvstage.ignored'), "
+                 "current_setting('csvstage.tried')", q->err);
   if (!res)
     goto out;
   *rows = atoll(PQgetvalue(res, 0, 0));
   p->updated += atoll(PQgetvalue(res, 0, 1));
   p->ignored += atoll(PQgetvalue(res, 0, 2));
+  p->tried += atoll(PQgetvalue(res, 0, 3));
   PQclear(res);
   rc = 0;
 out:

@@ -280,6 +280,96 @@ START_TEST(unique_in_file_order)
 }
 END_TEST
 
+/* What the server says to one INSERT: "message / detail" (rolled back). */
+static char *
+server_says(const char *insert)
+{
+  static char out[1024];
+  PGresult *r;
+
+  test_exec(conn, "BEGIN");
+  r = PQexec(conn, insert);
+  ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+  snprintf(out, sizeof(out), "%s / %s", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+           PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : "");
+  PQclear(r);
+  test_exec(conn, "ROLLBACK");
+  return out;
+}
+
+/* The reject file's "message / detail" of its record k (0: the first),
+ * read by the server's own CSV parser (COPY FROM STDIN). */
+static char *
+reject_words(int k)
+{
+  static char out[1024];
+  char buf[8192], sql[256];
+  size_t n;
+  PGresult *r;
+  FILE *f = fopen(rej_path, "r");
+
+  ck_assert_ptr_nonnull(f);
+  test_exec(conn, "DROP TABLE IF EXISTS pg_temp.rr; CREATE TEMP TABLE rr (a text, b text, c text,"
+                  " d text, e text, f text, g text, h text, i text, j text, k text, l text, m text)");
+  r = PQexec(conn, "COPY rr FROM STDIN (FORMAT csv, HEADER)");
+  ck_assert_int_eq(PQresultStatus(r), PGRES_COPY_IN);
+  PQclear(r);
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    ck_assert_int_eq(PQputCopyData(conn, buf, (int)n), 1);
+  fclose(f);
+  ck_assert_int_eq(PQputCopyEnd(conn, NULL), 1);
+  r = PQgetResult(conn);
+  ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+  PQclear(r);
+  while ((r = PQgetResult(conn)) != NULL)
+    PQclear(r);
+  snprintf(sql, sizeof(sql), "SELECT coalesce(e, '') || ' / ' || coalesce(f, '') FROM rr "
+                             "ORDER BY a::bigint OFFSET %d LIMIT 1", k);
+  r = PQexec(conn, sql);
+  ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s",
+                PQresultErrorMessage(r));
+  snprintf(out, sizeof(out), "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return out;
+}
+
+/* Bad input and NULLs into NOT NULL are refused set-based (no INSERT of
+ * their own), in the words the INSERT of each record gives: the first bad
+ * input, column by column; then the first NULL, with the row the server
+ * prints (its types' output, a long value cut to 64 bytes of whole
+ * characters). A value too long for its modifier still goes one by one. */
+START_TEST(refused_set_based_in_the_servers_words)
+{
+  char note[128] = "", insert[512];
+
+  for (int i = 0; i < 30; i++)
+    strcat(note, "é");   /* 60 bytes */
+  strcat(note, "abcdéf");   /* the 64th byte is inside the last é */
+  test_exec(conn, "CREATE TABLE lt.w (id int NOT NULL, flag boolean NOT NULL,"
+                  " code char(3) DEFAULT 'abc', note text NOT NULL, d date, n numeric(5,2))");
+  char csv[1024];
+  snprintf(csv, sizeof(csv),
+           "id,flag,code,note,d,n\n"
+           "1,t,ab,ok,2024-01-01,1.5\n"        /* 2: loads */
+           "x,maybe,ab,ok,2024-01-01,1.5\n"    /* 3: id's input, the first of two */
+           "2,t,ab,,2024-02-30,1.5\n"          /* 4: d's input comes before note's NULL */
+           "3,,ab,,2024-01-01,1.5\n"           /* 5: flag, the first NULL of two */
+           "4,f,ab,ok,2024-01-01,1234.5\n"     /* 6: n overflows numeric(5,2): one by one */
+           ",t,ab,%s,2024-01-01,\n", note);    /* 7: id NULL; note cut in the DETAIL */
+  ck_assert_int_eq(load("lt.w", csv, NULL), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:22P02:id 4:22008:d 5:23502:flag 6:22003:n 7:23502:id");
+  ck_assert_int_eq(res.one_by_one, 1);
+  ck_assert_str_eq(reject_words(0), server_says("INSERT INTO lt.w VALUES ('x', 'maybe', 'ab', 'ok', '2024-01-01', 1.5)"));
+  ck_assert_str_eq(reject_words(1), server_says("INSERT INTO lt.w VALUES (2, 't', 'ab', NULL, '2024-02-30', 1.5)"));
+  ck_assert_str_eq(reject_words(2), server_says("INSERT INTO lt.w VALUES (3, NULL, 'ab', NULL, '2024-01-01', 1.5)"));
+  ck_assert_str_eq(reject_words(3), server_says("INSERT INTO lt.w VALUES (4, 'f', 'ab', 'ok', '2024-01-01', 1234.5)"));
+  snprintf(insert, sizeof(insert), "INSERT INTO lt.w VALUES (NULL, 't', 'ab', '%s', '2024-01-01', NULL)", note);
+  ck_assert_str_eq(reject_words(4), server_says(insert));
+  ck_assert_ptr_nonnull(strstr(reject_words(4), "abcd..., 2024-01-01"));   /* cut, as the server cuts */
+  ck_assert_str_eq(rows("SELECT id FROM lt.w"), "1");
+}
+END_TEST
+
 START_TEST(foreign_key_and_check)
 {
   test_exec(conn, "CREATE TABLE lt.p (id int PRIMARY KEY)");
@@ -1389,6 +1479,7 @@ make_load_suite(void)
   tcase_add_test(tc, type_errors);
   tcase_add_test(tc, unique_in_file_order);
   tcase_add_test(tc, foreign_key_and_check);
+  tcase_add_test(tc, refused_set_based_in_the_servers_words);
   tcase_add_test(tc, no_partition);
   tcase_add_test(tc, triggers);
   tcase_add_test(tc, exclusion);
