@@ -89,6 +89,7 @@ summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
   put(f, "updated", json_object_new_int64(res->updated));
   put(f, "ignored", json_object_new_int64(res->ignored));
   put(f, "mode", json_object_new_string(res->mode[0] ? res->mode : "append"));
+  put(f, "stopped_at_line", res->stopped_at > 0 ? json_object_new_int64(res->stopped_at) : NULL);
   put(f, "rejects_by_sqlstate", by);
   put(f, "reject_file", res->reject_file[0] ? json_object_new_string(res->reject_file) : NULL);
   put(f, "committed", json_object_new_boolean(res->committed));

@@ -211,6 +211,9 @@ typedef struct csvstage_result {
                                  settled again, record by record, in order */
   long long staged;           /* records that took the staging path (the
                                  others went straight into the table) */
+  long long stopped_at;       /* over max_rejects, known before the end: the
+                                 line reading stopped at (the counts are
+                                 of the records read), or 0 */
   long long one_by_one;       /* of them: records tried one by one, each
                                  INSERT in a subtransaction (the others
                                  went in, or were refused, set-based) */

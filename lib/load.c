@@ -83,16 +83,80 @@ progress(plan *p, cs_input *in, cs_reader *rd, const char *path, double t0, int 
   p->session->progress(&pr, p->session->progress_arg);
 }
 
+/* Stopping early: what the records read so far prove about max_rejects. */
+typedef struct early {
+  int limited;           /* max_rejects is set */
+  long long size;        /* the input's bytes, when known (a plain file) */
+  long long probed;      /* records set aside that a probe has counted */
+  long long certain;     /* of them, sure to be rejected */
+  long long next;        /* probe again once this many are set aside */
+  long long stopped;     /* the line the reading stopped at, or 0 */
+} early;
+
+/* Whether rejects among records read are more than max_rejects allows
+ * whatever the rest holds: at most `more` records (-1: unknown). */
+static int
+beyond(const csvstage_settings *s, long long rejects, long long records, long long more)
+{
+  return (s->max_rejects >= 0 && rejects > s->max_rejects) ||
+         (s->max_rejects_pct >= 0 && more >= 0 &&
+          (double)rejects * 100.0 > s->max_rejects_pct * (double)(records + more));
+}
+
+/*
+ * Whether to stop reading: the rejects proven so far (malformed records,
+ * and what a probe of the records set aside finds sure to be refused) are
+ * over max_rejects, and for a percentage, would be even if every record
+ * left were good: each takes at least a byte per CSV column (its
+ * delimiters and line end), so a plain file's bytes left bound how many
+ * there can be. Probes run as the records set aside grow by half. Returns
+ * 1 to stop, 0, or -1 with q's err filled.
+ */
+static int
+check_early(plan *p, sql *q, cs_input *in, cs_reader *rd, cs_rejects *rj, cs_direct *d,
+            early *e, long long line)
+{
+  cs_reader_stats st;
+  long long malformed = cs_rejects_count(rj), aside = cs_direct_set_aside(d), more = -1, n;
+
+  cs_reader_get_stats(rd, &st);
+  if (e->size >= 0) {
+    long long left = e->size - cs_input_position(in) + st.buffered;
+    more = 2 + (left > 0 ? left : 0) / (p->ncsv > 1 ? p->ncsv : 1);
+  }
+  if (aside < e->next || !beyond(p->settings, malformed + aside, st.records, more))
+    return 0;
+  /* The chunk under way ends first: the connection is the probe's. */
+  if (cs_direct_finish(d, q->err))
+    return -1;
+  aside = cs_direct_set_aside(d);
+  if (aside > e->probed) {
+    if (cs_probe_rejects(p, q, d, e->probed, aside, &n))
+      return -1;
+    e->certain += n;
+    e->probed = aside;
+  }
+  e->next = aside + (aside / 2 > 256 ? aside / 2 : 256);
+  if (!beyond(p->settings, malformed + e->certain, st.records, more))
+    return 0;
+  e->stopped = line;
+  return 1;
+}
+
 /*
  * Reads every record: malformed ones into the reject file, the others
  * straight into the table (direct.c) or, when they may fail, into the
  * staging table. *staged: how many went there; *dp: the fast path, for the
- * caller to free (the careful path may need its records again).
+ * caller to free (the careful path may need its records again). Stops
+ * early (e->stopped) once the records read prove the load over
+ * max_rejects.
  */
 static int
 stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally *ty,
-      cs_direct **dp, long long *staged, const char *path, double t0, csvstage_error *err)
+      cs_direct **dp, long long *staged, const char *path, double t0, early *e,
+      csvstage_error *err)
 {
+  long long since = 0;
   double last = t0;
   sql q = {.conn = conn, .err = err};
   cs_direct *d = NULL;
@@ -147,6 +211,11 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
     }
     if (cs_direct_add(d, &rec, err))
       break;
+    if (e->limited && (++since & 255) == 0) {
+      int stop = check_early(p, &q, in, rd, rj, d, e, rec.line);
+      if (stop)
+        break;
+    }
     if ((rec.line & 4095) == 0)
       progress(p, in, rd, path, t0, 0, &last);
   }
@@ -189,6 +258,7 @@ typedef struct load {
   char rpath[4096];      /* the reject file's path */
   cs_direct *d;
   long long staged, bulk, one;
+  early early;
 } load;
 
 /* Says err's SQL error as a config error about [source] encoding. */
@@ -330,11 +400,14 @@ stream_and_settle(load *l)
 
   if (p->ncsv == 0)
     return 0;   /* an empty file: nothing to load */
+  l->early.limited = l->settings->max_rejects >= 0 || l->settings->max_rejects_pct >= 0;
+  l->early.size = cs_input_is_gzip(l->in) ? -1 : cs_input_size(l->in);
   for (int i = 0; i < p->nfed; i++)
     cs_type_parse(&p->fed[i].type, p->table->cols[p->fed[i].col].type, utf8);
   if (cs_plan_defaults(p, &l->q) || cs_plan_order(p, l->err) ||
       cs_run(l->conn, "SAVEPOINT csvstage_data", l->err) ||
-      stage(p, l->conn, l->in, l->rd, l->rj, l->ty, &l->d, &l->staged, l->path, l->t0, l->err) ||
+      stage(p, l->conn, l->in, l->rd, l->rj, l->ty, &l->d, &l->staged, l->path, l->t0,
+            &l->early, l->err) ||
       l->session->interrupted)
     return -1;
   l->res->staged = l->staged;
@@ -364,6 +437,12 @@ over_error(const load *l)
     snprintf(limit, sizeof(limit), "%lld", s->max_rejects);
   else
     snprintf(limit, sizeof(limit), "%g%%", s->max_rejects_pct);
+  if (l->res->stopped_at > 0)
+    return cs_fail(l->err, CSVSTAGE_E_REJECTS, "%s: stopped reading at line %lld: %lld of the "
+                   "first %lld records rejected, more than max_rejects %s allows whatever the "
+                   "rest holds: nothing committed; the reject file holds the rejects up to "
+                   "line %lld", l->res->file, l->res->stopped_at, l->res->rejected,
+                   l->res->records, limit, l->res->stopped_at);
   return cs_fail(l->err, CSVSTAGE_E_REJECTS, "%s: %lld of %lld records rejected, more than "
                  "max_rejects %s: nothing committed", l->res->file, l->res->rejected,
                  l->res->records, limit);
@@ -436,6 +515,7 @@ finish(load *l)
   res->inserted = res->loaded - res->updated;
   res->ignored = l->p.ignored;
   res->one_by_one = l->p.tried;
+  res->stopped_at = l->early.stopped;
   res->dropped = res->records - res->rejected - res->loaded - res->ignored;
   res->bytes = cs_input_position(l->in);
   cs_tally_finish(l->ty);

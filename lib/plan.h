@@ -64,6 +64,7 @@ typedef struct plan {
   long long ignored;     /* records it left out for their key (insert-new) */
   long long tried;       /* records it tried one by one (a subtransaction
                             each) */
+  int probing;           /* settle.c's csvstage_probe is made */
 } plan;
 
 /*

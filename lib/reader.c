@@ -845,6 +845,7 @@ void
 cs_reader_get_stats(const cs_reader *r, cs_reader_stats *st)
 {
   *st = r->st;
+  st->buffered = (long long)(r->len - r->pos);
 }
 
 void

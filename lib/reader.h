@@ -81,6 +81,7 @@ typedef struct cs_reader_stats {
   long long rejects;
   long long blank_lines;
   long long lines;
+  long long buffered;       /* bytes taken from the input, not yet read */
 } cs_reader_stats;
 void cs_reader_get_stats(const cs_reader *r, cs_reader_stats *st);
 

@@ -95,23 +95,23 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
 }
 
 /* Moves the records refused out of the way of the predictions and the
- * inserts, into csvstage_refused (for the reject file's fields). */
+ * inserts, into rt->refused (for the reject file's fields). */
 static int
-move_refused(sql *q)
+move_refused(sql *q, const cs_refusal_tables *rt)
 {
-  sql_add(q, "WITH d AS (DELETE FROM csvstage_stage s USING csvstage_reject r "
-             "WHERE s._line = r._line RETURNING s.*) INSERT INTO csvstage_refused SELECT * FROM d");
+  sql_add(q, "WITH d AS (DELETE FROM %s s USING %s r WHERE s._line = r._line RETURNING s.*) "
+             "INSERT INTO %s SELECT * FROM d", rt->stage, rt->reject, rt->refused);
   return sql_run(q, NULL);
 }
 
 static int
-refuse_input(plan *p, sql *q)
+refuse_input(plan *p, sql *q, const cs_refusal_tables *rt)
 {
   int any = 0;
 
   /* COALESCE stops at the first column with an error, as the parser does. */
-  sql_add(q, "INSERT INTO csvstage_reject SELECT _line, e[2], e[1], '', e[3], e[4] "
-             "FROM (SELECT s._line, COALESCE(");
+  sql_add(q, "INSERT INTO %s SELECT _line, e[2], e[1], '', e[3], e[4] "
+             "FROM (SELECT s._line, COALESCE(", rt->reject);
   for (int i = 0; i < p->nfed; i++) {
     size_t mark = q->b.len;
     sql_add(q, any ? ", " : "");
@@ -125,8 +125,8 @@ refuse_input(plan *p, sql *q)
     return 0;
   }
   /* (OFFSET 0: each use of e would evaluate it again) */
-  sql_add(q, ") AS e FROM csvstage_stage s OFFSET 0) x WHERE e IS NOT NULL");
-  return sql_run(q, NULL) ? -1 : move_refused(q);
+  sql_add(q, ") AS e FROM %s s OFFSET 0) x WHERE e IS NOT NULL", rt->stage);
+  return sql_run(q, NULL) ? -1 : move_refused(q, rt);
 }
 
 /*
@@ -208,7 +208,7 @@ add_shown(sql *q, int i)
 }
 
 static int
-refuse_nulls(plan *p, sql *q)
+refuse_nulls(plan *p, sql *q, const cs_refusal_tables *rt)
 {
   const cs_table *t = p->table;
   char **outfn;
@@ -230,7 +230,7 @@ refuse_nulls(plan *p, sql *q)
     add_row_value(q, p, i);
     sql_add(q, " AS v%d", i);
   }
-  sql_add(q, " FROM csvstage_stage s WHERE (false");
+  sql_add(q, " FROM %s s WHERE (false", rt->stage);
   for (int i = 0; i < p->nfed; i++)
     if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default) {
       sql_add(q, " OR (");
@@ -249,14 +249,15 @@ refuse_nulls(plan *p, sql *q)
     if (!cs_add_invalid(q, p, &p->fed[i], "s"))
       q->b.len = mark;
   }
-  /* Each value's text by its output function, then the first NULL. */
+  /* Each value's text by its output function, then the first NULL: NULL
+   * as a datum (a composite of NULLs IS NULL in SQL, but is a value). */
   sql_add(q, "), o AS (SELECT _line");
   for (int i = 0; i < t->ncols; i++)
-    sql_add(q, ", v%d IS NULL AS n%d, %s(v%d)::text AS o%d", i, i, outfn[i], i, i);
-  sql_add(q, " FROM v) INSERT INTO csvstage_reject SELECT _line, '23502', CASE");
+    sql_add(q, ", %s(v%d)::text AS o%d", outfn[i], i, i);
+  sql_add(q, " FROM v) INSERT INTO %s SELECT _line, '23502', CASE", rt->reject);
   for (int i = 0; i < t->ncols; i++)
     if (t->cols[i].notnull) {
-      sql_add(q, " WHEN n%d THEN ", i);
+      sql_add(q, " WHEN o%d IS NULL THEN ", i);
       sql_literal(q, t->cols[i].name);
     }
   sql_add(q, " END, '', CASE");
@@ -264,7 +265,7 @@ refuse_nulls(plan *p, sql *q)
     if (t->cols[i].notnull) {
       snprintf(msg, sizeof(msg), "null value in column \"%s\" of relation \"%s\" violates "
                "not-null constraint", t->cols[i].name, t->name);
-      sql_add(q, " WHEN n%d THEN ", i);
+      sql_add(q, " WHEN o%d IS NULL THEN ", i);
       sql_literal(q, msg);
     }
   sql_add(q, " END, 'Failing row contains (' || ");
@@ -273,7 +274,7 @@ refuse_nulls(plan *p, sql *q)
     add_shown(q, i);
   }
   sql_add(q, " || ').' FROM o");
-  rc = sql_run(q, NULL) ? -1 : move_refused(q);
+  rc = sql_run(q, NULL) ? -1 : move_refused(q, rt);
   for (int i = 0; i < t->ncols; i++)
     free(outfn[i]);
   free(outfn);
@@ -281,7 +282,12 @@ refuse_nulls(plan *p, sql *q)
 }
 
 int
-cs_refuse(plan *p, sql *q)
+cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt)
 {
-  return refuse_input(p, q) || refuse_nulls(p, q) ? -1 : 0;
+  static const cs_refusal_tables settle = {
+    "csvstage_stage", "csvstage_reject", "csvstage_refused"};
+
+  if (!rt)
+    rt = &settle;
+  return refuse_input(p, q, rt) || refuse_nulls(p, q, rt) ? -1 : 0;
 }

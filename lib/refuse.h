@@ -6,15 +6,21 @@
 #include "plan.h"
 #include "sql.h"
 
+/* The temporary tables of a refusal: the staged records (csvstage_stage's
+ * shape), their rejects (csvstage_reject's) and the records refused. */
+typedef struct cs_refusal_tables {
+  const char *stage, *reject, *refused;
+} cs_refusal_tables;
+
 /*
  * Rejects, set-based, every staged record whose INSERT would fail whatever
- * the other records do, with the error it would give, into
- * csvstage_reject: a value that is not valid input for its column's type;
- * on a plain table, a NULL into NOT NULL. Moves those records from
- * csvstage_stage to csvstage_refused. Returns 0, or -1 with q's err
- * filled.
+ * the other records do, with the error it would give, into rt->reject: a
+ * value that is not valid input for its column's type; on a plain table, a
+ * NULL into NOT NULL. Moves those records from rt->stage to rt->refused.
+ * rt NULL: csvstage_stage, csvstage_reject, csvstage_refused. Returns 0,
+ * or -1 with q's err filled.
  */
-int cs_refuse(plan *p, sql *q);
+int cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt);
 
 /* PostgreSQL 15 has no pg_input_error_info: the body of a PL/pgSQL
  * function of column c's (v text) that returns NULL, or the error of its

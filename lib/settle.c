@@ -447,21 +447,22 @@ out:
 }
 
 /*
- * COPYs rows [from, to) of the records set aside into csvstage_stage in a
- * savepoint. Returns 0; 1 when the server could not convert a row from the
+ * COPYs rows [from, to) of the records set aside into table (csvstage_stage,
+ * or csvstage_probe) in a savepoint. Returns 0; 1 when the server could not convert a row from the
  * source encoding (*bad: its number; rolled back, e filled); -1 with q's
  * err filled.
  */
 static int
-copy_stage_rows(sql *q, cs_direct *d, int all, long long from, long long to, long long *bad,
-                csvstage_error *e)
+copy_stage_rows(sql *q, cs_direct *d, int all, const char *table, long long from, long long to,
+                long long *bad, csvstage_error *e)
 {
-  char ctx[1024] = "";
+  char ctx[1024] = "", copy[128];
   long long line;
 
   csvstage_error_clear(e);
+  snprintf(copy, sizeof(copy), "COPY %s FROM STDIN", table);
   if (cs_run(q->conn, "SAVEPOINT csvstage_fill", q->err) ||
-      cs_copy_begin(q->conn, "COPY csvstage_stage FROM STDIN", q->err))
+      cs_copy_begin(q->conn, copy, q->err))
     return -1;
   if (cs_direct_send_rows(d, all, from, to, q->err)) {
     cs_copy_end(q->conn, "csvstage stopped reading the records set aside", NULL, NULL);
@@ -469,7 +470,7 @@ copy_stage_rows(sql *q, cs_direct *d, int all, long long from, long long to, lon
   }
   if (cs_copy_end_ctx(q->conn, NULL, NULL, e, ctx, sizeof(ctx)) == 0)
     return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_fill", q->err);
-  line = cs_context_line(ctx, "csvstage_stage");
+  line = cs_context_line(ctx, table);
   if (PQstatus(q->conn) != CONNECTION_OK || line < 1 ||
       (strcmp(e->sqlstate, "22P05") != 0 && strcmp(e->sqlstate, "22021") != 0)) {
     *q->err = *e;
@@ -506,10 +507,10 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
              "(LIKE csvstage_stage) ON COMMIT DROP");
   if (sql_run(q, NULL))
     return -1;
-  while ((r = copy_stage_rows(q, d, all, from, -1, &bad, &e)) == 1) {
+  while ((r = copy_stage_rows(q, d, all, "csvstage_stage", from, -1, &bad, &e)) == 1) {
     /* The rows before it convert (the server names the first that does
      * not); should one not, that is the error. */
-    int before = bad > from ? copy_stage_rows(q, d, all, from, bad, &none, &e2) : 0;
+    int before = bad > from ? copy_stage_rows(q, d, all, "csvstage_stage", from, bad, &none, &e2) : 0;
     if (before == 1)
       *q->err = e2;
     if (before != 0 || unconverted(p, q, d, all, bad, &e))
@@ -525,6 +526,54 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
                     "WHERE a._line = b._line AND a.ctid > b.ctid", q->err))
     return -1;
   return 0;
+}
+
+/*
+ * Counts, among rows [from, to) of the records set aside so far, those the
+ * careful path will refuse whatever else happens (refuse.c: bad input, NULL
+ * into NOT NULL), into *certain: a COPY of them into csvstage_probe, the
+ * refusal, then emptied for the next. Rows the server cannot convert from
+ * the source encoding are not counted (the careful path finds them).
+ */
+int
+cs_probe_rejects(plan *p, sql *q, cs_direct *d, long long from, long long to,
+                 long long *certain)
+{
+  static const cs_refusal_tables probe = {
+    "csvstage_probe", "csvstage_probe_reject", "csvstage_probe_refused"};
+  csvstage_error e;
+  long long bad;
+  PGresult *r;
+  int rc;
+
+  *certain = 0;
+  if (!p->probing) {
+    sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_probe, pg_temp.csvstage_probe_reject, "
+               "pg_temp.csvstage_probe_refused; CREATE TEMP TABLE csvstage_probe (_line bigint");
+    for (int i = 0; i < p->ncsv; i++)
+      sql_add(q, ", c%d text", i + 1);
+    sql_add(q, ") ON COMMIT DROP; CREATE TEMP TABLE csvstage_probe_refused (LIKE csvstage_probe) "
+               "ON COMMIT DROP; CREATE TEMP TABLE csvstage_probe_reject (_line bigint, st text, "
+               "col text, con text, msg text, det text) ON COMMIT DROP");
+    if (sql_run(q, NULL) ||
+        (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)))
+      return -1;
+    p->probing = 1;
+  }
+  rc = copy_stage_rows(q, d, 0, "csvstage_probe", from, to, &bad, &e);
+  if (rc == 0) {
+    if (cs_refuse(p, q, &probe))
+      return -1;
+    r = cs_exec(q->conn, "SELECT count(*) FROM csvstage_probe_reject", q->err);
+    if (!r)
+      return -1;
+    *certain = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+  } else if (rc != 1) {
+    return -1;
+  }
+  return cs_run(q->conn, "TRUNCATE csvstage_probe, csvstage_probe_reject, "
+                "csvstage_probe_refused", q->err);
 }
 
 /* Whether the careful path refused a record for a key conflict that may
@@ -574,7 +623,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     return -1;
   if (p->strict) {
     res->row_by_row = 1;
-    return cs_run(conn, reject_table, err) || cs_refuse(p, q) ||
+    return cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL) ||
            insert_one_by_one(p, q, 1, one) ? -1 : 0;
   }
   if (p->conflict_index && !p->deferrable_keys && cs_direct_doubtful(d) == 0) {
@@ -590,7 +639,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     return -1;
   target_empty = PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
-  if (cs_run(conn, reject_table, err) || cs_refuse(p, q) ||
+  if (cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL) ||
       cs_predict(p, q, target_empty) ||
       cs_run(conn, "SAVEPOINT csvstage_bulk", err))
     return -1;
@@ -622,7 +671,7 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   p->updated = p->ignored = 0;
   if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || cs_fill_stage(p, q, d, 1) ||
       (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)) ||
-      cs_run(conn, reject_table, err) || cs_refuse(p, q) ||
+      cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL) ||
       insert_one_by_one(p, q, 1, one))
     return -1;
   return 0;

@@ -25,6 +25,15 @@ int cs_fill_stage(plan *p, sql *q, cs_direct *d, int all);
 int cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk,
               long long *one);
 
+/*
+ * Counts, among rows [from, to) of the records d has set aside so far,
+ * those the careful path will refuse whatever else happens (bad input, NULL
+ * into NOT NULL) into *certain: so that a load over max_rejects can stop
+ * early. Returns 0, or -1 with q's err filled.
+ */
+int cs_probe_rejects(plan *p, sql *q, cs_direct *d, long long from, long long to,
+                     long long *certain);
+
 /* Writes the careful path's rejects into rj in line order, counted in ty,
  * and drops what cs_settle made for the load. Returns 0 or -1. */
 int cs_settle_rejects(plan *p, sql *q, cs_rejects *rj, tally *ty);

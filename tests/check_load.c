@@ -694,6 +694,55 @@ START_TEST(dry_run_and_max_rejects)
 }
 END_TEST
 
+/* A file over max_rejects stops being read once the rejects it has shown
+ * prove it, whatever the rest holds: a count at once, a percentage when the
+ * bytes left could not hold enough good records; never before. */
+START_TEST(max_rejects_stops_early)
+{
+  static char csv[4 << 20];
+  size_t n;
+
+  test_exec(conn, "CREATE TABLE lt.t (id int NOT NULL, note text NOT NULL)");
+  /* 40,000 records, every other one bad (a bad id, or no note). */
+  n = (size_t)snprintf(csv, sizeof(csv), "id,note\n");
+  for (int i = 1; i <= 40000; i++)
+    n += (size_t)snprintf(csv + n, sizeof(csv) - n, i % 2 ? "%d,fine\n" : i % 4 ? "%dx,a\n" : "%d,\n", i);
+  ck_assert_int_eq(load("lt.t", csv, "[target]\nmax_rejects = 100\n"), CSVSTAGE_E_REJECTS);
+  ck_assert_int_gt(res.stopped_at, 0);
+  ck_assert_int_lt(res.records, 40000);
+  ck_assert_int_gt(res.rejected, 100);
+  ck_assert_int_eq(res.committed, 0);
+  ck_assert_msg(strstr(err.message, "stopped reading at line"), "%s", err.message);
+  ck_assert_int_eq(count_rows("lt.t"), 0);
+
+  /* Half bad, 10% allowed: proven once the bytes left are few enough. */
+  ck_assert_int_eq(load("lt.t", csv, "[target]\nmax_rejects = 10%\n"), CSVSTAGE_E_REJECTS);
+  ck_assert_int_gt(res.stopped_at, 0);
+  ck_assert_int_lt(res.records, 40000);
+
+  /* 60% allowed: read to the end, and loaded. */
+  ck_assert_int_eq(load("lt.t", csv, "[target]\nmax_rejects = 60%\n"), CSVSTAGE_OK);
+  ck_assert_int_eq(res.stopped_at, 0);
+  ck_assert_int_eq(res.records, 40000);
+  ck_assert_int_eq(res.rejected, 20000);
+  test_exec(conn, "TRUNCATE lt.t");
+
+  /* The bad records all at the end: at 1%, proven before the end (the
+   * bytes left hold too few records to make up for them); at 4.99% (998
+   * of 20,000), only by the last of them. */
+  n = (size_t)snprintf(csv, sizeof(csv), "id,note\n");
+  for (int i = 1; i <= 20000; i++)
+    n += (size_t)snprintf(csv + n, sizeof(csv) - n, i <= 19000 ? "%d,fine\n" : "%dx,a\n", i);
+  ck_assert_int_eq(load("lt.t", csv, "[target]\nmax_rejects = 1%\n"), CSVSTAGE_E_REJECTS);
+  ck_assert_int_gt(res.stopped_at, 19000);
+  ck_assert_int_lt(res.records, 20000);
+  ck_assert_int_eq(load("lt.t", csv, "[target]\nmax_rejects = 4.99%\n"), CSVSTAGE_E_REJECTS);
+  ck_assert_int_eq(res.stopped_at, 0);
+  ck_assert_int_eq(res.records, 20000);
+  ck_assert_int_eq(res.rejected, 1000);
+}
+END_TEST
+
 START_TEST(reject_file)
 {
   struct stat sb;
@@ -1495,6 +1544,7 @@ make_load_suite(void)
   tcase_add_test(tc, trigger_dropped_records_are_counted);
   tcase_add_test(tc, unconvertible_bytes_reject_their_record);
   tcase_add_test(tc, dry_run_and_max_rejects);
+  tcase_add_test(tc, max_rejects_stops_early);
   tcase_add_test(tc, reject_file);
   tcase_add_test(tc, hostile_names_and_encoding);
   tcase_add_test(tc, positional_and_empty);
