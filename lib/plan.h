@@ -65,6 +65,8 @@ typedef struct plan {
   long long tried;       /* records it tried one by one (a subtransaction
                             each) */
   int probing;           /* settle.c's csvstage_probe is made */
+  int split;             /* refuse.c moved the refused records out of
+                            csvstage_stage (all are in csvstage_staged) */
 } plan;
 
 /*

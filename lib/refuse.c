@@ -94,16 +94,6 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
   return 1;
 }
 
-/* Moves the records refused out of the way of the predictions and the
- * inserts, into rt->refused (for the reject file's fields). */
-static int
-move_refused(sql *q, const cs_refusal_tables *rt)
-{
-  sql_add(q, "WITH d AS (DELETE FROM %s s USING %s r WHERE s._line = r._line RETURNING s.*) "
-             "INSERT INTO %s SELECT * FROM d", rt->stage, rt->reject, rt->refused);
-  return sql_run(q, NULL);
-}
-
 static int
 refuse_input(plan *p, sql *q, const cs_refusal_tables *rt)
 {
@@ -126,7 +116,7 @@ refuse_input(plan *p, sql *q, const cs_refusal_tables *rt)
   }
   /* (OFFSET 0: each use of e would evaluate it again) */
   sql_add(q, ") AS e FROM %s s OFFSET 0) x WHERE e IS NOT NULL", rt->stage);
-  return sql_run(q, NULL) ? -1 : move_refused(q, rt);
+  return sql_run(q, NULL);
 }
 
 /*
@@ -230,7 +220,8 @@ refuse_nulls(plan *p, sql *q, const cs_refusal_tables *rt)
     add_row_value(q, p, i);
     sql_add(q, " AS v%d", i);
   }
-  sql_add(q, " FROM %s s WHERE (false", rt->stage);
+  sql_add(q, " FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE r._line = s._line) "
+             "AND (false", rt->stage, rt->reject);
   for (int i = 0; i < p->nfed; i++)
     if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default) {
       sql_add(q, " OR (");
@@ -274,7 +265,7 @@ refuse_nulls(plan *p, sql *q, const cs_refusal_tables *rt)
     add_shown(q, i);
   }
   sql_add(q, " || ').' FROM o");
-  rc = sql_run(q, NULL) ? -1 : move_refused(q, rt);
+  rc = sql_run(q, NULL);
   for (int i = 0; i < t->ncols; i++)
     free(outfn[i]);
   free(outfn);
@@ -284,10 +275,19 @@ refuse_nulls(plan *p, sql *q, const cs_refusal_tables *rt)
 int
 cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt)
 {
-  static const cs_refusal_tables settle = {
-    "csvstage_stage", "csvstage_reject", "csvstage_refused"};
+  static const cs_refusal_tables settle = {"csvstage_stage", "csvstage_reject"};
 
-  if (!rt)
-    rt = &settle;
-  return refuse_input(p, q, rt) || refuse_nulls(p, q, rt) ? -1 : 0;
+  if (refuse_input(p, q, rt ? rt : &settle) || refuse_nulls(p, q, rt ? rt : &settle))
+    return -1;
+  if (rt)
+    return 0;
+  /* The records refused out of the way of the predictions and the inserts:
+   * csvstage_stage becomes the others, csvstage_staged keeps them all for
+   * the reject file's fields (a new table costs less than a DELETE). */
+  if (cs_run(q->conn, "ALTER TABLE csvstage_stage RENAME TO csvstage_staged; "
+             "CREATE TEMP TABLE csvstage_stage ON COMMIT DROP AS SELECT * FROM csvstage_staged s "
+             "WHERE NOT EXISTS (SELECT 1 FROM csvstage_reject r WHERE r._line = s._line)", q->err))
+    return -1;
+  p->split = 1;
+  return 0;
 }

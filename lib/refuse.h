@@ -7,18 +7,18 @@
 #include "sql.h"
 
 /* The temporary tables of a refusal: the staged records (csvstage_stage's
- * shape), their rejects (csvstage_reject's) and the records refused. */
+ * shape) and their rejects (csvstage_reject's). */
 typedef struct cs_refusal_tables {
-  const char *stage, *reject, *refused;
+  const char *stage, *reject;
 } cs_refusal_tables;
 
 /*
  * Rejects, set-based, every staged record whose INSERT would fail whatever
  * the other records do, with the error it would give, into rt->reject: a
  * value that is not valid input for its column's type; on a plain table, a
- * NULL into NOT NULL. Moves those records from rt->stage to rt->refused.
- * rt NULL: csvstage_stage, csvstage_reject, csvstage_refused. Returns 0,
- * or -1 with q's err filled.
+ * NULL into NOT NULL. rt NULL: from csvstage_stage into csvstage_reject,
+ * and then csvstage_stage holds the other records only, csvstage_staged
+ * all of them (p->split). Returns 0, or -1 with q's err filled.
  */
 int cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt);
 

@@ -352,9 +352,9 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
   sql_add(&q, "SELECT r._line, r.st, r.col, r.con, r.msg, r.det, NULL::bytea");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", s.c%d", i + 1);
-  sql_add(&q, " FROM csvstage_reject r JOIN (SELECT * FROM csvstage_stage UNION ALL "
-              "SELECT * FROM csvstage_refused) s ON s._line = r._line "
-              "UNION ALL SELECT u._line, u.st, '', '', u.msg, '', u.row");
+  sql_add(&q, " FROM csvstage_reject r JOIN %s s ON s._line = r._line "
+              "UNION ALL SELECT u._line, u.st, '', '', u.msg, '', u.row",
+          p->split ? "csvstage_staged" : "csvstage_stage");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", NULL");
   sql_add(&q, " FROM csvstage_unconverted u ORDER BY 1");
@@ -498,13 +498,13 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
 
   /* In one transaction for several files, the last file's are still here. */
   sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
-             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted, pg_temp.csvstage_refused; "
+             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted, pg_temp.csvstage_staged; "
              "CREATE TEMP TABLE csvstage_unconverted (_line bigint, st text, msg text, "
              "row bytea) ON COMMIT DROP; CREATE TEMP TABLE csvstage_stage (_line bigint");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(q, ", c%d text", i + 1);
-  sql_add(q, ") ON COMMIT DROP; CREATE TEMP TABLE csvstage_refused "
-             "(LIKE csvstage_stage) ON COMMIT DROP");
+  sql_add(q, ") ON COMMIT DROP");
+  p->split = 0;
   if (sql_run(q, NULL))
     return -1;
   while ((r = copy_stage_rows(q, d, all, "csvstage_stage", from, -1, &bad, &e)) == 1) {
@@ -540,7 +540,7 @@ cs_probe_rejects(plan *p, sql *q, cs_direct *d, long long from, long long to,
                  long long *certain)
 {
   static const cs_refusal_tables probe = {
-    "csvstage_probe", "csvstage_probe_reject", "csvstage_probe_refused"};
+    "csvstage_probe", "csvstage_probe_reject"};
   csvstage_error e;
   long long bad;
   PGresult *r;
@@ -548,12 +548,11 @@ cs_probe_rejects(plan *p, sql *q, cs_direct *d, long long from, long long to,
 
   *certain = 0;
   if (!p->probing) {
-    sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_probe, pg_temp.csvstage_probe_reject, "
-               "pg_temp.csvstage_probe_refused; CREATE TEMP TABLE csvstage_probe (_line bigint");
+    sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_probe, pg_temp.csvstage_probe_reject; "
+               "CREATE TEMP TABLE csvstage_probe (_line bigint");
     for (int i = 0; i < p->ncsv; i++)
       sql_add(q, ", c%d text", i + 1);
-    sql_add(q, ") ON COMMIT DROP; CREATE TEMP TABLE csvstage_probe_refused (LIKE csvstage_probe) "
-               "ON COMMIT DROP; CREATE TEMP TABLE csvstage_probe_reject (_line bigint, st text, "
+    sql_add(q, ") ON COMMIT DROP; CREATE TEMP TABLE csvstage_probe_reject (_line bigint, st text, "
                "col text, con text, msg text, det text) ON COMMIT DROP");
     if (sql_run(q, NULL) ||
         (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)))
@@ -572,8 +571,7 @@ cs_probe_rejects(plan *p, sql *q, cs_direct *d, long long from, long long to,
   } else if (rc != 1) {
     return -1;
   }
-  return cs_run(q->conn, "TRUNCATE csvstage_probe, csvstage_probe_reject, "
-                "csvstage_probe_refused", q->err);
+  return cs_run(q->conn, "TRUNCATE csvstage_probe, csvstage_probe_reject", q->err);
 }
 
 /* Whether the careful path refused a record for a key conflict that may
