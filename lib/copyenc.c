@@ -91,9 +91,9 @@ cs_copy_escape(char *p, const char *s, size_t n)
 }
 
 int
-cs_copy_encode(cs_buf *out, const cs_record *rec)
+cs_copy_encode(cs_buf *out, const cs_record *rec, long long tail)
 {
-  size_t need = 24;   /* the line number, a tab, the final newline */
+  size_t need = 48;   /* the line number, the tail, tabs, the final newline */
   char *p, digits[24];
   unsigned long long v;
   int i, nd = 0;
@@ -117,6 +117,15 @@ cs_copy_encode(cs_buf *out, const cs_record *rec)
     } else {
       p = cs_copy_escape(p, rec->field[i], rec->len[i]);
     }
+  }
+  if (tail >= 0) {
+    *p++ = '\t';
+    v = (unsigned long long)tail;
+    do
+      digits[nd++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (nd > 0)
+      *p++ = digits[--nd];
   }
   *p++ = '\n';
   out->len = (size_t)(p - out->data);

@@ -43,9 +43,10 @@ int cs_copy_split_row(char *row, size_t n, char **fields, size_t *lens, int max)
  * line number, then its fields, tab-separated, NULL as \N, and backslash,
  * tab, LF and CR escaped, so that any byte sequence (a lone "\." included)
  * reaches the server unchanged. Text format, not CSV: no quoting to get
- * wrong, and no end-of-data marker that a field could imitate.
+ * wrong, and no end-of-data marker that a field could imitate. tail >= 0:
+ * one more field after them, that number.
  * Returns 0, or -1 when out of memory.
  */
-int cs_copy_encode(cs_buf *out, const cs_record *rec);
+int cs_copy_encode(cs_buf *out, const cs_record *rec, long long tail);
 
 #endif

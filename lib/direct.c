@@ -78,6 +78,8 @@ struct cs_direct {
   char *copy_sql;
   int marker;            /* COPY's DEFAULT option is in use */
   value *vals;
+  long long vouched;     /* the record's: bit i, fed column i's value is
+                            valid for its type (settle.c skips its check) */
   key *keys;
   int nkeys;
   /* The chunk: COPY text for the table and for the staging table, and
@@ -301,6 +303,7 @@ map_record(cs_direct *d, const cs_record *rec)
   const plan *p = d->p;
   int ok = 1;
 
+  d->vouched = 0;
   for (int i = 0; i < p->nfed; i++) {
     const fed_col *f = &p->fed[i];
     const cs_rule *r = f->rule;
@@ -323,6 +326,9 @@ map_record(cs_direct *d, const cs_record *rec)
       }
     }
     if (!v->s) {
+      /* NULL is no input to check (the server's checks skip it too). */
+      if (i < CS_VOUCHED_COLUMNS)
+        d->vouched |= 1LL << i;
       if (f->use_default) {
         if (d->marker)
           v->is_default = 1;
@@ -339,6 +345,8 @@ map_record(cs_direct *d, const cs_record *rec)
     case CS_VALID:
       v->has_int = f->type.kind == CS_KIND_INT2 || f->type.kind == CS_KIND_INT4 ||
                    f->type.kind == CS_KIND_INT8;
+      if (i < CS_VOUCHED_COLUMNS)
+        d->vouched |= 1LL << i;
       break;
     case CS_DOUBTFUL:
       ok = 0;
@@ -659,7 +667,7 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
     size_t rows_len = d->rows.len, stage_len = d->stage.len;
     if (d->n == d->cap && grow_index(d))
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
-    if (encode_row(d) || cs_copy_encode(&d->stage, rec))
+    if (encode_row(d) || cs_copy_encode(&d->stage, rec, d->vouched))
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
     if (keys_seen(d)) {
       d->rows.len = rows_len;   /* the rare case: take the row back */
@@ -671,7 +679,7 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
   }
   if (!ok || !d->enabled) {
     d->one.len = 0;
-    if (cs_copy_encode(&d->one, rec) != 0)
+    if (cs_copy_encode(&d->one, rec, d->vouched) != 0)
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
     return write_aside(d, d->one.data, d->one.len, 1, err);
   }

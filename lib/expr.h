@@ -23,6 +23,13 @@ int cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row);
 void cs_add_column_list(sql *q, const plan *p);
 
 /*
+ * "row._ok & bit <> 0": the client vouched that fed column f's value in the
+ * staged row is valid input for the column's type, modifier included (a
+ * NULL too); nothing (returns 0) for a column it cannot say.
+ */
+int cs_add_vouched(sql *q, const plan *p, const fed_col *f, const char *row);
+
+/*
  * A regular expression that only valid input of column c's type (its
  * modifier included) matches, for the common types: on PostgreSQL 15 it
  * spares most values the PL/pgSQL cast (a subtransaction each). NULL: none.

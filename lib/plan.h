@@ -11,6 +11,10 @@
 #include "sql.h"
 #include "validate.h"
 
+/* Fed columns whose values the client can vouch for in a staged row's _ok
+ * (a bit each). */
+#define CS_VOUCHED_COLUMNS 63
+
 typedef struct fed_col {
   int col;               /* index in table->cols */
   int src;               /* CSV column, or -1 (fed by coalesce literals) */

@@ -63,6 +63,11 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
 
   if (c->is_text)
     return 0;
+  /* What the client vouched valid for the full type is valid input. */
+  sql_add(q, "CASE WHEN ");
+  if (!cs_add_vouched(q, p, f, "s"))
+    sql_add(q, "false");
+  sql_add(q, " THEN NULL ELSE ");
   if (cs_has_input_is_valid(p->session)) {
     sql_add(q, "CASE WHEN NOT pg_input_is_valid(");
     cs_add_text_value(q, f, "s");
@@ -75,7 +80,7 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
     cs_add_text_value(q, f, "s");
     sql_add(q, ", ");
     add_input_type(q, c);
-    sql_add(q, ") e) END");
+    sql_add(q, ") e) END END");
     return 1;
   }
   /* What the regular expression proves valid for the column's full type
@@ -90,7 +95,7 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
   }
   sql_add(q, "pg_temp.csvstage_error_%d(", f->valid_fn);
   cs_add_text_value(q, f, "s");
-  sql_add(q, ")%s", re ? " END" : "");
+  sql_add(q, ")%s END", re ? " END" : "");
   return 1;
 }
 

@@ -503,7 +503,8 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
              "row bytea) ON COMMIT DROP; CREATE TEMP TABLE csvstage_stage (_line bigint");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(q, ", c%d text", i + 1);
-  sql_add(q, ") ON COMMIT DROP");
+  /* _ok: the client's word on the values (direct.c's vouched) */
+  sql_add(q, ", _ok bigint) ON COMMIT DROP");
   p->split = 0;
   if (sql_run(q, NULL))
     return -1;
@@ -552,7 +553,7 @@ cs_probe_rejects(plan *p, sql *q, cs_direct *d, long long from, long long to,
                "CREATE TEMP TABLE csvstage_probe (_line bigint");
     for (int i = 0; i < p->ncsv; i++)
       sql_add(q, ", c%d text", i + 1);
-    sql_add(q, ") ON COMMIT DROP; CREATE TEMP TABLE csvstage_probe_reject (_line bigint, st text, "
+    sql_add(q, ", _ok bigint) ON COMMIT DROP; CREATE TEMP TABLE csvstage_probe_reject (_line bigint, st text, "
                "col text, con text, msg text, det text) ON COMMIT DROP");
     if (sql_run(q, NULL) ||
         (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)))

@@ -29,7 +29,7 @@ encode(long long line, int n, const char **fields)
   rec.nfields = n;
   rec.field = fields;
   rec.len = len;
-  ck_assert_int_eq(cs_copy_encode(&b, &rec), 0);
+  ck_assert_int_eq(cs_copy_encode(&b, &rec, -1), 0);
   ck_assert_int_eq(cs_buf_reserve(&b, 1), 0);
   b.data[b.len] = '\0';
   return b.data;
@@ -111,7 +111,7 @@ START_TEST(buffer_grows_across_rows)
   rec.len = len;
   for (i = 0; i < 3; i++) {
     rec.line = i + 1;
-    ck_assert_int_eq(cs_copy_encode(&b, &rec), 0);
+    ck_assert_int_eq(cs_copy_encode(&b, &rec, -1), 0);
   }
   ck_assert_uint_eq(b.len, 3 * (2 + 2 * sizeof(big) + 1));
   ck_assert_int_eq(memcmp(b.data + b.len - 5, "\\t\\t\n", 5), 0);
@@ -237,7 +237,7 @@ round_trip(unsigned seed)
   while (cs_reader_next(r, &rec, &err) == 1) {
     ck_assert_msg(rec.kind == CS_RECORD_DATA, "seed %u line %lld: %s", seed, rec.line,
                   rec.message);
-    ck_assert_int_eq(cs_copy_encode(&copy, &rec), 0);
+    ck_assert_int_eq(cs_copy_encode(&copy, &rec, -1), 0);
   }
   ck_assert_int_eq(err.code, CSVSTAGE_OK);
   cs_reader_free(r);
