@@ -281,17 +281,25 @@ int
 cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt)
 {
   static const cs_refusal_tables settle = {"csvstage_stage", "csvstage_reject"};
+  char analyze[128];
 
-  if (refuse_input(p, q, rt ? rt : &settle) || refuse_nulls(p, q, rt ? rt : &settle))
+  /* (ANALYZE: a temporary table has no statistics else, and the planner
+   * took 6,000 rejects for a handful: a nested loop over them for each of
+   * 12,000 records, 2 s instead of 20 ms) */
+  if (!rt)
+    rt = &settle;
+  snprintf(analyze, sizeof(analyze), "ANALYZE %s", rt->reject);
+  if (refuse_input(p, q, rt) || cs_run(q->conn, analyze, q->err) || refuse_nulls(p, q, rt))
     return -1;
-  if (rt)
+  if (rt != &settle)
     return 0;
   /* The records refused out of the way of the predictions and the inserts:
    * csvstage_stage becomes the others, csvstage_staged keeps them all for
    * the reject file's fields (a new table costs less than a DELETE). */
   if (cs_run(q->conn, "ALTER TABLE csvstage_stage RENAME TO csvstage_staged; "
              "CREATE TEMP TABLE csvstage_stage ON COMMIT DROP AS SELECT * FROM csvstage_staged s "
-             "WHERE NOT EXISTS (SELECT 1 FROM csvstage_reject r WHERE r._line = s._line)", q->err))
+             "WHERE NOT EXISTS (SELECT 1 FROM csvstage_reject r WHERE r._line = s._line); "
+             "ANALYZE csvstage_stage", q->err))
     return -1;
   p->split = 1;
   return 0;

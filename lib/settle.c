@@ -526,7 +526,8 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
                     "DELETE FROM csvstage_unconverted a USING csvstage_unconverted b "
                     "WHERE a._line = b._line AND a.ctid > b.ctid", q->err))
     return -1;
-  return 0;
+  /* (statistics for the planner: settle.c and refuse.c join on it) */
+  return cs_run(q->conn, "ANALYZE csvstage_stage", q->err);
 }
 
 /*
