@@ -31,6 +31,7 @@ const char options_usage[] =
   "      --key COLUMNS        the key for upsert and insert-new, comma-separated\n"
   "                           (default: the primary key)\n"
   "      --max-rejects N|P%   roll back when more records than that are rejected\n"
+  "                           (reading stops once the rejects found prove it)\n"
   "      --wait[=SECONDS]     when another csvstage run is loading the table,\n"
   "                           wait for it (as long as it takes, or SECONDS)\n"
   "                           instead of exiting with status 75\n"
