@@ -166,6 +166,9 @@ cs_copy_split_row(char *row, size_t n, char **fields, size_t *lens, int max)
         case 't': *out++ = '\t'; break;
         case 'n': *out++ = '\n'; break;
         case 'r': *out++ = '\r'; break;
+        case 'b': *out++ = '\b'; break;   /* (the server's COPY TO writes these too) */
+        case 'f': *out++ = '\f'; break;
+        case 'v': *out++ = '\v'; break;
         case '\\': *out++ = '\\'; break;
         default: return -1;
         }

@@ -31,9 +31,9 @@ int cs_buf_reserve(cs_buf *b, size_t n);
 int cs_buf_append(cs_buf *b, const char *s, size_t n);
 
 /*
- * Splits one row of COPY text (as cs_copy_encode writes it, n bytes, the
- * newline optional) into fields, in place: escapes undone, \N a NULL
- * (fields[i] NULL). Returns the number of fields (at most max; the rest
+ * Splits one row of COPY text (as cs_copy_encode or the server's COPY TO
+ * writes it, n bytes, the newline optional) into fields, in place: escapes
+ * undone, \N a NULL (fields[i] NULL). Returns the number of fields (at most max; the rest
  * are left out), or -1 when the row is not COPY text.
  */
 int cs_copy_split_row(char *row, size_t n, char **fields, size_t *lens, int max);

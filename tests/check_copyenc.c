@@ -92,6 +92,11 @@ START_TEST(split_undoes_encode)
   free(row);
   char bad[] = "1\tx\\q\n";
   ck_assert_int_eq(cs_copy_split_row(bad, strlen(bad), out, len, 8), -1);
+  /* The escapes the server's COPY TO writes that csvstage's own do not. */
+  char server[] = "7\ta\\bb\\fc\\vd\n";
+  ck_assert_int_eq(cs_copy_split_row(server, strlen(server), out, len, 8), 2);
+  ck_assert_uint_eq(len[1], 7);
+  ck_assert_int_eq(memcmp(out[1], "a\bb\fc\vd", 7), 0);
 }
 END_TEST
 
