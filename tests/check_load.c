@@ -743,6 +743,18 @@ START_TEST(max_rejects_stops_early)
 }
 END_TEST
 
+/* A rejected record's fields reach the reject file byte for byte, the
+ * bytes COPY escapes among them (they come back from the server by COPY). */
+START_TEST(reject_file_keeps_every_byte)
+{
+  test_exec(conn, "CREATE TABLE lt.t (id int NOT NULL, a text CHECK (a <> 'bad'))");
+  ck_assert_int_eq(load("lt.t", "id,a\nx,\"t\tb\\\b f\f v\v\r\nn\"\n2,bad\n3,\"\\N\"\n", NULL),
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects_field(1), "2:22P02:id=t\tb\\\b f\f v\v\r\nn 4:23514:=bad");
+  ck_assert_str_eq(rows("SELECT a FROM lt.t"), "\\N");
+}
+END_TEST
+
 START_TEST(reject_file)
 {
   struct stat sb;
@@ -1545,6 +1557,7 @@ make_load_suite(void)
   tcase_add_test(tc, unconvertible_bytes_reject_their_record);
   tcase_add_test(tc, dry_run_and_max_rejects);
   tcase_add_test(tc, max_rejects_stops_early);
+  tcase_add_test(tc, reject_file_keeps_every_byte);
   tcase_add_test(tc, reject_file);
   tcase_add_test(tc, hostile_names_and_encoding);
   tcase_add_test(tc, positional_and_empty);
