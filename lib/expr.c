@@ -141,6 +141,31 @@ cs_valid_regex(const cs_column *c, char *buf, size_t n)
   return NULL;
 }
 
+/* Column col's value as the table would store it; NULL for invalid input
+ * (such records are suspects already). Only for known columns. */
+void
+cs_add_known_value(sql *q, const plan *p, int col)
+{
+  const cs_column *c = &p->table->cols[col];
+  int fi = p->col_fed[col];
+
+  if (fi < 0) {
+    if (c->default_expr)
+      sql_add(q, "(%s)::%s", c->default_expr, c->type);
+    else
+      sql_add(q, "NULL::%s", c->basetype);
+    return;
+  }
+  if (!c->is_text) {
+    sql_add(q, "CASE WHEN ");
+    cs_add_invalid(q, p, &p->fed[fi], "s");
+    sql_add(q, " THEN NULL::%s ELSE ", c->basetype);
+  }
+  cs_add_typed_value(q, p, &p->fed[fi], "s", 1);
+  if (!c->is_text)
+    sql_add(q, " END");
+}
+
 int
 cs_add_vouched(sql *q, const plan *p, const fed_col *f, const char *row)
 {

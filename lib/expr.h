@@ -22,6 +22,10 @@ int cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row);
 /* The INSERT's column list (and OVERRIDING SYSTEM VALUE when needed). */
 void cs_add_column_list(sql *q, const plan *p);
 
+/* Table column col's value in staged row s as the table would store it,
+ * NULL for invalid input: for columns cs_plan_known knows. */
+void cs_add_known_value(sql *q, const plan *p, int col);
+
 /*
  * "row._ok & bit <> 0": the client vouched that fed column f's value in the
  * staged row is valid input for the column's type, modifier included (a

@@ -16,38 +16,13 @@
 #include "predict.h"
 #include "refuse.h"
 
-/* Column col's value as the table would store it; NULL for invalid input
- * (such records are suspects already). Only for known columns. */
-static void
-add_known_value(sql *q, const plan *p, int col)
-{
-  const cs_column *c = &p->table->cols[col];
-  int fi = p->col_fed[col];
-
-  if (fi < 0) {
-    if (c->default_expr)
-      sql_add(q, "(%s)::%s", c->default_expr, c->type);
-    else
-      sql_add(q, "NULL::%s", c->basetype);
-    return;
-  }
-  if (!c->is_text) {
-    sql_add(q, "CASE WHEN ");
-    cs_add_invalid(q, p, &p->fed[fi], "s");
-    sql_add(q, " THEN NULL::%s ELSE ", c->basetype);
-  }
-  cs_add_typed_value(q, p, &p->fed[fi], "s", 1);
-  if (!c->is_text)
-    sql_add(q, " END");
-}
-
 /* ", value AS name" for each column of k, as the table would store it. */
 static void
 add_known_columns(sql *q, const plan *p, const cs_constraint *k)
 {
   for (int j = 0; j < k->ncols; j++) {
     sql_add(q, ", ");
-    add_known_value(q, p, k->cols[j]);
+    cs_add_known_value(q, p, k->cols[j]);
     sql_add(q, " AS ");
     sql_ident(q, p->table->cols[k->cols[j]].name);
   }
@@ -155,7 +130,7 @@ suspect_values(plan *p, sql *q)
     if (!check_cols[i])
       continue;
     sql_add(q, ", ");
-    add_known_value(q, p, i);
+    cs_add_known_value(q, p, i);
     sql_add(q, " AS ");
     sql_ident(q, t->cols[i].name);
   }
@@ -180,7 +155,7 @@ add_conflict_columns(sql *q, const plan *p)
 {
   for (int j = 0; j < p->nconflict; j++) {
     sql_add(q, ", ");
-    add_known_value(q, p, p->conflict[j]);
+    cs_add_known_value(q, p, p->conflict[j]);
     sql_add(q, " AS \"csvstage:key%d\"", j);
   }
 }

@@ -125,16 +125,17 @@ refuse_input(plan *p, sql *q, const cs_refusal_tables *rt)
 }
 
 /*
- * NULL into NOT NULL comes next, for a plain table: once every value is
- * valid for its column (modifier and domain included), with no BEFORE row
- * trigger to change the row, no rule, no row-level security and no
- * generated column, the INSERT builds the row (the DEFAULTs of the columns
- * not given, a sequence's next value too) and checks NOT NULL column by
- * column before any CHECK, key or foreign key: a record with a NULL there
- * is refused whatever the other records do. Its words: the server's
- * message, and the row as the server prints it in the DETAIL (each value
- * by its type's output function, "null" for NULL, cut to 64 bytes), which
- * the server shows only to a user who may read the table.
+ * NULL into NOT NULL and CHECK constraints come next, for a plain table:
+ * once every value is valid for its column (modifier and domain included),
+ * with no BEFORE row trigger to change the row, no rule, no row-level
+ * security and no generated column, the INSERT builds the row (the
+ * DEFAULTs of the columns not given, a sequence's next value too) and
+ * checks NOT NULL column by column, then the CHECK constraints by name,
+ * before any key or foreign key: a record failing one is refused whatever
+ * the other records do. Its words: the server's message, and the row as
+ * the server prints it in the DETAIL (each value by its type's output
+ * function, "null" for NULL, cut to 64 bytes), which the server shows only
+ * to a user who may read the table.
  */
 
 /* Per table column, its type's output function as SQL names it; NULL when
@@ -192,48 +193,101 @@ add_row_value(sql *q, const plan *p, int i)
     sql_add(q, "NULL::%s", c->basetype);
 }
 
-/* The server's DETAIL text of column i's output o: "null", or the text cut
+/* The server's DETAIL text of column i's output: "null", or the text cut
  * to whole characters within 64 bytes, then "...". */
 static void
 add_shown(sql *q, int i)
 {
-  sql_add(q, "CASE WHEN o%d IS NULL THEN 'null' WHEN octet_length(o%d) <= 64 THEN o%d "
-             "ELSE (SELECT left(o%d, n) FROM generate_series(64, 1, -1) n "
-             "WHERE octet_length(left(o%d, n)) <= 64 LIMIT 1) || '...' END", i, i, i, i, i);
+  sql_add(q, "CASE WHEN \"csvstage:o%d\" IS NULL THEN 'null' "
+             "WHEN octet_length(\"csvstage:o%d\") <= 64 THEN \"csvstage:o%d\" "
+             "ELSE (SELECT left(\"csvstage:o%d\", n) FROM generate_series(64, 1, -1) n "
+             "WHERE octet_length(left(\"csvstage:o%d\", n)) <= 64 LIMIT 1) || '...' END",
+          i, i, i, i, i);
 }
 
+/* Whether CHECK k reads only columns whose values are known without
+ * evaluating a volatile DEFAULT: the records are picked by it. */
 static int
-refuse_nulls(plan *p, sql *q, const cs_refusal_tables *rt)
+check_known(const plan *p, const cs_constraint *k)
+{
+  for (int j = 0; j < k->ncols; j++)
+    if (!cs_plan_known(p, k->cols[j]))
+      return 0;
+  return 1;
+}
+
+/* " WHEN <the record's first failure> THEN ": NOT NULL column by column,
+ * then CHECK constraints by name (t->checks' order), as ExecConstraints. */
+typedef enum { SAY_STATE, SAY_COLUMN, SAY_CONSTRAINT, SAY_MESSAGE } say;
+
+static void
+add_first_failure(sql *q, const cs_table *t, say what)
+{
+  char msg[1024];
+
+  sql_add(q, "CASE");
+  for (int i = 0; i < t->ncols; i++) {
+    if (!t->cols[i].notnull)
+      continue;
+    sql_add(q, " WHEN \"csvstage:o%d\" IS NULL THEN ", i);
+    if (what == SAY_STATE)
+      sql_add(q, "'23502'");
+    else if (what == SAY_COLUMN)
+      sql_literal(q, t->cols[i].name);
+    else if (what == SAY_CONSTRAINT)
+      sql_add(q, "''");
+    else {
+      snprintf(msg, sizeof(msg), "null value in column \"%s\" of relation \"%s\" violates "
+               "not-null constraint", t->cols[i].name, t->name);
+      sql_literal(q, msg);
+    }
+  }
+  for (int k = 0; k < t->nchecks; k++) {
+    sql_add(q, " WHEN \"csvstage:k%d\" THEN ", k);
+    if (what == SAY_STATE)
+      sql_add(q, "'23514'");
+    else if (what == SAY_COLUMN)
+      sql_add(q, "''");
+    else if (what == SAY_CONSTRAINT)
+      sql_literal(q, t->checks[k].name);
+    else {
+      snprintf(msg, sizeof(msg), "new row for relation \"%s\" violates check constraint \"%s\"",
+               t->name, t->checks[k].name);
+      sql_literal(q, msg);
+    }
+  }
+  sql_add(q, " END");
+}
+
+/*
+ * The records whose row fails NOT NULL or a CHECK constraint, every value
+ * valid: picked by a NULL given to a NOT NULL column or a CHECK false on
+ * the values known without a volatile DEFAULT (f); their rows built as
+ * the INSERT builds them, DEFAULTs and a sequence's next value included
+ * (v: each of them is refused, so each draws a value, as its INSERT
+ * would); then each value's text by its type's output function and each
+ * CHECK (o), and the first failure.
+ */
+static int
+refuse_rows(plan *p, sql *q, const cs_refusal_tables *rt)
 {
   const cs_table *t = p->table;
   char **outfn;
-  int nullable = 0, rc = -1;
-  char msg[1024];
+  int pick = 0, rc;
 
   for (int i = 0; i < p->nfed; i++)
     if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default)
-      nullable = 1;
-  if (!nullable)
+      pick = 1;
+  for (int k = 0; k < t->nchecks; k++)
+    if (check_known(p, &t->checks[k]))
+      pick = 1;
+  if (!pick)
     return 0;
   outfn = output_functions(p, q);
   if (!outfn)
     return q->err->code ? -1 : 0;
-  /* The records: some NOT NULL column given a NULL, every value valid. */
-  sql_add(q, "WITH v AS MATERIALIZED (SELECT s._line");
-  for (int i = 0; i < t->ncols; i++) {
-    sql_add(q, ", ");
-    add_row_value(q, p, i);
-    sql_add(q, " AS v%d", i);
-  }
-  sql_add(q, " FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE r._line = s._line) "
-             "AND (false", rt->stage, rt->reject);
-  for (int i = 0; i < p->nfed; i++)
-    if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default) {
-      sql_add(q, " OR (");
-      cs_add_text_value(q, &p->fed[i], "s");
-      sql_add(q, ") IS NULL");
-    }
-  sql_add(q, ")");
+  sql_add(q, "WITH f AS MATERIALIZED (SELECT \"csvstage:line\" FROM (SELECT s._line AS "
+             "\"csvstage:line\", (true");
   for (int i = 0; i < p->nfed; i++) {
     if (t->cols[p->fed[i].col].notnull_domain) {
       sql_add(q, " AND (");
@@ -245,26 +299,59 @@ refuse_nulls(plan *p, sql *q, const cs_refusal_tables *rt)
     if (!cs_add_invalid(q, p, &p->fed[i], "s"))
       q->b.len = mark;
   }
-  /* Each value's text by its output function, then the first NULL: NULL
-   * as a datum (a composite of NULLs IS NULL in SQL, but is a value). */
-  sql_add(q, "), o AS (SELECT _line");
-  for (int i = 0; i < t->ncols; i++)
-    sql_add(q, ", %s(v%d)::text AS o%d", outfn[i], i, i);
-  sql_add(q, " FROM v) INSERT INTO %s SELECT _line, '23502', CASE", rt->reject);
-  for (int i = 0; i < t->ncols; i++)
-    if (t->cols[i].notnull) {
-      sql_add(q, " WHEN o%d IS NULL THEN ", i);
-      sql_literal(q, t->cols[i].name);
+  sql_add(q, ") AS \"csvstage:valid\", (false");
+  for (int i = 0; i < p->nfed; i++)
+    if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default) {
+      sql_add(q, " OR (");
+      cs_add_text_value(q, &p->fed[i], "s");
+      sql_add(q, ") IS NULL");
     }
-  sql_add(q, " END, '', CASE");
-  for (int i = 0; i < t->ncols; i++)
-    if (t->cols[i].notnull) {
-      snprintf(msg, sizeof(msg), "null value in column \"%s\" of relation \"%s\" violates "
-               "not-null constraint", t->cols[i].name, t->name);
-      sql_add(q, " WHEN o%d IS NULL THEN ", i);
-      sql_literal(q, msg);
-    }
-  sql_add(q, " END, 'Failing row contains (' || ");
+  sql_add(q, ") AS \"csvstage:null\"");
+  for (int i = 0; i < t->ncols; i++) {
+    int used = 0;
+    for (int k = 0; k < t->nchecks && !used; k++)
+      if (check_known(p, &t->checks[k]))
+        for (int j = 0; j < t->checks[k].ncols; j++)
+          used |= t->checks[k].cols[j] == i;
+    if (!used)
+      continue;
+    sql_add(q, ", ");
+    cs_add_known_value(q, p, i);
+    sql_add(q, " AS ");
+    sql_ident(q, t->cols[i].name);
+  }
+  sql_add(q, " FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE r._line = s._line) "
+             "OFFSET 0) x WHERE \"csvstage:valid\" AND (\"csvstage:null\"", rt->stage, rt->reject);
+  for (int k = 0; k < t->nchecks; k++)
+    if (check_known(p, &t->checks[k]))
+      sql_add(q, " OR (%s) IS FALSE", t->checks[k].expr);
+  sql_add(q, ")), v AS MATERIALIZED (SELECT s._line AS \"csvstage:line\"");
+  for (int i = 0; i < t->ncols; i++) {
+    sql_add(q, ", ");
+    add_row_value(q, p, i);
+    sql_add(q, " AS ");
+    sql_ident(q, t->cols[i].name);
+  }
+  sql_add(q, " FROM %s s JOIN f ON f.\"csvstage:line\" = s._line), "
+             "o AS (SELECT \"csvstage:line\"", rt->stage);
+  /* NULL as a datum (a composite of NULLs IS NULL in SQL, but is a value):
+   * its output is NULL. */
+  for (int i = 0; i < t->ncols; i++) {
+    sql_add(q, ", %s(", outfn[i]);
+    sql_ident(q, t->cols[i].name);
+    sql_add(q, ")::text AS \"csvstage:o%d\"", i);
+  }
+  for (int k = 0; k < t->nchecks; k++)
+    sql_add(q, ", (%s) IS FALSE AS \"csvstage:k%d\"", t->checks[k].expr, k);
+  sql_add(q, " FROM v) INSERT INTO %s SELECT \"csvstage:line\", ", rt->reject);
+  add_first_failure(q, t, SAY_STATE);
+  sql_add(q, ", ");
+  add_first_failure(q, t, SAY_COLUMN);
+  sql_add(q, ", ");
+  add_first_failure(q, t, SAY_CONSTRAINT);
+  sql_add(q, ", ");
+  add_first_failure(q, t, SAY_MESSAGE);
+  sql_add(q, ", 'Failing row contains (' || ");
   for (int i = 0; i < t->ncols; i++) {
     sql_add(q, i ? " || ', ' || " : "");
     add_shown(q, i);
@@ -289,7 +376,7 @@ cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt)
   if (!rt)
     rt = &settle;
   snprintf(analyze, sizeof(analyze), "ANALYZE %s", rt->reject);
-  if (refuse_input(p, q, rt) || cs_run(q->conn, analyze, q->err) || refuse_nulls(p, q, rt))
+  if (refuse_input(p, q, rt) || cs_run(q->conn, analyze, q->err) || refuse_rows(p, q, rt))
     return -1;
   if (rt != &settle)
     return 0;

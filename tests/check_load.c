@@ -367,6 +367,23 @@ START_TEST(refused_set_based_in_the_servers_words)
   ck_assert_str_eq(reject_words(4), server_says(insert));
   ck_assert_ptr_nonnull(strstr(reject_words(4), "abcd..., 2024-01-01"));   /* cut, as the server cuts */
   ck_assert_str_eq(rows("SELECT id FROM lt.w"), "1");
+
+  /* CHECK constraints after NOT NULL, by name: b_ before c_ whatever the
+   * order they were made in. */
+  test_exec(conn, "TRUNCATE lt.w");
+  test_exec(conn, "ALTER TABLE lt.w ADD CONSTRAINT c_positive CHECK (n > 0),"
+                  " ADD CONSTRAINT b_recent CHECK (d > '2000-01-01')");
+  ck_assert_int_eq(load("lt.w", "id,flag,code,note,d,n\n"
+                                "1,t,ab,ok,2024-01-01,1.5\n"       /* 2: loads */
+                                "2,t,ab,ok,2024-01-01,-1\n"        /* 3: c_positive */
+                                "3,t,ab,ok,1999-01-01,-1\n"        /* 4: both: b_recent */
+                                "4,t,ab,,1999-01-01,-1\n", NULL),  /* 5: NULL first */
+                   CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "3:23514: 4:23514: 5:23502:note");
+  ck_assert_int_eq(res.one_by_one, 0);
+  ck_assert_str_eq(reject_words(0), server_says("INSERT INTO lt.w VALUES (2, 't', 'ab', 'ok', '2024-01-01', -1)"));
+  ck_assert_str_eq(reject_words(1), server_says("INSERT INTO lt.w VALUES (3, 't', 'ab', 'ok', '1999-01-01', -1)"));
+  ck_assert_str_eq(reject_words(2), server_says("INSERT INTO lt.w VALUES (4, 't', 'ab', NULL, '1999-01-01', -1)"));
 }
 END_TEST
 
