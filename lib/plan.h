@@ -69,8 +69,12 @@ typedef struct plan {
   long long tried;       /* records it tried one by one (a subtransaction
                             each) */
   int probing;           /* settle.c's csvstage_probe is made */
-  int split;             /* refuse.c moved the refused records out of
-                            csvstage_stage (all are in csvstage_staged) */
+  enum {
+    CS_SPLIT_NONE,       /* every record staged is in csvstage_stage */
+    CS_SPLIT_MOVED,      /* those refuse.c refused are in csvstage_refused */
+    CS_SPLIT_COPIED      /* the others are in csvstage_stage, all of them
+                            in csvstage_staged */
+  } split;
 } plan;
 
 /*

@@ -16,9 +16,10 @@ typedef struct cs_refusal_tables {
  * Rejects, set-based, every staged record whose INSERT would fail whatever
  * the other records do, with the error it would give, into rt->reject: a
  * value that is not valid input for its column's type; on a plain table, a
- * NULL into NOT NULL or a CHECK constraint false. rt NULL: from csvstage_stage into csvstage_reject,
- * and then csvstage_stage holds the other records only, csvstage_staged
- * all of them (p->split). Returns 0, or -1 with q's err filled.
+ * NULL into NOT NULL or a CHECK constraint false. rt NULL: from
+ * csvstage_stage into csvstage_reject, and then csvstage_stage holds the
+ * other records only (p->split says where the refused ones are).
+ * Returns 0, or -1 with q's err filled.
  */
 int cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt);
 

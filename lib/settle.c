@@ -360,7 +360,10 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
     sql_add(&q, ", s.c%d", i + 1);
   sql_add(&q, " FROM csvstage_reject r JOIN %s s ON s._line = r._line "
               "UNION ALL SELECT u._line, u.st, '', '', u.msg, '', u.row",
-          p->split ? "csvstage_staged" : "csvstage_stage");
+          p->split == CS_SPLIT_COPIED ? "csvstage_staged"
+          : p->split == CS_SPLIT_MOVED ? "(SELECT * FROM csvstage_stage UNION ALL "
+                                         "SELECT * FROM csvstage_refused)"
+          : "csvstage_stage");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", NULL");
   sql_add(&q, " FROM csvstage_unconverted u ORDER BY 1) TO STDOUT");
@@ -534,14 +537,15 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
 
   /* In one transaction for several files, the last file's are still here. */
   sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
-             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted, pg_temp.csvstage_staged; "
+             "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted, pg_temp.csvstage_staged, "
+             "pg_temp.csvstage_refused; "
              "CREATE TEMP TABLE csvstage_unconverted (_line bigint, st text, msg text, "
              "row bytea) ON COMMIT DROP; CREATE TEMP TABLE csvstage_stage (_line bigint");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(q, ", c%d text", i + 1);
   /* _ok: the client's word on the values (direct.c's vouched) */
   sql_add(q, ", _ok bigint) ON COMMIT DROP");
-  p->split = 0;
+  p->split = CS_SPLIT_NONE;
   if (sql_run(q, NULL))
     return -1;
   while ((r = copy_stage_rows(q, d, all, "csvstage_stage", from, -1, &bad, &e)) == 1) {
