@@ -333,5 +333,5 @@ cs_predict(plan *p, sql *q, int target_empty)
   for (int k = 0; k < t->nfkeys; k++)
     if (cs_plan_predictable(p, &t->fkeys[k]) && suspect_fkey(p, q, &t->fkeys[k]))
       return -1;
-  return cs_run(q->conn, "ANALYZE csvstage_suspect", q->err);
+  return cs_run(q->conn, "ANALYZE csvstage_suspect (_line)", q->err);
 }

@@ -378,7 +378,7 @@ cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt)
    * 12,000 records, 2 s instead of 20 ms) */
   if (!rt)
     rt = &settle;
-  snprintf(analyze, sizeof(analyze), "ANALYZE %s", rt->reject);
+  snprintf(analyze, sizeof(analyze), "ANALYZE %s (_line)", rt->reject);
   if (refuse_input(p, q, rt, &bad) || cs_run(q->conn, analyze, q->err) ||
       refuse_rows(p, q, rt, &worse))
     return -1;
@@ -410,7 +410,7 @@ cs_refuse(plan *p, sql *q, const cs_refusal_tables *rt)
   if (cs_run(q->conn, "ALTER TABLE csvstage_stage RENAME TO csvstage_staged; "
              "CREATE TEMP TABLE csvstage_stage ON COMMIT DROP AS SELECT * FROM csvstage_staged s "
              "WHERE NOT EXISTS (SELECT 1 FROM csvstage_reject r WHERE r._line = s._line); "
-             "ANALYZE csvstage_stage", q->err))
+             "ANALYZE csvstage_stage (_line)", q->err))
     return -1;
   p->split = CS_SPLIT_COPIED;
   return 0;

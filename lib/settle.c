@@ -566,8 +566,10 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
                     "DELETE FROM csvstage_unconverted a USING csvstage_unconverted b "
                     "WHERE a._line = b._line AND a.ctid > b.ctid", q->err))
     return -1;
-  /* (statistics for the planner: settle.c and refuse.c join on it) */
-  return cs_run(q->conn, "ANALYZE csvstage_stage", q->err);
+  /* (statistics for the planner: settle.c and refuse.c join on its lines;
+   * the other columns' would cost more than they help: 0.3 s for 50,000
+   * records) */
+  return cs_run(q->conn, "ANALYZE csvstage_stage (_line)", q->err);
 }
 
 /*
