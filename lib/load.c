@@ -421,9 +421,7 @@ stream_and_settle(load *l)
 static int
 over_limit(const csvstage_settings *s, const csvstage_result *res)
 {
-  return (s->max_rejects >= 0 && res->rejected > s->max_rejects) ||
-         (s->max_rejects_pct >= 0 &&
-          (double)res->rejected * 100.0 > s->max_rejects_pct * (double)res->records);
+  return beyond(s, res->rejected, res->records, 0);
 }
 
 /* The error for a load over max_rejects. */
