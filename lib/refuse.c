@@ -39,8 +39,8 @@ cs_add_error_fn(sql *q, const cs_column *c)
 {
   sql_add(q, "DECLARE st text; msg text; det text; BEGIN ");
   if (c->interval_typmod >= 0)
-    sql_add(q, "DECLARE x pg_catalog.interval := pg_catalog.interval_in(v::pg_catalog.cstring, 0, %d); ",
-            c->interval_typmod);
+    sql_add(q, "DECLARE x pg_catalog.interval := "
+               "pg_catalog.interval_in(v::pg_catalog.cstring, 0, %d); ", c->interval_typmod);
   else
     sql_add(q, "DECLARE x %s := v::%s; ", c->basetype, c->basetype);
   /* (declared in an inner block: an error while a block sets up its

@@ -340,7 +340,7 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
   char **split = NULL, *buf = NULL;
   size_t *lens = NULL, *plens = NULL, *slens = NULL;
   cs_buf raw = {0};
-  int rc = -1, n, nf, want = 7 + p->ncsv;
+  int rc = -1, failed = 0, n, nf, want = 7 + p->ncsv;
 
   /* (room after the row's fields for an unconverted record's, unhex_row) */
   split = calloc((size_t)want + (size_t)p->ncsv + 2, sizeof(*split));
@@ -381,14 +381,14 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
   /* Row by row: memory stays flat. On a failure, keep reading to the end:
    * the connection must stay usable. */
   while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
-    if (rc == -2) {
+    if (failed) {
       PQfreemem(buf);
       continue;
     }
     nf = cs_copy_split_row(buf, (size_t)n, split, slens, want);
     if (nf != want) {
       cs_fail(err, CSVSTAGE_E_DB, "the server sent a reject row csvstage cannot read");
-      rc = -2;
+      failed = 1;
     } else {
       /* Each field ends where its tab (or the newline) was: a C string. */
       for (int i = 0; i < want; i++)
@@ -400,10 +400,10 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
       }
       if (split[6] && unhex_row(p, split[6], &raw, split + want, slens + want, fields, lens)) {
         cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-        rc = -2;
+        failed = 1;
       }
     }
-    if (rc != -2) {
+    if (!failed) {
       int k = cs_pick_fields(p, p->ncsv, fields, lens, picked, plens);
       cs_reject_row row = {
         .line = atoll(split[0]), .sqlstate = split[1] ? split[1] : "",
@@ -412,27 +412,24 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
         .fields = picked, .lens = plens, .nfields = k,
       };
       if (cs_rejects_add(rj, &row, err))
-        rc = -2;
+        failed = 1;
       else
         cs_tally_add(ty, 0, row.line, row.sqlstate, row.column, row.constraint, row.message);
     }
     PQfreemem(buf);
   }
-  if (n == -2) {
+  if (n == -2 && !failed) {
     cs_fail_result(err, conn, NULL);
-    rc = -2;
+    failed = 1;
   }
   while ((res = PQgetResult(conn)) != NULL) {
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && rc != -2) {
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && !failed) {
       cs_fail_result(err, conn, res);
-      rc = -2;
+      failed = 1;
     }
     PQclear(res);
   }
-  if (rc != -2)
-    rc = 0;
-  else
-    rc = -1;
+  rc = failed ? -1 : 0;
 out:
   PQclear(res);
   free(q.b.data);
@@ -487,9 +484,9 @@ out:
 
 /*
  * COPYs rows [from, to) of the records set aside into table (csvstage_stage,
- * or csvstage_probe) in a savepoint. Returns 0; 1 when the server could not convert a row from the
- * source encoding (*bad: its number; rolled back, e filled); -1 with q's
- * err filled.
+ * or csvstage_probe) in a savepoint. Returns 0; 1 when the server could not
+ * convert a row from the source encoding (*bad: its number; rolled back, e
+ * filled); -1 with q's err filled.
  */
 static int
 copy_stage_rows(sql *q, cs_direct *d, int all, const char *table, long long from, long long to,
@@ -551,7 +548,8 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
   while ((r = copy_stage_rows(q, d, all, "csvstage_stage", from, -1, &bad, &e)) == 1) {
     /* The rows before it convert (the server names the first that does
      * not); should one not, that is the error. */
-    int before = bad > from ? copy_stage_rows(q, d, all, "csvstage_stage", from, bad, &none, &e2) : 0;
+    int before = bad > from ? copy_stage_rows(q, d, all, "csvstage_stage", from, bad, &none,
+                                              &e2) : 0;
     if (before == 1)
       *q->err = e2;
     if (before != 0 || unconverted(p, q, d, all, bad, &e))
