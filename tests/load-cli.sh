@@ -180,7 +180,7 @@ cs -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/a.csv" "$tmp/b.csv" 2>"$err"; st=$
 cs -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "summary run: exit $st, want 1: $(cat "$err")"
 tr -d ' \n' <"$tmp/sum.json" >"$tmp/sum.flat"
-grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"dropped":0,"inserted":0,"updated":0,"ignored":0,"mode":"append","rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
+grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"dropped":0,"inserted":0,"updated":0,"ignored":0,"mode":"append","stopped_at_line":null,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
   && ok || bad "summary json: $(cat "$tmp/sum.json")"
 cs -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
@@ -456,6 +456,16 @@ st=$(cat "$tmp/pipe.st")
 [ "$st" = 1 ] && grep -q 'cannot write to standard output: Broken pipe' "$err" \
   && ok || bad "rejects into a closed pipe: exit $st: $(cat "$err")"
 
+# --max-rejects: reading stops once the rejects found prove the file over
+# it; the message and the JSON name the line.
+{ echo id; for i in $(seq 1 3000); do if [ $((i % 2)) = 0 ]; then echo "${i}x"; else echo "$i"; fi; done; } >"$tmp/half.csv"
+sql "CREATE TABLE half_t (id int)"
+cs -d "$dsn" -t half_t -r "$tmp/half.rej" --max-rejects 100 --summary-json "$tmp/half.json" "$tmp/half.csv" 2>"$err"; st=$?
+[ $st -eq 1 ] && [ "$(sql 'SELECT count(*) FROM half_t')" = 0 ] &&
+  grep -q "half.csv: stopped reading at line [0-9]*: [0-9]* of the first [0-9]* records rejected, more than max_rejects 100 allows whatever the rest holds: nothing committed" "$err" &&
+  [ "$(jq '.files[0].stopped_at_line > 100 and .files[0].records < 3000' "$tmp/half.json")" = true ] \
+  && ok || bad "--max-rejects stops early: exit $st: $(cat "$err")"
+
 # --single-transaction: all the files or none.
 sql "CREATE TABLE st_t (id int PRIMARY KEY)"
 printf 'id\n1\n2\n' >"$tmp/st1.csv"
@@ -464,7 +474,7 @@ cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction --summary-json "$tmp/
   "$tmp/st1.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && [ "$(sql 'SELECT count(*) FROM st_t')" = 0 ] &&
   grep -q "rolled back, nothing of the run's 2 files committed" "$err" &&
-  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"dropped":0,"inserted":2,"updated":0,"ignored":0,"mode":"append","rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
+  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"dropped":0,"inserted":2,"updated":0,"ignored":0,"mode":"append","stopped_at_line":null,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
   && ok || bad "single transaction, one failing: exit $st: $(cat "$err" "$tmp/st.json")"
 cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] &&
