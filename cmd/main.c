@@ -87,8 +87,19 @@ settings_from(const options *opts)
     report_line(stderr, "csvstage: out of memory");
     return NULL;
   }
-  if ((opts->config && csvstage_settings_read(s, opts->config, &err)) ||
-      (opts->table && csvstage_settings_set(s, "target", "table", opts->table, &err)) ||
+  if (opts->config && csvstage_settings_read(s, opts->config, &err)) {
+    report_error(stderr, &err);
+    csvstage_settings_free(s);
+    return NULL;
+  }
+  for (int i = 0; i < opts->nsource; i++) {
+    if (csvstage_settings_set(s, "source", opts->source[i].key, opts->source[i].value, &err)) {
+      report_line(stderr, "csvstage: --%s: %s", opts->source[i].key, err.message);
+      csvstage_settings_free(s);
+      return NULL;
+    }
+  }
+  if ((opts->table && csvstage_settings_set(s, "target", "table", opts->table, &err)) ||
       (opts->rejects && csvstage_settings_set(s, "rejects", "file", opts->rejects, &err)) ||
       (opts->max_rejects &&
        csvstage_settings_set(s, "target", "max_rejects", opts->max_rejects, &err)) ||

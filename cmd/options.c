@@ -21,6 +21,15 @@ const char options_usage[] =
   "                           environment, ~/.pgpass, service files)\n"
   "  -t, --table NAME         target table, may be schema-qualified\n"
   "  -r, --rejects FILE       reject file (overrides the configuration)\n"
+  "      --delimiter C        the field delimiter (\",\"; tab for a tab)\n"
+  "      --quote C            the quote character (\")\n"
+  "      --encoding NAME      the file's encoding (UTF8, LATIN1, WIN1252, ...)\n"
+  "      --null TEXT          the text that means NULL (an empty field)\n"
+  "      --header, --no-header  whether the first line names the columns (it does)\n"
+  "      --trim               trim spaces around every value\n"
+  "      --columns A,B,...    the CSV's column names (for a file without a header)\n"
+  "      --ignore A,B,...     CSV columns that feed nothing\n"
+  "                           (these override the config file's [source])\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
   "      --mode MODE          append (the default); truncate or replace: empty\n"
   "                           the table first (TRUNCATE: readers wait for the\n"
@@ -54,7 +63,19 @@ const char options_usage[] =
   "is loading the table (nothing done: try again later).\n";
 
 enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE,
-       OPT_RETRY, OPT_MODE, OPT_KEY };
+       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_SOURCE };
+
+/* The [source] keys the command line takes: option, key, value (NULL: the
+ * option's argument). */
+static const struct {
+  const char *option, *key, *value;
+} source_options[] = {
+  {"delimiter", "delimiter", NULL}, {"quote", "quote", NULL},
+  {"encoding", "encoding", NULL},   {"null", "null", NULL},
+  {"header", "header", "true"},     {"no-header", "header", "false"},
+  {"trim", "trim", "true"},         {"columns", "columns", NULL},
+  {"ignore", "ignore", NULL},
+};
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
 static int
@@ -95,6 +116,16 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
+    /* [source] keys: source_options[index - OPT_SOURCE] */
+    {"delimiter", required_argument, NULL, OPT_SOURCE + 0},
+    {"quote", required_argument, NULL, OPT_SOURCE + 1},
+    {"encoding", required_argument, NULL, OPT_SOURCE + 2},
+    {"null", required_argument, NULL, OPT_SOURCE + 3},
+    {"header", no_argument, NULL, OPT_SOURCE + 4},
+    {"no-header", no_argument, NULL, OPT_SOURCE + 5},
+    {"trim", no_argument, NULL, OPT_SOURCE + 6},
+    {"columns", required_argument, NULL, OPT_SOURCE + 7},
+    {"ignore", required_argument, NULL, OPT_SOURCE + 8},
     {NULL, 0, NULL, 0},
   };
   int c;
@@ -164,6 +195,18 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       snprintf(why, whysize, "option '%s' needs a value", argv[optind - 1]);
       return -1;
     default:
+      if (c >= OPT_SOURCE && c < OPT_SOURCE + (int)(sizeof(source_options) /
+                                                    sizeof(source_options[0]))) {
+        int k = c - OPT_SOURCE;
+        if (opts->nsource == (int)(sizeof(opts->source) / sizeof(opts->source[0]))) {
+          snprintf(why, whysize, "too many [source] options");
+          return -1;
+        }
+        opts->source[opts->nsource].key = source_options[k].key;
+        opts->source[opts->nsource++].value = source_options[k].value ? source_options[k].value
+                                                                       : optarg;
+        break;
+      }
       if (optopt && optopt < OPT_MAX_REJECTS)
         snprintf(why, whysize, "unknown option '-%c'", optopt);
       else

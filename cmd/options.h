@@ -29,6 +29,12 @@ typedef struct options {
   int force;                /* --force */
   int single_transaction;   /* --single-transaction */
   int retry;                /* --retry N */
+  /* [source] keys given on the command line (--delimiter, --no-header...),
+   * in order: they override the config file's. */
+  struct {
+    const char *key, *value;
+  } source[32];
+  int nsource;
   int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
   char **files;             /* the operands; none means stdin */
   int nfiles;

@@ -202,17 +202,47 @@ feed_columns(plan *p, claims *cl, csvstage_error *err)
   return CSVSTAGE_OK;
 }
 
+/* The delimiter a header read as one column seems to use (the most
+ * frequent of ; tab | and comma, not the one in use), or 0. */
+static char
+other_delimiter(const plan *p)
+{
+  static const char candidates[] = ";\t|,";
+  const char *name = p->ncsv == 1 ? p->csv_names[0] : NULL;
+  char best = 0;
+  size_t most = 0;
+
+  for (int k = 0; name && candidates[k]; k++) {
+    size_t n = 0;
+    if (candidates[k] == p->settings->delimiter)
+      continue;
+    for (const char *s = name; *s; s++)
+      n += *s == candidates[k];
+    if (n > most)
+      most = n, best = candidates[k];
+  }
+  return best;
+}
+
 /* Nothing lost, nothing impossible: every CSV column feeds something or is
  * said to feed nothing, and every NOT NULL column without a DEFAULT is fed. */
 static csvstage_code
 check_coverage(plan *p, claims *cl, csvstage_error *err)
 {
   const cs_table *t = p->table;
-  char names[700] = "";
+  char names[700] = "", d = other_delimiter(p), given[4] = {'\'', d, '\'', 0},
+       conf[4] = {'"', d, '"', 0};
 
   for (int i = 0; i < p->ncsv; i++)
     if (!cl->used[i] && !p->csv_meta[i])
       cs_list_name(names, sizeof(names), p->csv_names[i], 1);
+  /* A header read as one column: most likely the wrong delimiter. */
+  if (names[0] && d)
+    return cs_fail(err, CSVSTAGE_E_PREFLIGHT,
+                   "%s: the header reads as one column, %s: the file looks %s-delimited: "
+                   "give --delimiter %s (or [source] delimiter = %s)", cl->input_name, names,
+                   d == '\t' ? "tab" : given, d == '\t' ? "tab" : given,
+                   d == '\t' ? "tab" : conf);
   if (names[0])
     return cs_fail(err, CSVSTAGE_E_PREFLIGHT,
                    "%s: no column of table %s for CSV column%s %s: map %s with "

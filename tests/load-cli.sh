@@ -456,6 +456,26 @@ st=$(cat "$tmp/pipe.st")
 [ "$st" = 1 ] && grep -q 'cannot write to standard output: Broken pipe' "$err" \
   && ok || bad "rejects into a closed pipe: exit $st: $(cat "$err")"
 
+# [source] on the command line: a one-off load needs no config file, and the
+# options override the config's; a header read as one column names the
+# delimiter the file seems to use.
+sql "CREATE TABLE src_t (id int, name text, note text)"
+printf 'id;name;note\n1;a;b\n' >"$tmp/semi.csv"
+cs -d "$dsn" -t src_t "$tmp/semi.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "semi.csv: the header reads as one column, \"id;name;note\": the file looks ';'-delimited: give --delimiter ';' (or \[source\] delimiter = \";\")" "$err" \
+  && ok || bad "delimiter hint: exit $st: $(cat "$err")"
+printf '[source]\ndelimiter = "|"\n' >"$tmp/pipe.conf"
+cs -d "$dsn" -t src_t -c "$tmp/pipe.conf" --delimiter ';' "$tmp/semi.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && [ "$(sql 'SELECT id, name, note FROM src_t')" = "1|a|b" ] \
+  && ok || bad "--delimiter over the config: exit $st: $(cat "$err")"
+printf '2\tx\tNA\n3\ty\t z \n' | cs -d "$dsn" -t src_t --delimiter tab --no-header \
+  --columns id,name,note --null NA --trim 2>"$err"; st=$?
+[ $st -eq 0 ] && [ "$(sql "SELECT string_agg(id || ':' || name || ':' || coalesce(note, 'NULL'), ' ' ORDER BY id) FROM src_t WHERE id > 1")" = "2:x:NULL 3:y:z" ] \
+  && ok || bad "--no-header --columns --null --trim: exit $st: $(cat "$err")"
+cs -d "$dsn" -t src_t --delimiter ';;' "$tmp/semi.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q -- "--delimiter: delimiter must be one character" "$err" \
+  && ok || bad "bad --delimiter: exit $st: $(cat "$err")"
+
 # --max-rejects: reading stops once the rejects found prove the file over
 # it; the message and the JSON name the line.
 { echo id; for i in $(seq 1 3000); do if [ $((i % 2)) = 0 ]; then echo "${i}x"; else echo "$i"; fi; done; } >"$tmp/half.csv"
