@@ -26,6 +26,29 @@ parse(options *o, char *why, const char *first, ...)
   return options_parse(o, argc, argv, why, 256);
 }
 
+/* [source] keys, in the order given, the flags with their values. */
+START_TEST(source_options)
+{
+  options o;
+  char why[256];
+
+  ck_assert_int_eq(parse(&o, why, "--delimiter", ";", "--no-header", "--columns", "a,b",
+                         "--null", "NA", "--trim", "--header", "--quote", "'",
+                         "--encoding", "LATIN1", "--ignore", "b", "f.csv", NULL), 0);
+  ck_assert_int_eq(o.nsource, 9);
+  const char *want[][2] = {{"delimiter", ";"}, {"header", "false"}, {"columns", "a,b"},
+                           {"null", "NA"}, {"trim", "true"}, {"header", "true"},
+                           {"quote", "'"}, {"encoding", "LATIN1"}, {"ignore", "b"}};
+  for (int i = 0; i < 9; i++) {
+    ck_assert_str_eq(o.source[i].key, want[i][0]);
+    ck_assert_str_eq(o.source[i].value, want[i][1]);
+  }
+  ck_assert_int_eq(o.nfiles, 1);
+  ck_assert_int_eq(parse(&o, why, "--delimiter", NULL), -1);
+  ck_assert_str_eq(why, "option '--delimiter' needs a value");
+}
+END_TEST
+
 START_TEST(all_load_options)
 {
   options o;
@@ -123,6 +146,7 @@ make_options_suite(void)
   TCase *tc = tcase_create("core");
 
   tcase_add_test(tc, all_load_options);
+  tcase_add_test(tc, source_options);
   tcase_add_test(tc, long_forms_and_stdin);
   tcase_add_test(tc, help_and_version);
   tcase_add_test(tc, unknown_option_is_named);
