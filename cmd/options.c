@@ -29,6 +29,7 @@ const char options_usage[] =
   "      --trim               trim spaces around every value\n"
   "      --columns A,B,...    the CSV's column names (for a file without a header)\n"
   "      --ignore A,B,...     CSV columns that feed nothing\n"
+  "      --datestyle DMY|MDY|YMD  the order of dates such as 09/12/2026\n"
   "                           (these override the config file's [source])\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
   "      --mode MODE          append (the default); truncate or replace: empty\n"
@@ -74,7 +75,7 @@ static const struct {
   {"encoding", "encoding", NULL},   {"null", "null", NULL},
   {"header", "header", "true"},     {"no-header", "header", "false"},
   {"trim", "trim", "true"},         {"columns", "columns", NULL},
-  {"ignore", "ignore", NULL},
+  {"ignore", "ignore", NULL},       {"datestyle", "datestyle", NULL},
 };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
@@ -126,6 +127,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"trim", no_argument, NULL, OPT_SOURCE + 6},
     {"columns", required_argument, NULL, OPT_SOURCE + 7},
     {"ignore", required_argument, NULL, OPT_SOURCE + 8},
+    {"datestyle", required_argument, NULL, OPT_SOURCE + 9},
     {NULL, 0, NULL, 0},
   };
   int c;

@@ -22,7 +22,7 @@ enum {
   SEEN_IGNORE = 1 << 6, SEEN_TRIM = 1 << 7, SEEN_TABLE = 1 << 8,
   SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10, SEEN_WAIT = 1 << 11, SEEN_LEDGER = 1 << 12,
   SEEN_MODE = 1 << 13, SEEN_BEFORE = 1 << 14, SEEN_AFTER = 1 << 15, SEEN_KEY = 1 << 16,
-  SEEN_UPDATE = 1 << 17,
+  SEEN_UPDATE = 1 << 17, SEEN_DATESTYLE = 1 << 18,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
   SEEN_COALESCE = 1 << 3,
 };
@@ -383,6 +383,16 @@ source_key(parse_ctx *c, const char *key, const char *v)
       return -1;
     return set_list(c, "columns: expected a comma-separated list of column names",
                     &s->columns, &s->ncolumns, v);
+  } else if (strcmp(key, "datestyle") == 0) {
+    static const char *const orders[] = {"DMY", "MDY", "YMD"};
+    if (once(c, &s->seen, SEEN_DATESTYLE, key))
+      return -1;
+    s->datestyle = NULL;
+    for (int i = 0; i < 3; i++)
+      if (strcasecmp(v, orders[i]) == 0)
+        s->datestyle = orders[i];
+    if (!s->datestyle)
+      return fail(c, "datestyle must be DMY (31/12/2024), MDY (12/31/2024) or YMD, not '%s'", v);
   } else if (strcmp(key, "ignore") == 0) {
     if (once(c, &s->seen, SEEN_IGNORE, key))
       return -1;
@@ -390,7 +400,7 @@ source_key(parse_ctx *c, const char *key, const char *v)
                     &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
-                   "encoding, null, columns, ignore, trim)", key);
+                   "encoding, null, columns, ignore, trim, datestyle)", key);
   }
   if (s->delimiter == s->quote)
     return fail(c, "delimiter and quote must differ");

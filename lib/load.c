@@ -354,6 +354,17 @@ prepare(load *l)
   sql_literal(&l->q, s->encoding);
   if (sql_run(&l->q, NULL))
     return encoding_error(l->err), -1;
+  /* The order of ambiguous dates (09/12/2026) for every path, the server's
+   * reading them alike; output stays ISO (the client's checks take ISO
+   * dates only, which read the same in any order). */
+  if (s->datestyle) {
+    sql_add(&l->q, "SET LOCAL DateStyle = ");
+    sql_literal(&l->q, strcmp(s->datestyle, "DMY") == 0   ? "ISO, DMY"
+                       : strcmp(s->datestyle, "MDY") == 0 ? "ISO, MDY"
+                                                          : "ISO, YMD");
+    if (sql_run(&l->q, NULL))
+      return -1;
+  }
   l->p.table = cs_table_load(l->conn, s->table, l->err);
   if (!l->p.table)
     return -1;

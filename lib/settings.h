@@ -55,6 +55,8 @@ struct csvstage_settings {
   char **ignore;        /* CSV columns that feed nothing */
   int nignore;
   int trim;             /* strip white space around every value */
+  const char *datestyle; /* "DMY", "MDY" or "YMD": the order of ambiguous
+                           dates (the load's DateStyle); NULL: the server's */
   /* [target] */
   char *table;
   long long max_rejects;      /* -1: no limit */

@@ -472,6 +472,21 @@ printf '2\tx\tNA\n3\ty\t z \n' | cs -d "$dsn" -t src_t --delimiter tab --no-head
   --columns id,name,note --null NA --trim 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql "SELECT string_agg(id || ':' || name || ':' || coalesce(note, 'NULL'), ' ' ORDER BY id) FROM src_t WHERE id > 1")" = "2:x:NULL 3:y:z" ] \
   && ok || bad "--no-header --columns --null --trim: exit $st: $(cat "$err")"
+# --datestyle: the order of ambiguous dates, for the whole load (a day-first
+# date refused under the server's MDY goes in under DMY).
+sql "CREATE TABLE ds_t (id int, d date)"
+printf 'id,d\n1,09/12/2026\n2,31/12/2024\n3,2024-01-02\n' >"$tmp/ds.csv"
+cs -d "$dsn" -t ds_t -r "$tmp/ds.rej" "$tmp/ds.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql "SELECT string_agg(id || '=' || d, ' ' ORDER BY id) FROM ds_t")" = "1=2026-09-12 3=2024-01-02" ] &&
+  grep -q 'ds.csv:3: date/time field value out of range: "31/12/2024"' "$err" \
+  && ok || bad "dates month-first by default: exit $st: $(cat "$err")"
+sql "TRUNCATE ds_t"
+cs -d "$dsn" -t ds_t -r "$tmp/ds.rej" --datestyle dmy "$tmp/ds.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && [ "$(sql "SELECT string_agg(id || '=' || d, ' ' ORDER BY id) FROM ds_t")" = "1=2026-12-09 2=2024-12-31 3=2024-01-02" ] \
+  && ok || bad "--datestyle dmy: exit $st: $(cat "$err")"
+cs -d "$dsn" -t ds_t --datestyle DDMMYY "$tmp/ds.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "datestyle must be DMY (31/12/2024), MDY (12/31/2024) or YMD, not 'DDMMYY'" "$err" \
+  && ok || bad "bad --datestyle: exit $st: $(cat "$err")"
 cs -d "$dsn" -t src_t --delimiter ';;' "$tmp/semi.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q -- "--delimiter: delimiter must be one character" "$err" \
   && ok || bad "bad --delimiter: exit $st: $(cat "$err")"
