@@ -110,7 +110,7 @@ main(int argc, char **argv)
     }
     bytes = 0;
     while ((got = cs_reader_next(r, &rec, &err)) == 1) {
-      if (rec.kind == CS_RECORD_DATA && cs_copy_encode(&out, &rec) != 0) {
+      if (rec.kind == CS_RECORD_DATA && cs_copy_encode(&out, &rec, -1) != 0) {
         fprintf(stderr, "reader-bench: out of memory\n");
         return 1;
       }

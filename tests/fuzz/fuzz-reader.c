@@ -96,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       CHECK(rec.nfields == cs_reader_ncolumns(rd));
       data_n++;
       out.len = 0;
-      CHECK(cs_copy_encode(&out, &rec) == 0);
+      CHECK(cs_copy_encode(&out, &rec, -1) == 0);
       CHECK(out.len > 0 && out.data[out.len - 1] == '\n');
       /* One record is one COPY line: no raw newline inside. */
       CHECK(memchr(out.data, '\n', out.len - 1) == NULL);
