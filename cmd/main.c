@@ -263,7 +263,8 @@ review(const options *opts)
       status = EXIT_FAILED;
       continue;
     }
-    report_review(stdout, opts->files[i], &rv, opts->config, opts->table);
+    report_review(stdout, opts->files[i], &rv, opts->config,
+                  csvstage_settings_table(settings));
   }
   csvstage_settings_free(settings);
   if (fflush(stdout) != 0) {

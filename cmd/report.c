@@ -154,6 +154,26 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
                 res->reject_file[0] ? res->reject_file : "the reject file");
 }
 
+/* s as one shell word: as it is when it holds only safe characters, else
+ * in single quotes ('\'' for a quote). */
+static void
+put_shell_word(FILE *out, const char *s)
+{
+  if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                      "_./,:=@%+-") == strlen(s)) {
+    fputs(s, out);
+    return;
+  }
+  fputc('\'', out);
+  for (; *s; s++) {
+    if (*s == '\'')
+      fputs("'\\''", out);
+    else
+      fputc(*s, out);
+  }
+  fputc('\'', out);
+}
+
 void
 report_review(FILE *out, const char *path, const csvstage_review *rv, const char *config,
               const char *table)
@@ -180,9 +200,20 @@ report_review(FILE *out, const char *path, const csvstage_review *rv, const char
   }
   if (rv->other_messages > 0)
     fprintf(out, "  %8lld  with other messages\n", rv->other_messages);
+  /* A command that runs as printed: the table the config or -t names. */
   fprintf(out, "\nFix the records in %s (its _ columns are ignored on loading), then load "
-               "it again:\n  csvstage%s%s -t %s %s\n", path, config ? " -c " : "",
-          config ? config : "", table ? table : "TABLE", path);
+               "it again:\n  csvstage", path);
+  if (config) {
+    fputs(" -c ", out);
+    put_shell_word(out, config);
+  }
+  fputs(" -t ", out);
+  put_shell_word(out, table ? table : "TABLE");
+  fputc(' ', out);
+  put_shell_word(out, path);
+  fputc('\n', out);
+  if (!table)
+    fprintf(out, "  (TABLE: the table to load; neither -t nor the config names it)\n");
 }
 
 /* 1234567 -> "1.2 MB" */

@@ -76,6 +76,12 @@ free_rule(cs_rule *r)
   free(r->coalesce);
 }
 
+const char *
+csvstage_settings_table(const csvstage_settings *s)
+{
+  return s && s->table && *s->table ? s->table : NULL;
+}
+
 void
 csvstage_settings_free(csvstage_settings *s)
 {

@@ -107,6 +107,9 @@ csvstage_code csvstage_settings_set(csvstage_settings *s, const char *section,
                                     const char *key, const char *value,
                                     csvstage_error *err);
 
+/* [target] table as set (the config's, or the command line's), or NULL. */
+const char *csvstage_settings_table(const csvstage_settings *s);
+
 /* A connection to the server, reused by the loads made through it. */
 typedef struct csvstage_session csvstage_session;
 

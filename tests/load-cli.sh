@@ -205,8 +205,20 @@ cs -d "$dsn" -c "$src/samples/users.conf" -r "$tmp/rev.csv" "$src/samples/users.
 [ $st -eq 0 ] && grep -q "^$tmp/rev.csv: 6 rejected records\$" "$tmp/rev.out" &&
   grep -q '^         1  23502 not_null_violation  column email$' "$tmp/rev.out" &&
   grep -q 'date/time field value out of range: "..."' "$tmp/rev.out" &&
-  grep -q "^  csvstage -c $src/samples/users.conf -t TABLE $tmp/rev.csv\$" "$tmp/rev.out" \
+  grep -q "^  csvstage -c $src/samples/users.conf -t public.users $tmp/rev.csv\$" "$tmp/rev.out" \
   && ok || bad "rejects review: exit $st: $(cat "$tmp/rev.out" "$err")"
+# The reload command runs as printed (a path that needs quoting included):
+# the unfixed records load into the config's table again, with rejects.
+cp "$tmp/rev.csv" "$tmp/it's rev.csv"
+"$bin" rejects -c "$src/samples/users.conf" "$tmp/it's rev.csv" >"$tmp/rev.out" 2>"$err"
+cmd=$(sed -n 's/^  \(csvstage -c .*\)$/\1/p' "$tmp/rev.out")
+eval "\"\$bin\"${cmd#csvstage} -d \"\$dsn\" -r \"\$tmp/rev2.csv\"" 2>"$err"; st=$?
+[ $st -eq 3 ] && grep -q "it's rev.csv -> public.users: 6 records" "$err" \
+  && ok || bad "the reload command as printed: $cmd: exit $st: $(cat "$err")"
+"$bin" rejects "$tmp/rev.csv" >"$tmp/rev.out" 2>"$err"
+grep -q "^  csvstage -t TABLE $tmp/rev.csv\$" "$tmp/rev.out" &&
+  grep -q "(TABLE: the table to load; neither -t nor the config names it)" "$tmp/rev.out" \
+  && ok || bad "rejects review without a table: $(cat "$tmp/rev.out")"
 "$bin" rejects 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'give the reject file to review' "$err" && ok || bad "rejects without a file: exit $st"
 
