@@ -90,25 +90,33 @@ cs_copy_escape(char *p, const char *s, size_t n)
   return p + (n - run);
 }
 
-int
-cs_copy_encode(cs_buf *out, const cs_record *rec, long long tail)
+/* Writes v in decimal at p; returns the end. */
+static char *
+put_number(char *p, unsigned long long v)
 {
-  size_t need = 48;   /* the line number, the tail, tabs, the final newline */
-  char *p, digits[24];
-  unsigned long long v;
-  int i, nd = 0;
+  char digits[24];
+  int nd = 0;
 
-  for (i = 0; i < rec->nfields; i++)
-    need += 2 * rec->len[i] + 3;   /* every byte escaped, at worst */
-  if (cs_buf_reserve(out, need) != 0)
-    return -1;
-  p = out->data + out->len;
-  v = (unsigned long long)rec->line;
   do
     digits[nd++] = (char)('0' + v % 10);
   while ((v /= 10) > 0);
   while (nd > 0)
     *p++ = digits[--nd];
+  return p;
+}
+
+int
+cs_copy_encode(cs_buf *out, const cs_record *rec, long long tail)
+{
+  size_t need = 48;   /* the line number, the tail, tabs, the final newline */
+  char *p;
+  int i;
+
+  for (i = 0; i < rec->nfields; i++)
+    need += 2 * rec->len[i] + 3;   /* every byte escaped, at worst */
+  if (cs_buf_reserve(out, need) != 0)
+    return -1;
+  p = put_number(out->data + out->len, (unsigned long long)rec->line);
   for (i = 0; i < rec->nfields; i++) {
     *p++ = '\t';
     if (!rec->field[i]) {
@@ -120,12 +128,7 @@ cs_copy_encode(cs_buf *out, const cs_record *rec, long long tail)
   }
   if (tail >= 0) {
     *p++ = '\t';
-    v = (unsigned long long)tail;
-    do
-      digits[nd++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    while (nd > 0)
-      *p++ = digits[--nd];
+    p = put_number(p, (unsigned long long)tail);
   }
   *p++ = '\n';
   out->len = (size_t)(p - out->data);
