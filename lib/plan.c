@@ -317,16 +317,22 @@ cs_plan_key_known(const plan *p)
 }
 
 int
+cs_plan_all_known(const plan *p, const cs_constraint *k)
+{
+  for (int j = 0; j < k->ncols; j++)
+    if (!cs_plan_known(p, k->cols[j]))
+      return 0;
+  return 1;
+}
+
+int
 cs_plan_predictable(const plan *p, const cs_constraint *k)
 {
   int fed = 0;
 
-  for (int j = 0; j < k->ncols; j++) {
-    if (!cs_plan_known(p, k->cols[j]))
-      return 0;
+  for (int j = 0; j < k->ncols; j++)
     fed += p->col_fed[k->cols[j]] >= 0;
-  }
-  return fed > 0;
+  return fed > 0 && cs_plan_all_known(p, k);
 }
 
 /* The record's fields that go to the reject file (a reject file's own

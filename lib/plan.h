@@ -99,6 +99,9 @@ int cs_plan_order(plan *p, csvstage_error *err);
 int cs_plan_known(const plan *p, int col);
 int cs_plan_predictable(const plan *p, const cs_constraint *k);
 
+/* Whether it knows every column of k (k may have no fed one). */
+int cs_plan_all_known(const plan *p, const cs_constraint *k);
+
 /* Whether it knows every column of the upsert's key (p->conflict). */
 int cs_plan_key_known(const plan *p);
 

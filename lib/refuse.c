@@ -205,17 +205,6 @@ add_shown(sql *q, int i)
           i, i, i, i, i);
 }
 
-/* Whether CHECK k reads only columns whose values are known without
- * evaluating a volatile DEFAULT: the records are picked by it. */
-static int
-check_known(const plan *p, const cs_constraint *k)
-{
-  for (int j = 0; j < k->ncols; j++)
-    if (!cs_plan_known(p, k->cols[j]))
-      return 0;
-  return 1;
-}
-
 /* " WHEN <the record's first failure> THEN ": NOT NULL column by column,
  * then CHECK constraints by name (t->checks' order), as ExecConstraints. */
 typedef enum { SAY_STATE, SAY_COLUMN, SAY_CONSTRAINT, SAY_MESSAGE } say;
@@ -262,11 +251,11 @@ add_first_failure(sql *q, const cs_table *t, say what)
 /*
  * The records whose row fails NOT NULL or a CHECK constraint, every value
  * valid: picked by a NULL given to a NOT NULL column or a CHECK false on
- * the values known without a volatile DEFAULT (f); their rows built as
- * the INSERT builds them, DEFAULTs and a sequence's next value included
- * (v: each of them is refused, so each draws a value, as its INSERT
- * would); then each value's text by its type's output function and each
- * CHECK (o), and the first failure.
+ * the values known without a volatile DEFAULT (f, cs_plan_all_known);
+ * their rows built as the INSERT builds them, DEFAULTs and a sequence's
+ * next value included (v: each of them is refused, so each draws a value,
+ * as its INSERT would); then each value's text by its type's output
+ * function and each CHECK (o), and the first failure.
  */
 static int
 refuse_rows(plan *p, sql *q, const cs_refusal_tables *rt, long long *n)
@@ -279,7 +268,7 @@ refuse_rows(plan *p, sql *q, const cs_refusal_tables *rt, long long *n)
     if (t->cols[p->fed[i].col].notnull && !p->fed[i].use_default)
       pick = 1;
   for (int k = 0; k < t->nchecks; k++)
-    if (check_known(p, &t->checks[k]))
+    if (cs_plan_all_known(p, &t->checks[k]))
       pick = 1;
   if (!pick)
     return 0;
@@ -310,7 +299,7 @@ refuse_rows(plan *p, sql *q, const cs_refusal_tables *rt, long long *n)
   for (int i = 0; i < t->ncols; i++) {
     int used = 0;
     for (int k = 0; k < t->nchecks && !used; k++)
-      if (check_known(p, &t->checks[k]))
+      if (cs_plan_all_known(p, &t->checks[k]))
         for (int j = 0; j < t->checks[k].ncols; j++)
           used |= t->checks[k].cols[j] == i;
     if (!used)
@@ -323,7 +312,7 @@ refuse_rows(plan *p, sql *q, const cs_refusal_tables *rt, long long *n)
   sql_add(q, " FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE r._line = s._line) "
              "OFFSET 0) x WHERE \"csvstage:valid\" AND (\"csvstage:null\"", rt->stage, rt->reject);
   for (int k = 0; k < t->nchecks; k++)
-    if (check_known(p, &t->checks[k]))
+    if (cs_plan_all_known(p, &t->checks[k]))
       sql_add(q, " OR (%s) IS FALSE", t->checks[k].expr);
   sql_add(q, ")), v AS MATERIALIZED (SELECT s._line AS \"csvstage:line\"");
   for (int i = 0; i < t->ncols; i++) {
