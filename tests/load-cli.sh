@@ -242,14 +242,43 @@ cs -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st
 "$bin" init -d "$dsn" "$tmp/init.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'give the table (-t) and one CSV file' "$err" && ok || bad "init without -t: exit $st"
 
+wait_for() {
+  i=0
+  while [ "$(sql "$1")" != 1 ]; do
+    [ $i -lt 300 ] || { bad "waited 30 s in vain for: $1"; return 1; }
+    sleep 0.1; i=$((i + 1))
+  done
+}
+# A load held mid-COPY: a statement trigger that waits while the table is
+# flagged, so that what happens "during a load" does not depend on how fast
+# the machine loads. hold TABLE flags it and adds the trigger; held waits
+# until a csvstage backend is in it; release lets it go on.
+sql "CREATE TABLE hold_flag (t text);
+     CREATE FUNCTION hold_while_flagged() RETURNS trigger LANGUAGE plpgsql AS \$\$
+     BEGIN
+       WHILE EXISTS (SELECT 1 FROM hold_flag WHERE t = TG_TABLE_NAME) LOOP
+         PERFORM pg_sleep(0.05);
+       END LOOP;
+       RETURN NULL;
+     END \$\$"
+hold() {
+  sql "INSERT INTO hold_flag VALUES ('$1');
+       CREATE OR REPLACE TRIGGER held BEFORE INSERT ON $1 FOR EACH STATEMENT EXECUTE FUNCTION hold_while_flagged()"
+}
+held() {
+  wait_for "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'csvstage' AND wait_event = 'PgSleep'"
+}
+release() { sql "DELETE FROM hold_flag WHERE t = '$1'"; }
+
 # SIGINT and SIGTERM during a load: canceled on the server, rolled back,
 # no reject file left behind, no backend left, exit 128 + the signal.
 sql "CREATE TABLE sig_t (id int PRIMARY KEY, v text NOT NULL)"
 seq 1 1000000 | awk 'BEGIN { print "id,v" } { print $1 ",value " $1 }' >"$tmp/big.csv"
+hold sig_t
 for sig in INT TERM; do
   "$bin" -d "$dsn" -t sig_t -r "$tmp/sig.csv" "$tmp/big.csv" 2>"$err" &
   pid=$!
-  sleep 1
+  held
   kill -$sig $pid
   wait $pid; st=$?
   want=$([ $sig = INT ] && echo 130 || echo 143)
@@ -264,9 +293,10 @@ done
 # first's backend; the first loads everything.
 "$bin" -d "$dsn" -t sig_t -r "$tmp/sig.csv" "$tmp/big.csv" 2>"$tmp/first.err" &
 first=$!
-sleep 1
+held
 printf 'id,v\n2000001,late\n' >"$tmp/late.csv"
 "$bin" -d "$dsn" -t sig_t -r "$tmp/late.rej" "$tmp/late.csv" 2>"$err"; st=$?
+release sig_t
 wait $first; st1=$?
 [ $st -eq 75 ] && grep -q 'another csvstage run (backend pid [0-9]*) is loading public.sig_t' "$err" &&
   [ $st1 -eq 0 ] && [ "$(sql 'SELECT count(*) FROM sig_t')" = 1000000 ] \
@@ -282,10 +312,11 @@ if [ -z "${CSVSTAGE_TEST_DIR:-}" ]; then
   echo "load-cli: the server stop faults did not run: CSVSTAGE_TEST_DSN names a server the tests do not own"
   faults=terminate
 fi
+hold fault_t
 for fault in $faults; do
   "$bin" -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err" &
   pid=$!
-  sleep 1
+  held
   case $fault in
     terminate) sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'csvstage'" >/dev/null ;;
     *) "$src/tests/pg-harness" stop "$CSVSTAGE_TEST_DIR" $fault ;;
@@ -296,17 +327,11 @@ for fault in $faults; do
     [ "$(sql 'SELECT count(*) FROM fault_t')" = 0 ] && [ -z "$(ls "$tmp" | grep '^fault.csv')" ] \
     && ok || bad "$fault mid-load: exit $st: $(cat "$err"; ls "$tmp")"
 done
+release fault_t
 cs -d "$dsn" -t fault_t -r "$tmp/fault.csv" "$tmp/big.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM fault_t')" = 1000000 ] && ok || bad "after the faults: exit $st: $(cat "$err")"
 # Until SQL returns 1: for a background load to reach a point. Not within
 # 30 s is a failure: the test after it would not test what it says.
-wait_for() {
-  i=0
-  while [ "$(sql "$1")" != 1 ]; do
-    [ $i -lt 300 ] || { bad "waited 30 s in vain for: $1"; return 1; }
-    sleep 0.1; i=$((i + 1))
-  done
-}
 at_commit="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'csvstage' AND query = 'COMMIT'"
 if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
   # The backend killed during the careful path's INSERT (a rule keeps the
@@ -398,12 +423,14 @@ fi
 # again from the start, once, all of it.
 if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
   sql "CREATE TABLE retry_t (id int PRIMARY KEY, v text NOT NULL)"
+  hold retry_t
   "$bin" -d "$dsn" -t retry_t -r "$tmp/retry.csv" --retry 5 "$tmp/big.csv" 2>"$err" &
   pid=$!
-  sleep 1
+  held
   "$src/tests/pg-harness" stop "$CSVSTAGE_TEST_DIR" fast
   sleep 2
   "$src/tests/pg-harness" start "$CSVSTAGE_TEST_DIR"
+  release retry_t
   wait $pid; st=$?
   [ $st -eq 0 ] && grep -q 'retrying .*big.csv in 1 s (retry 1 of 5)' "$err" &&
     [ "$(sql 'SELECT count(*) FROM retry_t')" = 1000000 ] \
