@@ -220,6 +220,8 @@ typedef struct csvstage_result {
   long long one_by_one;       /* of them: records tried one by one, each
                                  INSERT in a subtransaction (the others
                                  went in, or were refused, set-based) */
+  long long copy_refusals;    /* COPYs into the table the server refused
+                                 (each sends part of its chunk again) */
   int outcome_unknown;        /* the connection was lost during COMMIT and
                                  no server could say whether the file is in
                                  (a loss before COMMIT: nothing is in) */

@@ -45,6 +45,12 @@
 #define CHUNK_BYTES (8u << 20)
 #define CHUNK_RECORDS_MAX 65536
 #define CHUNK_RECORDS_MIN 256
+/* A chunk's resends, in its own sizes, before the rest of it goes aside
+ * (sparse refusals, a few per thousand records, stay within it); and the
+ * smallest chunks in a row that outrun it before the staging path takes
+ * the rest of the file. */
+#define RESEND_BUDGET 64
+#define DENSE_CHUNKS 4
 /* Pieces of 32 KiB keep the socket to the server full: with 256 KiB ones
  * (more than a unix socket buffers) the server waited for the client a
  * quarter of the time (pg_stat_activity: Client/ClientRead), though the
@@ -87,6 +93,8 @@ struct cs_direct {
   cs_buf rows, stage;
   size_t *row_end, *stage_end;
   int n, cap, max_records;
+  int dense;             /* chunks in a row, at the smallest size, whose
+                            refusals outran the resend budget */
   int copying;           /* a COPY of this chunk is under way */
   size_t sent;           /* bytes of rows sent in that COPY */
   FILE *aside;           /* records set aside, as staging COPY text */
@@ -560,6 +568,14 @@ copy_range(cs_direct *d, int a, int b, int *bad, csvstage_error *err)
  * keys a batch at a time, so a key conflict earlier in the batch surfaces
  * after a CHECK failure later in it. Ranges wait on a stack (no recursion:
  * a chunk can hold many refusals).
+ *
+ * Each refusal costs a resend of the rest of the chunk (which the server
+ * reads and drops after the refused record), so a chunk dense with
+ * refusals the client could not foresee (a file loaded again: every key
+ * already in the table) would be sent once per record. The resends are
+ * held to RESEND_BUDGET times the chunk's size: past that, what is left
+ * goes aside whole and the next chunks are smaller; when even the smallest
+ * keep outrunning it, the staging path takes every record from then on.
  */
 typedef struct range {
   int a, b, bad;         /* bad: the refused record, -1 none named, -2 untried */
@@ -584,10 +600,21 @@ resolve(cs_direct *d, int a, int b, int bad, csvstage_error *err)
     st[n++] = (range){(A), (B), (BAD)};                                  \
   } while (0)
 
+  size_t budget = RESEND_BUDGET * (d->row_end[b - 1] - (a ? d->row_end[a - 1] : 0));
+  int over = 0;
+
   PUSH(a, b, bad);
   while (n > 0) {
     range r = st[--n];
     if (r.bad == -2 && d->enabled) {
+      size_t bytes = d->row_end[r.b - 1] - (r.a ? d->row_end[r.a - 1] : 0);
+      if (bytes > budget) {
+        over = 1;
+        if (set_aside_range(d, r.a, r.b, err))
+          goto out;
+        continue;
+      }
+      budget -= bytes;
       int got = copy_range(d, r.a, r.b, &r.bad, err);
       if (got < 0)
         goto out;
@@ -612,6 +639,13 @@ resolve(cs_direct *d, int a, int b, int bad, csvstage_error *err)
       PUSH(r.a, r.bad, -2);
   }
 #undef PUSH
+  if (!over) {
+    d->dense = 0;
+  } else if (d->max_records > CHUNK_RECORDS_MIN) {
+    d->max_records /= 4;
+  } else if (++d->dense >= DENSE_CHUNKS) {
+    d->enabled = 0;
+  }
   rc = 0;
 out:
   free(st);

@@ -524,6 +524,7 @@ finish(load *l)
   res->inserted = res->loaded - res->updated;
   res->ignored = l->p.ignored;
   res->one_by_one = l->p.tried;
+  res->copy_refusals = l->p.refusals;
   res->stopped_at = l->early.stopped;
   res->dropped = res->records - res->rejected - res->loaded - res->ignored;
   res->bytes = cs_input_position(l->in);

@@ -280,6 +280,51 @@ START_TEST(unique_in_file_order)
 }
 END_TEST
 
+/* A file loaded again: every key is in the table, which the client cannot
+ * foresee. Every record is rejected at its line, and the COPYs the server
+ * refuses stay few (one per record, each resending the rest of its chunk,
+ * made such a load run for minutes). */
+START_TEST(a_file_loaded_again_is_refused_in_few_copies)
+{
+  enum { N = 20000 };
+  char *csv = malloc(N * 16 + 16), *at = csv;
+
+  ck_assert_ptr_nonnull(csv);
+  at += sprintf(at, "id,v\n");
+  for (int i = 1; i <= N; i++)
+    at += sprintf(at, "%d,v%d\n", i, i);
+  test_exec(conn, "CREATE TABLE lt.again (id int PRIMARY KEY, v text NOT NULL)");
+  ck_assert_int_eq(load("lt.again", csv, NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.loaded, N);
+  ck_assert_int_eq(load("lt.again", csv, NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.loaded, 0);
+  ck_assert_int_eq(res.rejected, N);
+  ck_assert_int_lt(res.copy_refusals, 100);
+  {
+    /* each record rejected at its own line, in file order, as 23505 */
+    csvstage_error e;
+    cs_reader_opts o;
+    cs_record rec;
+    cs_input *in = cs_input_open(rej_path, &e);
+    cs_reader *rd;
+    long long want = 2;
+    ck_assert_ptr_nonnull(in);
+    cs_reader_opts_init(&o);
+    rd = cs_reader_open(in, &o, &e);
+    ck_assert_ptr_nonnull(rd);
+    while (cs_reader_next(rd, &rec, &e) == 1) {
+      ck_assert_int_eq(strtoll(rec.field[0], NULL, 10), want++);
+      ck_assert_int_eq(rec.len[1], 5);
+      ck_assert_int_eq(memcmp(rec.field[1], "23505", 5), 0);
+    }
+    ck_assert_int_eq(want, N + 2);
+    cs_reader_free(rd);
+    cs_input_close(in);
+  }
+  free(csv);
+}
+END_TEST
+
 /* What the server says to one INSERT: "message / detail" (rolled back). */
 static char *
 server_says(const char *insert)
@@ -1556,6 +1601,7 @@ make_load_suite(void)
   tcase_add_test(tc, sample_users);
   tcase_add_test(tc, type_errors);
   tcase_add_test(tc, unique_in_file_order);
+  tcase_add_test(tc, a_file_loaded_again_is_refused_in_few_copies);
   tcase_add_test(tc, foreign_key_and_check);
   tcase_add_test(tc, refused_set_based_in_the_servers_words);
   tcase_add_test(tc, no_partition);
