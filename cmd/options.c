@@ -12,9 +12,10 @@ const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
   "       csvstage rejects [-c CONFIG] [-t TABLE] REJECT_FILE...\n"
   "       csvstage init -t TABLE [-d CONNINFO] [-c CONFIG] CSV_FILE > CONFIG\n"
-  "Load CSV files (plain or gzip'd) into a PostgreSQL table; records that\n"
-  "cannot go in are written, with their line and the server's error, to a\n"
-  "reject file. With no FILE, or when FILE is -, read standard input.\n"
+  "Load CSV files (plain, or gzip, zstd, xz, bzip2 or zip compressed) into a\n"
+  "PostgreSQL table; records that cannot go in are written, with their line\n"
+  "and the server's error, to a reject file. With no FILE, or when FILE is -,\n"
+  "read standard input.\n"
   "\n"
   "  -c, --config FILE        import configuration (INI)\n"
   "  -d, --dbname CONNINFO    libpq connection string or URI (default: the PG*\n"
@@ -30,6 +31,7 @@ const char options_usage[] =
   "      --columns A,B,...    the CSV's column names (for a file without a header)\n"
   "      --ignore A,B,...     CSV columns that feed nothing\n"
   "      --datestyle DMY|MDY|YMD  the order of dates such as 09/12/2026\n"
+  "      --member NAME        the file to read in a zip archive of several\n"
   "                           (these override the config file's [source])\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
   "      --mode MODE          append (the default); truncate or replace: empty\n"
@@ -76,6 +78,7 @@ static const struct {
   {"header", "header", "true"},     {"no-header", "header", "false"},
   {"trim", "trim", "true"},         {"columns", "columns", NULL},
   {"ignore", "ignore", NULL},       {"datestyle", "datestyle", NULL},
+  {"member", "member", NULL},
 };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
@@ -128,6 +131,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"columns", required_argument, NULL, OPT_SOURCE + 7},
     {"ignore", required_argument, NULL, OPT_SOURCE + 8},
     {"datestyle", required_argument, NULL, OPT_SOURCE + 9},
+    {"member", required_argument, NULL, OPT_SOURCE + 10},
     {NULL, 0, NULL, 0},
   };
   int c;

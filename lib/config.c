@@ -22,7 +22,7 @@ enum {
   SEEN_IGNORE = 1 << 6, SEEN_TRIM = 1 << 7, SEEN_TABLE = 1 << 8,
   SEEN_MAX_REJECTS = 1 << 9, SEEN_FILE = 1 << 10, SEEN_WAIT = 1 << 11, SEEN_LEDGER = 1 << 12,
   SEEN_MODE = 1 << 13, SEEN_BEFORE = 1 << 14, SEEN_AFTER = 1 << 15, SEEN_KEY = 1 << 16,
-  SEEN_UPDATE = 1 << 17, SEEN_DATESTYLE = 1 << 18,
+  SEEN_UPDATE = 1 << 17, SEEN_DATESTYLE = 1 << 18, SEEN_MEMBER = 1 << 19,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
   SEEN_COALESCE = 1 << 3,
 };
@@ -89,6 +89,7 @@ csvstage_settings_free(csvstage_settings *s)
     return;
   free(s->encoding);
   free(s->null_marker);
+  free(s->member);
   free_list(s->columns, s->ncolumns);
   free_list(s->ignore, s->nignore);
   free(s->table);
@@ -399,6 +400,12 @@ source_key(parse_ctx *c, const char *key, const char *v)
         s->datestyle = orders[i];
     if (!s->datestyle)
       return fail(c, "datestyle must be DMY (31/12/2024), MDY (12/31/2024) or YMD, not '%s'", v);
+  } else if (strcmp(key, "member") == 0) {
+    if (once(c, &s->seen, SEEN_MEMBER, key))
+      return -1;
+    if (!*v)
+      return fail(c, "member must name a file in the zip archive");
+    return set_string(c, &s->member, v);
   } else if (strcmp(key, "ignore") == 0) {
     if (once(c, &s->seen, SEEN_IGNORE, key))
       return -1;
@@ -406,7 +413,7 @@ source_key(parse_ctx *c, const char *key, const char *v)
                     &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
-                   "encoding, null, columns, ignore, trim, datestyle)", key);
+                   "encoding, null, columns, ignore, trim, datestyle, member)", key);
   }
   if (s->delimiter == s->quote)
     return fail(c, "delimiter and quote must differ");

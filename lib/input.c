@@ -1,8 +1,12 @@
-/* input.c: file or stdin, gzip or plain, through zlib's inflate.
+/* input.c: file or stdin, plain or compressed.
  *
- * inflate is used directly rather than gzread so that a truncated or corrupt
- * stream is an error naming the compressed offset, never a short read that
- * would look like the end of the file. */
+ * gzip goes through zlib's inflate, used directly rather than gzread so that
+ * a truncated or corrupt stream is an error naming the compressed offset,
+ * never a short read that would look like the end of the file. zstd, xz,
+ * bzip2 and zip go through libarchive, which calls each format's own
+ * library (libzstd, liblzma, libbz2, zlib) and reads zip both from a file,
+ * by its central directory, and from a pipe, by its local headers; it
+ * reports a cut stream as an error too. */
 #include <config.h>
 
 #include <errno.h>
@@ -14,12 +18,15 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include <openssl/evp.h>
 
 #include "error.h"
 #include "input.h"
 
-enum { RAW_SIZE = 256 * 1024 };
+enum { RAW_SIZE = 256 * 1024, MAGIC_MAX = 10 };
 
 /*
  * Gzip input is inflated by a thread of its own, a few buffers ahead of
@@ -50,6 +57,7 @@ struct cs_input {
   int fd;
   int own_fd;
   char *name;
+  cs_compression format;
   int gzip;
   int raw_eof;            /* read() returned 0 */
   int member_done;        /* inflate ended a member; another may follow */
@@ -61,8 +69,14 @@ struct cs_input {
   size_t raw_pos;
   z_stream zs;
   int zs_ready;
-  unsigned char peek[2];  /* plain input: the bytes read to detect gzip */
+  unsigned char peek[MAGIC_MAX]; /* the bytes read to tell the format, not
+                                    yet handed on */
   size_t peek_len;
+  struct archive *ar;     /* zstd, xz, bzip2, zip: libarchive's reader */
+  int ar_seeked;          /* libarchive moved in the file (zip's central
+                             directory): the in-stream hash is void */
+  char *member;           /* zip: the member read */
+  int member_named;       /* ... as the caller named it */
   inflater *inf;          /* gzip: the inflating thread, or NULL */
   csvstage_error gz_err;  /* a broken gzip stream, told after the data before it */
   int gz_failed;
@@ -107,14 +121,55 @@ read_fd(int fd, void *buf, size_t n)
 cs_input *
 cs_input_open(const char *path, csvstage_error *err)
 {
-  return cs_input_open_hashed(path, 0, err);
+  return cs_input_open_member(path, 0, NULL, err);
 }
 
 cs_input *
 cs_input_open_hashed(const char *path, int sha256, csvstage_error *err)
 {
+  return cs_input_open_member(path, sha256, NULL, err);
+}
+
+/* The format the first bytes of a file announce. bzip2's three letters
+ * could begin a CSV, so its block (or end-of-stream) magic must follow. */
+static cs_compression
+sniff(const unsigned char *m, size_t n)
+{
+  static const unsigned char zstd[] = {0x28, 0xb5, 0x2f, 0xfd};
+  static const unsigned char xz[] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
+  static const unsigned char bz_block[] = {0x31, 0x41, 0x59, 0x26, 0x53, 0x59};
+  static const unsigned char bz_end[] = {0x17, 0x72, 0x45, 0x38, 0x50, 0x90};
+
+  if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+    return CS_GZIP;
+  if (n >= 4 && memcmp(m, zstd, 4) == 0)
+    return CS_ZSTD;
+  if (n >= 6 && memcmp(m, xz, 6) == 0)
+    return CS_XZ;
+  if (n >= 10 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h' && m[3] >= '1' && m[3] <= '9' &&
+      (memcmp(m + 4, bz_block, 6) == 0 || memcmp(m + 4, bz_end, 6) == 0))
+    return CS_BZIP2;
+  if (n >= 4 && m[0] == 'P' && m[1] == 'K' &&
+      ((m[2] == 3 && m[3] == 4) || (m[2] == 5 && m[3] == 6)))
+    return CS_ZIP;
+  return CS_PLAIN;
+}
+
+const char *
+cs_compression_name(cs_compression c)
+{
+  static const char *const names[] = {"plain", "gzip", "zstd", "xz", "bzip2", "zip"};
+  return names[c];
+}
+
+static int open_archive(cs_input *in, const char *member, int sha256, const char *path,
+                        csvstage_error *err);
+
+cs_input *
+cs_input_open_member(const char *path, int sha256, const char *member, csvstage_error *err)
+{
   cs_input *in = calloc(1, sizeof(*in));
-  unsigned char magic[2];
+  unsigned char magic[MAGIC_MAX];
   size_t got = 0;
 
   if (!in)
@@ -135,10 +190,9 @@ cs_input_open_hashed(const char *path, int sha256, csvstage_error *err)
   if (!in->name)
     goto nomem;
 
-  /* Two bytes tell gzip (1f 8b) from anything else; a pipe may give them
-   * one at a time. */
-  while (got < 2) {
-    long r = read_fd(in->fd, magic + got, 2 - got);
+  /* The first bytes tell the format; a pipe may give them one at a time. */
+  while (got < MAGIC_MAX) {
+    long r = read_fd(in->fd, magic + got, MAGIC_MAX - got);
     if (r < 0) {
       read_fail(in, err);
       goto fail;
@@ -156,13 +210,19 @@ cs_input_open_hashed(const char *path, int sha256, csvstage_error *err)
     in->sha = NULL;
   }
   hash(in, magic, got);
-  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+  in->format = sniff(magic, got);
+  if (member && in->format != CS_ZIP) {
+    cs_fail(err, CSVSTAGE_E_CONFIG, "%s: member '%s' named, but the file is not a zip archive (%s)",
+            in->name, member, cs_compression_name(in->format));
+    goto fail;
+  }
+  if (in->format == CS_GZIP) {
     in->gzip = 1;
     in->raw = malloc(RAW_SIZE);
     if (!in->raw)
       goto nomem;
-    memcpy(in->raw, magic, 2);
-    in->raw_len = 2;
+    memcpy(in->raw, magic, got);
+    in->raw_len = got;
     /* 15 + 16: a gzip wrapper only, so that a stray zlib stream is an error */
     if (inflateInit2(&in->zs, 15 + 16) != Z_OK)
       goto nomem;
@@ -171,6 +231,11 @@ cs_input_open_hashed(const char *path, int sha256, csvstage_error *err)
   } else {
     memcpy(in->peek, magic, got);
     in->peek_len = got;
+    if (in->format != CS_PLAIN) {
+      if (open_archive(in, member, sha256, path, err))
+        goto fail;
+      start_inflater(in);
+    }
   }
   return in;
 
@@ -179,6 +244,317 @@ nomem:
 fail:
   cs_input_close(in);
   return NULL;
+}
+
+/* libarchive's read callback: the bytes read to tell the format, then the
+ * file, counted (the compressed position) and hashed as read. */
+static la_ssize_t
+ar_read(struct archive *a, void *arg, const void **out)
+{
+  cs_input *in = arg;
+  long r;
+
+  if (in->peek_len > 0) {
+    r = (long)in->peek_len;
+    in->peek_len = 0;
+    in->consumed += r;
+    *out = in->peek;
+    return r;
+  }
+  if (!in->raw && !(in->raw = malloc(RAW_SIZE))) {
+    archive_set_error(a, ENOMEM, "out of memory");
+    return -1;
+  }
+  r = read_fd(in->fd, in->raw, RAW_SIZE);
+  if (r < 0) {
+    archive_set_error(a, errno, "read error: %s", strerror(errno));
+    return -1;
+  }
+  if (r == 0)
+    in->raw_eof = 1;
+  if (!in->ar_seeked)
+    hash(in, in->raw, (size_t)r);
+  in->total_read += r;
+  in->consumed += r;
+  *out = in->raw;
+  return r;
+}
+
+/* A zip in a regular file is read by its central directory, at its end. */
+static la_int64_t
+ar_seek(struct archive *a, void *arg, la_int64_t offset, int whence)
+{
+  cs_input *in = arg;
+  off_t to;
+
+  (void)a;
+  if (whence == SEEK_CUR) {
+    offset += in->consumed;   /* the peeked bytes are behind the fd's offset */
+    whence = SEEK_SET;
+  }
+  to = lseek(in->fd, (off_t)offset, whence);
+  if (to < 0)
+    return ARCHIVE_FATAL;
+  in->peek_len = 0;
+  in->consumed = (long long)to;
+  in->raw_eof = 0;
+  in->ar_seeked = 1;
+  return (la_int64_t)to;
+}
+
+/* A stream libarchive could not decode: at the end of the file, most
+ * likely cut short; before it, corrupt. err->offset is the compressed byte
+ * reached. */
+static void
+broken(cs_input *in, csvstage_error *err, const char *why)
+{
+  const char *kind = cs_compression_name(in->format);
+
+  if (!why)   /* libarchive's zip reader finds no central directory */
+    why = in->format == CS_ZIP ? "no central directory" : "invalid data";
+  if (in->raw_eof)
+    cs_fail(err, CSVSTAGE_E_FORMAT, "%s: truncated or corrupt %s data: the file ends at byte "
+            "%lld (%s)", in->name, kind, in->consumed, why);
+  else
+    cs_fail(err, CSVSTAGE_E_FORMAT, "%s: corrupt %s data near byte %lld: %s", in->name, kind,
+            in->consumed, why);
+  err->offset = in->consumed;
+}
+
+static struct archive *
+new_archive(cs_input *in, int seekable, csvstage_error *err)
+{
+  struct archive *a = archive_read_new();
+
+  if (!a)
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory opening %s", in->name), NULL;
+  if (in->format == CS_ZSTD)
+    archive_read_support_filter_zstd(a);
+  else if (in->format == CS_XZ)
+    archive_read_support_filter_xz(a);
+  else if (in->format == CS_BZIP2)
+    archive_read_support_filter_bzip2(a);
+  if (in->format == CS_ZIP)
+    archive_read_support_format_zip(a);
+  else
+    archive_read_support_format_raw(a);
+  archive_read_set_read_callback(a, ar_read);
+  if (seekable)
+    archive_read_set_seek_callback(a, ar_seek);
+  archive_read_set_callback_data(a, in);
+  if (archive_read_open1(a) != ARCHIVE_OK) {
+    broken(in, err, archive_error_string(a));
+    archive_read_free(a);
+    return NULL;
+  }
+  return a;
+}
+
+/* Moves a to the next regular file in the archive: 1 with *name set, 0 at
+ * the end, -1 with err filled. */
+static int
+next_file(cs_input *in, struct archive *a, const char **name, csvstage_error *err)
+{
+  struct archive_entry *e;
+  int r;
+
+  while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    if (archive_entry_filetype(e) == AE_IFREG) {
+      *name = archive_entry_pathname(e);
+      if (!*name)
+        *name = "";
+      return 1;
+    }
+  }
+  if (r == ARCHIVE_EOF)
+    return 0;
+  broken(in, err, archive_error_string(a));
+  return -1;
+}
+
+/* Appends name to a list for messages, up to a few. */
+static void
+list_name(char *list, size_t size, int *n, const char *name)
+{
+  size_t len = strlen(list);
+
+  if (++*n <= 5)
+    snprintf(list + len, size - len, "%s'%s'", *n > 1 ? ", " : "", name);
+  else if (*n == 6)
+    snprintf(list + len, size - len, ", ...");
+}
+
+/*
+ * Opens libarchive on the file, at the member to read. A zip in a regular
+ * file is listed first (its central directory: no data read) so that one
+ * with several files and none named is refused before anything is loaded;
+ * from a pipe, the member is the first file (or the one named), and a
+ * second one found after it is an error then (cs_input_read's).
+ */
+static int
+open_archive(cs_input *in, const char *member, int sha256, const char *path,
+             csvstage_error *err)
+{
+  struct stat st;
+  int seekable = in->format == CS_ZIP && fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode);
+  char list[512] = "";
+  int n = 0, found = 0, r;
+  const char *name;
+
+  in->member_named = member != NULL;
+  if (seekable) {
+    struct archive *a = new_archive(in, 1, err);
+    if (!a)
+      return -1;
+    while ((r = next_file(in, a, &name, err)) == 1) {
+      list_name(list, sizeof(list), &n, name);
+      if (member ? strcmp(name, member) == 0 : n == 1) {
+        found = 1;
+        free(in->member);
+        in->member = strdup(name);
+      }
+    }
+    archive_read_free(a);
+    if (r < 0)
+      return -1;
+    if (n == 0)
+      return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: the zip archive holds no file", in->name), -1;
+    if (member && !found)
+      return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: the zip archive holds no file '%s' (it holds %s)",
+                     in->name, member, list), -1;
+    if (!member && n > 1)
+      return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: the zip archive holds %d files (%s): name the "
+                     "one to load with --member NAME or [source] member", in->name, n, list), -1;
+    if (!in->member)
+      return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory opening %s", in->name), -1;
+    member = in->member;
+    in->member_named = 1;   /* the listing made the choice */
+    /* Read from the start again; the file is hashed on its own, since
+     * libarchive reads it out of order. */
+    if (lseek(in->fd, 0, SEEK_SET) != 0)
+      return read_fail(in, err), -1;
+    in->consumed = 0;
+    in->raw_eof = 0;
+    if (sha256) {
+      EVP_MD_CTX_free(in->sha);
+      in->sha = NULL;
+      in->sha_done = 1;
+      if (cs_file_sha256(path, in->sha_hex, err) < 0)
+        return -1;
+    }
+  }
+  if (!(in->ar = new_archive(in, seekable, err)))
+    return -1;
+  if (in->format != CS_ZIP) {
+    struct archive_entry *e;
+    r = archive_read_next_header(in->ar, &e);
+    if (r == ARCHIVE_EOF)
+      in->done = 1;     /* no data at all */
+    else if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+      return broken(in, err, archive_error_string(in->ar)), -1;
+    return 0;
+  }
+  n = 0;
+  list[0] = '\0';
+  while ((r = next_file(in, in->ar, &name, err)) == 1) {
+    list_name(list, sizeof(list), &n, name);
+    if (!member || strcmp(name, member) == 0)
+      break;
+  }
+  if (r < 0)
+    return -1;
+  if (r == 0)
+    return (member ? cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: the zip archive holds no file '%s'%s%s%s",
+                             in->name, member, n ? " (it holds " : "", list, n ? ")" : "")
+                   : cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s: the zip archive holds no file",
+                             in->name)), -1;
+  if (!in->member && !(in->member = strdup(name)))
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory opening %s", in->name), -1;
+  return 0;
+}
+
+/* Records a broken stream as gzip_fail does: what came before is handed
+ * on first, the error with the next call. */
+static long
+archive_fail(cs_input *in, long n, csvstage_error *err, const char *why)
+{
+  broken(in, &in->gz_err, why);
+  in->gz_failed = 1;
+  if (n > 0)
+    return n;
+  if (err && !cs_failed(err))
+    *err = in->gz_err;
+  return -1;
+}
+
+/* Reads what is left of the file, for the hash of the whole of it. */
+static int
+drain(cs_input *in, csvstage_error *err)
+{
+  char tail[64 * 1024];
+  long r;
+
+  if (in->ar_seeked || !in->sha)
+    return 0;
+  while (!in->raw_eof) {
+    r = read_fd(in->fd, tail, sizeof(tail));
+    if (r < 0)
+      return read_fail(in, err), -1;
+    if (r == 0)
+      in->raw_eof = 1;
+    hash(in, tail, (size_t)r);
+    in->total_read += r;
+  }
+  return 0;
+}
+
+static long
+read_archive(cs_input *in, char *buf, size_t cap, csvstage_error *err)
+{
+  long n = 0;
+
+  if (in->gz_failed) {
+    if (err && !cs_failed(err))
+      *err = in->gz_err;
+    return -1;
+  }
+  while ((size_t)n < cap && !in->done) {
+    la_ssize_t r = archive_read_data(in->ar, buf + n, cap - (size_t)n);
+    if (r > 0) {
+      n += (long)r;
+      continue;
+    }
+    if (r < 0)
+      return archive_fail(in, n, err, archive_error_string(in->ar));
+    in->done = 1;
+    if (in->format == CS_ZIP && !in->member_named) {
+      /* From a pipe the archive is met in order: a second file after the
+       * one read means the choice was not the caller's to make. */
+      const char *name;
+      csvstage_error e;
+      int more;
+      csvstage_error_clear(&e);
+      more = next_file(in, in->ar, &name, &e);
+      if (more != 0) {
+        if (more < 0)
+          in->gz_err = e;
+        else
+          cs_fail(&in->gz_err, CSVSTAGE_E_PREFLIGHT, "%s: the zip archive holds more than one "
+                  "file ('%s', then '%s'): name the one to load with --member NAME or [source] "
+                  "member", in->name, in->member, name);
+        in->gz_err.offset = in->consumed;
+        in->gz_failed = 1;
+        if (n > 0)
+          return n;
+        if (err && !cs_failed(err))
+          *err = in->gz_err;
+        return -1;
+      }
+    }
+    if (drain(in, err))
+      return -1;
+  }
+  return n;
 }
 
 static long
@@ -334,7 +710,8 @@ inflate_main(void *arg)
     slot = (f->head + f->count) % NBUF;
     pthread_mutex_unlock(&f->mu);
 
-    n = read_gzip(in, f->buf[slot], BUF_SIZE, &e);
+    n = in->gzip ? read_gzip(in, f->buf[slot], BUF_SIZE, &e)
+                 : read_archive(in, f->buf[slot], BUF_SIZE, &e);
 
     pthread_mutex_lock(&f->mu);
     f->consumed = in->consumed;
@@ -445,7 +822,9 @@ cs_input_read(cs_input *in, char *buf, size_t cap, csvstage_error *err)
     return 0;
   if (in->inf)
     return read_inflated(in, buf, cap, err);
-  return in->gzip ? read_gzip(in, buf, cap, err) : read_plain(in, buf, cap, err);
+  if (in->gzip)
+    return read_gzip(in, buf, cap, err);
+  return in->ar ? read_archive(in, buf, cap, err) : read_plain(in, buf, cap, err);
 }
 
 long long
@@ -540,10 +919,16 @@ cs_input_sha256(cs_input *in)
   return in->sha_hex;
 }
 
-int
-cs_input_is_gzip(const cs_input *in)
+cs_compression
+cs_input_compression(const cs_input *in)
 {
-  return in->gzip;
+  return in->format;
+}
+
+const char *
+cs_input_member(const cs_input *in)
+{
+  return in->member;
 }
 
 void
@@ -555,6 +940,9 @@ cs_input_close(cs_input *in)
   EVP_MD_CTX_free(in->sha);
   if (in->zs_ready)
     inflateEnd(&in->zs);
+  if (in->ar)
+    archive_read_free(in->ar);
+  free(in->member);
   if (in->own_fd && in->fd >= 0)
     close(in->fd);
   free(in->raw);

@@ -307,7 +307,7 @@ open_input(load *l)
   const csvstage_settings *s = l->settings;
   cs_reader_opts ro;
 
-  l->in = cs_input_open_hashed(l->path, s->ledger, l->err);
+  l->in = cs_input_open_member(l->path, s->ledger, s->member, l->err);
   if (!l->in)
     return -1;
   cs_settings_reader_opts(s, &ro);
@@ -412,7 +412,7 @@ stream_and_settle(load *l)
   if (p->ncsv == 0)
     return 0;   /* an empty file: nothing to load */
   l->early.limited = l->settings->max_rejects >= 0 || l->settings->max_rejects_pct >= 0;
-  l->early.size = cs_input_is_gzip(l->in) ? -1 : cs_input_size(l->in);
+  l->early.size = cs_input_compression(l->in) != CS_PLAIN ? -1 : cs_input_size(l->in);
   for (int i = 0; i < p->nfed; i++)
     cs_type_parse(&p->fed[i].type, p->table->cols[p->fed[i].col].type, utf8);
   if (cs_plan_defaults(p, &l->q) || cs_plan_order(p, l->err) ||

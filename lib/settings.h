@@ -55,6 +55,7 @@ struct csvstage_settings {
   char **ignore;        /* CSV columns that feed nothing */
   int nignore;
   int trim;             /* strip white space around every value */
+  char *member;         /* the zip archive's file to read; NULL: its only one */
   const char *datestyle; /* "DMY", "MDY" or "YMD": the order of ambiguous
                            dates (the load's DateStyle); NULL: the server's */
   /* [target] */

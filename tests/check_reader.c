@@ -470,6 +470,51 @@ START_TEST(gzip_is_detected_by_content)
 }
 END_TEST
 
+/* Only a whole magic number makes a file compressed: text that begins as
+ * one would (bzip2's "BZh", zip's "PK") is a CSV like any other. */
+START_TEST(text_that_looks_like_a_magic_number_is_plain)
+{
+  EXPECT(dump_opts("BZh9,b\n1,x\n", 11, NULL), "H: BZh9|b\n2-2: 1|x\n");
+  EXPECT(dump_opts("PK,b\n1,x\n", 9, NULL), "H: PK|b\n2-2: 1|x\n");
+  EXPECT(dump_opts("B\n", 2, NULL), "H: B\n");
+}
+END_TEST
+
+/* zstd, as zstd(1) writes it (one frame of "a,b\n1,x\n", with its
+ * checksum): known by its magic number, whatever the name; one byte of
+ * the content changed is an error, not other data. */
+START_TEST(zstd_is_detected_by_content)
+{
+  static const unsigned char zst[] = {
+    0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58, 0x41, 0x00, 0x00, 0x61, 0x2c, 0x62,
+    0x0a, 0x31, 0x2c, 0x78, 0x0a, 0x66, 0x03, 0x30, 0x1f};
+  size_t n = sizeof(zst);
+
+  unsigned char bad[sizeof(zst)];
+
+  EXPECT(dump_opts((const char *)zst, n, NULL), "H: a|b\n2-2: 1|x\n");
+  const char *path;
+  csvstage_error e;
+  cs_input *in;
+  char buf[64];
+
+  memcpy(bad, zst, n);
+  bad[13] = '2';
+  path = temp_file((const char *)bad, n);
+  csvstage_error_clear(&e);
+  /* small enough to be decoded, and found wrong, as it is opened */
+  in = cs_input_open(path, &e);
+  if (in) {
+    while (cs_input_read(in, buf, sizeof(buf), &e) > 0)
+      ;
+    cs_input_close(in);
+  }
+  unlink(path);
+  ck_assert_int_eq(e.code, CSVSTAGE_E_FORMAT);
+  ck_assert_msg(strstr(e.message, "corrupt zstd data near byte 21") != NULL, "%s", e.message);
+}
+END_TEST
+
 START_TEST(gzip_concatenated_members)
 {
   unsigned char gz[512];
@@ -675,6 +720,8 @@ make_reader_suite(void)
   tcase_add_test(tc, wide_records_keep_every_field);
   suite_add_tcase(s, tc);
   tcase_add_test(tz, gzip_is_detected_by_content);
+  tcase_add_test(tz, text_that_looks_like_a_magic_number_is_plain);
+  tcase_add_test(tz, zstd_is_detected_by_content);
   tcase_add_test(tz, gzip_concatenated_members);
   tcase_add_test(tz, gzip_truncated_is_an_error_with_offset);
   tcase_add_test(tz, gzip_corrupt_is_an_error);

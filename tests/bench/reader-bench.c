@@ -1,6 +1,7 @@
 /*
  * reader-bench: how fast the front of the pipeline turns a file into COPY
- * data: input (plain or gzip) -> reader -> COPY encoding, single-threaded,
+ * data: input (plain or compressed) -> reader -> COPY encoding on one thread
+ * (a compressed file is decompressed on a thread of its own, as in a load),
  * with the COPY data dropped in 256 KiB batches as the loader would send it.
  *
  *   reader-bench FILE [ROUNDS]     best of ROUNDS (default 3)
