@@ -32,6 +32,8 @@ const char options_usage[] =
   "      --ignore A,B,...     CSV columns that feed nothing\n"
   "      --datestyle DMY|MDY|YMD  the order of dates such as 09/12/2026\n"
   "      --member NAME        the file to read in a zip archive of several\n"
+  "      --true WORDS, --false WORDS  the words that mean true and false in\n"
+  "                           boolean columns (yes,Y,ja / no,N,nein)\n"
   "                           (these override the config file's [source])\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
   "      --mode MODE          append (the default); truncate or replace: empty\n"
@@ -78,7 +80,8 @@ static const struct {
   {"header", "header", "true"},     {"no-header", "header", "false"},
   {"trim", "trim", "true"},         {"columns", "columns", NULL},
   {"ignore", "ignore", NULL},       {"datestyle", "datestyle", NULL},
-  {"member", "member", NULL},
+  {"member", "member", NULL},       {"true", "true", NULL},
+  {"false", "false", NULL},
 };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
@@ -132,6 +135,8 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"ignore", required_argument, NULL, OPT_SOURCE + 8},
     {"datestyle", required_argument, NULL, OPT_SOURCE + 9},
     {"member", required_argument, NULL, OPT_SOURCE + 10},
+    {"true", required_argument, NULL, OPT_SOURCE + 11},
+    {"false", required_argument, NULL, OPT_SOURCE + 12},
     {NULL, 0, NULL, 0},
   };
   int c;

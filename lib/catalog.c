@@ -527,3 +527,9 @@ cs_table_load(PGconn *conn, const char *name, csvstage_error *err)
   }
   return t;
 }
+
+int
+cs_column_is_bool(const cs_column *c)
+{
+  return strcmp(c->basetype, "pg_catalog.bool") == 0;
+}

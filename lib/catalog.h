@@ -28,6 +28,9 @@ typedef struct cs_column {
   int generated;       /* a generated column: never inserted */
 } cs_column;
 
+/* Whether the column is boolean, or a domain over it. */
+int cs_column_is_bool(const cs_column *c);
+
 /* A CHECK constraint, a unique index or a foreign key, over columns given
  * as indexes into cs_table.cols. */
 typedef struct cs_constraint {

@@ -24,7 +24,8 @@ enum {
   SEEN_MODE = 1 << 13, SEEN_BEFORE = 1 << 14, SEEN_AFTER = 1 << 15, SEEN_KEY = 1 << 16,
   SEEN_UPDATE = 1 << 17, SEEN_DATESTYLE = 1 << 18, SEEN_MEMBER = 1 << 19,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
-  SEEN_COALESCE = 1 << 3,
+  SEEN_COALESCE = 1 << 3, SEEN_TRUE = 1 << 4, SEEN_FALSE = 1 << 5,
+  SEEN_SOURCE_TRUE = 1 << 20, SEEN_SOURCE_FALSE = 1 << 21,
 };
 
 csvstage_settings *
@@ -66,10 +67,18 @@ free_list(char **list, int n)
 }
 
 static void
+free_words(cs_words *w)
+{
+  free_list(w->yes, w->nyes);
+  free_list(w->no, w->nno);
+}
+
+static void
 free_rule(cs_rule *r)
 {
   free(r->column);
   free(r->from);
+  free_words(&r->words);
   free_list(r->nullif, r->nnullif);
   for (int i = 0; i < r->ncoalesce; i++)
     free(r->coalesce[i].text);
@@ -90,6 +99,7 @@ csvstage_settings_free(csvstage_settings *s)
   free(s->encoding);
   free(s->null_marker);
   free(s->member);
+  free_words(&s->words);
   free_list(s->columns, s->ncolumns);
   free_list(s->ignore, s->nignore);
   free(s->table);
@@ -346,6 +356,29 @@ set_list(parse_ctx *c, const char *what, char ***list, int *count, const char *v
   return 0;
 }
 
+/* true = WORDS or false = WORDS: a list of non-empty words, none of them
+ * in the other list. */
+static int
+set_words(parse_ctx *c, cs_words *w, int yes, const char *v)
+{
+  char ***list = yes ? &w->yes : &w->no;
+  int *n = yes ? &w->nyes : &w->nno;
+  const char *key = yes ? "true" : "false";
+
+  if (set_list(c, yes ? "true: expected a comma-separated list of words, e.g. yes, Y, ja"
+                      : "false: expected a comma-separated list of words, e.g. no, N, nein",
+               list, n, v))
+    return -1;
+  for (int i = 0; i < *n; i++) {
+    if (!(*list)[i][0])
+      return fail(c, "%s: a word cannot be empty (nullif turns a blank into NULL)", key);
+    for (int k = 0; k < (yes ? w->nno : w->nyes); k++)
+      if (strcasecmp((*list)[i], (yes ? w->no : w->yes)[k]) == 0)
+        return fail(c, "'%s' is both a true and a false word", (*list)[i]);
+  }
+  return 0;
+}
+
 static int
 once(parse_ctx *c, unsigned *seen, unsigned bit, const char *key)
 {
@@ -400,6 +433,11 @@ source_key(parse_ctx *c, const char *key, const char *v)
         s->datestyle = orders[i];
     if (!s->datestyle)
       return fail(c, "datestyle must be DMY (31/12/2024), MDY (12/31/2024) or YMD, not '%s'", v);
+  } else if (strcmp(key, "true") == 0 || strcmp(key, "false") == 0) {
+    int yes = key[0] == 't';
+    if (once(c, &s->seen, yes ? SEEN_SOURCE_TRUE : SEEN_SOURCE_FALSE, key))
+      return -1;
+    return set_words(c, &s->words, yes, v);
   } else if (strcmp(key, "member") == 0) {
     if (once(c, &s->seen, SEEN_MEMBER, key))
       return -1;
@@ -413,7 +451,7 @@ source_key(parse_ctx *c, const char *key, const char *v)
                     &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
-                   "encoding, null, columns, ignore, trim, datestyle, member)", key);
+                   "encoding, null, columns, ignore, trim, datestyle, member, true, false)", key);
   }
   if (s->delimiter == s->quote)
     return fail(c, "delimiter and quote must differ");
@@ -650,7 +688,13 @@ column_key(parse_ctx *c, const char *section, const char *key, const char *v)
       return -1;
     return set_coalesce(c, r, v);
   }
-  return fail(c, "unknown key '%s' in [%s] (known: from, trim, nullif, coalesce)",
+  if (strcmp(key, "true") == 0 || strcmp(key, "false") == 0) {
+    int yes = key[0] == 't';
+    if (once(c, &r->seen, yes ? SEEN_TRUE : SEEN_FALSE, key))
+      return -1;
+    return set_words(c, &r->words, yes, v);
+  }
+  return fail(c, "unknown key '%s' in [%s] (known: from, trim, nullif, coalesce, true, false)",
               key, section);
 }
 

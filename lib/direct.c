@@ -300,6 +300,44 @@ source(const cs_record *rec, int i, int trim, value *v)
     v->n--;
 }
 
+/* Whether s[0..n) is word, ASCII letters in either case (the bytes of other
+ * characters as they are: in UTF-8 none of them is an ASCII byte). */
+static int
+same_word(const char *s, size_t n, const char *word)
+{
+  size_t i;
+
+  for (i = 0; i < n && word[i]; i++) {
+    unsigned char a = (unsigned char)s[i], b = (unsigned char)word[i];
+    if (a >= 'A' && a <= 'Z')
+      a = (unsigned char)(a - 'A' + 'a');
+    if (b >= 'A' && b <= 'Z')
+      b = (unsigned char)(b - 'A' + 'a');
+    if (a != b)
+      return 0;
+  }
+  return i == n && !word[i];
+}
+
+/* A boolean column's value through its words, as expr.c's SQL maps it:
+ * "true" or "false" for one of them (white space around it aside, as
+ * boolin drops it), else NULL: the value stays as it is. */
+static const char *
+bool_word(const fed_col *f, const char *s, size_t n)
+{
+  while (n > 0 && strchr(" \t\n\r\v\f", s[0]))
+    s++, n--;
+  while (n > 0 && strchr(" \t\n\r\v\f", s[n - 1]))
+    n--;
+  for (int k = 0; k < f->nyes; k++)
+    if (same_word(s, n, f->yes[k]))
+      return "true";
+  for (int k = 0; k < f->nno; k++)
+    if (same_word(s, n, f->no[k]))
+      return "false";
+  return NULL;
+}
+
 /*
  * Applies the mapping rules to the record, as load.c's SQL does, and checks
  * the values. Returns 1 when the record can go into the table, 0 when it
@@ -332,6 +370,15 @@ map_record(cs_direct *d, const cs_record *rec)
       } else if (fb->kind == CS_FALLBACK_COLUMN) {
         source(rec, f->fallback_src[k], f->trim, v);
       }
+    }
+    if (v->s && (f->nyes || f->nno)) {
+      const char *w;
+      if (!f->type.utf8) {
+        ok = 0;   /* ASCII bytes may be parts of other characters: the server says */
+        continue;
+      }
+      if ((w = bool_word(f, v->s, v->n)))
+        v->s = w, v->n = strlen(w);
     }
     if (!v->s) {
       /* NULL is no input to check (the server's checks skip it too). */

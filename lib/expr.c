@@ -22,10 +22,60 @@ add_source(sql *q, const char *row, int src, int trim)
     sql_add(q, "%s.c%d", row, src + 1);
 }
 
+static void add_mapped_text(sql *q, const fed_col *f, const char *row);
+
+/* text folded as a boolean column's words are compared: white space around
+ * it dropped (as boolin drops it) and ASCII letters in lower case. */
+static void
+add_folded(sql *q, const fed_col *f, const char *row)
+{
+  sql_add(q, "pg_catalog.translate(pg_catalog.btrim(");
+  add_mapped_text(q, f, row);
+  sql_add(q, ", E' \\t\\n\\r\\013\\f'), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
+             "'abcdefghijklmnopqrstuvwxyz')");
+}
+
+static void
+add_words(sql *q, char *const *words, int n)
+{
+  for (int k = 0; k < n; k++) {
+    sql_add(q, "%spg_catalog.translate(", k ? ", " : "");
+    sql_literal(q, words[k]);
+    sql_add(q, ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')");
+  }
+}
+
 /* The column's value as text, after trim, nullif and coalesce (except
- * DEFAULT, which comes after the cast). */
+ * DEFAULT, which comes after the cast), and a boolean column's words. */
 void
 cs_add_text_value(sql *q, const fed_col *f, const char *row)
+{
+  if (!f->nyes && !f->nno) {
+    add_mapped_text(q, f, row);
+    return;
+  }
+  sql_add(q, "CASE");
+  if (f->nyes) {
+    sql_add(q, " WHEN ");
+    add_folded(q, f, row);
+    sql_add(q, " IN (");
+    add_words(q, f->yes, f->nyes);
+    sql_add(q, ") THEN 'true'");
+  }
+  if (f->nno) {
+    sql_add(q, " WHEN ");
+    add_folded(q, f, row);
+    sql_add(q, " IN (");
+    add_words(q, f->no, f->nno);
+    sql_add(q, ") THEN 'false'");
+  }
+  sql_add(q, " ELSE ");
+  add_mapped_text(q, f, row);
+  sql_add(q, " END");
+}
+
+static void
+add_mapped_text(sql *q, const fed_col *f, const char *row)
 {
   const cs_rule *r = f->rule;
   int nfallback = 0;

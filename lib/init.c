@@ -170,6 +170,9 @@ write_column(draft *d, int i)
         c->notnull ? "; " : "", c->notnull ? " (NOT NULL: csvstage does so already)" : "");
   if (name && !c->notnull)
     out(&d->b, &d->failed, "; nullif = \"\", \"N/A\"   ; values that mean NULL\n");
+  if (name && cs_column_is_bool(c))
+    out(&d->b, &d->failed, "; true = yes, ja   ; words for true and false, beyond PostgreSQL's\n"
+                           "; false = no, nein\n");
 }
 
 csvstage_code

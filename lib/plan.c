@@ -132,6 +132,10 @@ check_rules(plan *p, claims *cl, csvstage_error *err)
         return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce = DEFAULT, but "
                        "the column has no DEFAULT", where, r->column);
     }
+    if ((r->words.nyes || r->words.nno) && !cs_column_is_bool(&t->cols[col]))
+      return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: true and false words are for "
+                     "boolean columns; \"%s\" is %s", where, r->column, r->column,
+                     t->cols[col].type);
   }
   return CSVSTAGE_OK;
 }
@@ -190,6 +194,12 @@ feed_columns(plan *p, claims *cl, csvstage_error *err)
                            ? csv_index(p, r->coalesce[k].text, 1) : -1;
     }
     f->trim = r && r->trim >= 0 ? r->trim : s->trim;
+    if (cs_column_is_bool(c)) {
+      const cs_words *w = r && r->words.nyes ? &r->words : &s->words;
+      f->yes = w->yes, f->nyes = w->nyes;
+      w = r && r->words.nno ? &r->words : &s->words;
+      f->no = w->no, f->nno = w->nno;
+    }
     f->use_default = r && r->ncoalesce > 0
                    ? r->coalesce[r->ncoalesce - 1].kind == CS_FALLBACK_DEFAULT
                    : c->notnull && c->default_expr != NULL;

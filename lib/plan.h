@@ -22,6 +22,11 @@ typedef struct fed_col {
   int *fallback_src;     /* per coalesce item: its CSV column, or -1 (a
                             literal, DEFAULT); resolved once by plan_build */
   int trim;
+  /* A boolean column's words for true and false (its rule's, else
+   * [source]'s), matched after the other rules, as PostgreSQL matches its
+   * own: white space around them and ASCII case aside. */
+  char *const *yes, *const *no;
+  int nyes, nno;
   int use_default;       /* a NULL takes the column's DEFAULT */
   int valid_fn;          /* PostgreSQL 15: index of its pg_temp validator */
   cs_type type;          /* for the client's checks */

@@ -30,6 +30,15 @@ typedef enum cs_mode {
 /* The mode's name as the config spells it. */
 const char *cs_mode_name(cs_mode mode);
 
+/* The words that mean true and false for a boolean column, beyond
+ * PostgreSQL's own (true = yes, Y, ja). */
+typedef struct cs_words {
+  char **yes;
+  int nyes;
+  char **no;
+  int nno;
+} cs_words;
+
 /* A [column "NAME"] section: how one table column is fed. */
 typedef struct cs_rule {
   char *column;         /* the table column */
@@ -39,6 +48,7 @@ typedef struct cs_rule {
   int nnullif;
   cs_fallback *coalesce;
   int ncoalesce;
+  cs_words words;       /* boolean columns: its own words (else [source]'s) */
   int line;             /* config line of the section's first key, or 0 */
   unsigned seen;        /* keys already set (duplicates are errors) */
 } cs_rule;
@@ -56,6 +66,7 @@ struct csvstage_settings {
   int nignore;
   int trim;             /* strip white space around every value */
   char *member;         /* the zip archive's file to read; NULL: its only one */
+  cs_words words;       /* every boolean column's words, unless its own */
   const char *datestyle; /* "DMY", "MDY" or "YMD": the order of ambiguous
                            dates (the load's DateStyle); NULL: the server's */
   /* [target] */

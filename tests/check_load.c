@@ -325,6 +325,45 @@ START_TEST(a_file_loaded_again_is_refused_in_few_copies)
 }
 END_TEST
 
+/* Words for true and false: the file's [source] words for every boolean
+ * column, a column's own instead; matched as PostgreSQL matches its own
+ * (spaces around, ASCII case aside), after nullif; other text goes to the
+ * server as it is. The same on the client's path (UTF8) and the server's
+ * (LATIN1: every record staged). */
+START_TEST(boolean_words)
+{
+  static const char csv[] =
+    "id,a,b\n"
+    "1,ja,non\n"           /* 2 */
+    "2, JA ,N\n"           /* 3: b's words are its own: N is PostgreSQL's */
+    "3,true,oui\n"         /* 4: PostgreSQL's own words still count */
+    "4,vielleicht,non\n"   /* 5: no word: 22P02, in the server's words */
+    "5,-,Y\n"              /* 6: nullif first: NULL into NOT NULL */
+    "6,nein,ja\n"          /* 7: "ja" is no word of b's, nor PostgreSQL's */
+    "7,N,non\n";           /* 8: false, false: the CHECK */
+  const char *encodings[] = {"UTF8", "LATIN1"};
+
+  for (int e = 0; e < 2; e++) {
+    char conf[512];
+    snprintf(conf, sizeof(conf),
+             "[source]\nencoding = %s\ntrue = ja, Y\nfalse = nein, N\n"
+             "[column \"a\"]\nnullif = \"-\"\n"
+             "[column \"b\"]\ntrue = oui, Y\nfalse = non\n", encodings[e]);
+    test_exec(conn, "DROP TABLE IF EXISTS lt.words");
+    test_exec(conn, "CREATE TABLE lt.words (id int, a boolean NOT NULL, b boolean, CHECK (a OR b))");
+    ck_assert_int_eq(load("lt.words", csv, conf), CSVSTAGE_OK);
+    ck_assert_str_eq(rows("SELECT id, a, b FROM lt.words ORDER BY id"), "1,t,f|2,t,f|3,t,t");
+    ck_assert_str_eq(rejects(), "5:22P02:a 6:23502:a 7:22P02:b 8:23514:");
+    ck_assert_int_eq(res.staged, e == 0 ? 4 : 7);
+  }
+  test_exec(conn, "CREATE TABLE lt.notbool (id int)");
+  ck_assert_int_eq(load("lt.notbool", "id\n1\n", "[column \"id\"]\ntrue = ja\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "[column \"id\"]: true and false words are for boolean "
+                                    "columns; \"id\" is integer") != NULL, "%s", err.message);
+}
+END_TEST
+
 /* What the server says to one INSERT: "message / detail" (rolled back). */
 static char *
 server_says(const char *insert)
@@ -1602,6 +1641,7 @@ make_load_suite(void)
   tcase_add_test(tc, type_errors);
   tcase_add_test(tc, unique_in_file_order);
   tcase_add_test(tc, a_file_loaded_again_is_refused_in_few_copies);
+  tcase_add_test(tc, boolean_words);
   tcase_add_test(tc, foreign_key_and_check);
   tcase_add_test(tc, refused_set_based_in_the_servers_words);
   tcase_add_test(tc, no_partition);
