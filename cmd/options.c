@@ -34,6 +34,9 @@ const char options_usage[] =
   "      --member NAME        the file to read in a zip archive of several\n"
   "      --true WORDS, --false WORDS  the words that mean true and false in\n"
   "                           boolean columns (yes,Y,ja / no,N,nein)\n"
+  "      --decimal C, --thousands C  how numbers are written: 1.234,50 is\n"
+  "                           --decimal , --thousands . (a value that does not\n"
+  "                           fit is rejected, never misread)\n"
   "                           (these override the config file's [source])\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
   "      --mode MODE          append (the default); truncate or replace: empty\n"
@@ -81,7 +84,8 @@ static const struct {
   {"trim", "trim", "true"},         {"columns", "columns", NULL},
   {"ignore", "ignore", NULL},       {"datestyle", "datestyle", NULL},
   {"member", "member", NULL},       {"true", "true", NULL},
-  {"false", "false", NULL},
+  {"false", "false", NULL},       {"decimal", "decimal", NULL},
+  {"thousands", "thousands", NULL},
 };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
@@ -137,6 +141,8 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"member", required_argument, NULL, OPT_SOURCE + 10},
     {"true", required_argument, NULL, OPT_SOURCE + 11},
     {"false", required_argument, NULL, OPT_SOURCE + 12},
+    {"decimal", required_argument, NULL, OPT_SOURCE + 13},
+    {"thousands", required_argument, NULL, OPT_SOURCE + 14},
     {NULL, 0, NULL, 0},
   };
   int c;

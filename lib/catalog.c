@@ -533,3 +533,16 @@ cs_column_is_bool(const cs_column *c)
 {
   return strcmp(c->basetype, "pg_catalog.bool") == 0;
 }
+
+int
+cs_column_is_number(const cs_column *c)
+{
+  static const char *const types[] = {"pg_catalog.int2", "pg_catalog.int4", "pg_catalog.int8",
+                                      "pg_catalog.\"numeric\"", "pg_catalog.float4",
+                                      "pg_catalog.float8"};
+
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+    if (strcmp(c->basetype, types[i]) == 0)
+      return 1;
+  return 0;
+}

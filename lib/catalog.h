@@ -31,6 +31,11 @@ typedef struct cs_column {
 /* Whether the column is boolean, or a domain over it. */
 int cs_column_is_bool(const cs_column *c);
 
+/* Whether the column is a number a decimal = / thousands = rule may feed:
+ * smallint, integer, bigint, numeric, real, double precision (or a domain
+ * over one). */
+int cs_column_is_number(const cs_column *c);
+
 /* A CHECK constraint, a unique index or a foreign key, over columns given
  * as indexes into cs_table.cols. */
 typedef struct cs_constraint {

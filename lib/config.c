@@ -25,7 +25,9 @@ enum {
   SEEN_UPDATE = 1 << 17, SEEN_DATESTYLE = 1 << 18, SEEN_MEMBER = 1 << 19,
   SEEN_FROM = 1 << 0, SEEN_RTRIM = 1 << 1, SEEN_NULLIF = 1 << 2,
   SEEN_COALESCE = 1 << 3, SEEN_TRUE = 1 << 4, SEEN_FALSE = 1 << 5,
+  SEEN_DECIMAL = 1 << 6, SEEN_THOUSANDS = 1 << 7,
   SEEN_SOURCE_TRUE = 1 << 20, SEEN_SOURCE_FALSE = 1 << 21,
+  SEEN_SOURCE_DECIMAL = 1 << 22, SEEN_SOURCE_THOUSANDS = 1 << 23,
 };
 
 csvstage_settings *
@@ -379,6 +381,24 @@ set_words(parse_ctx *c, cs_words *w, int yes, const char *v)
   return 0;
 }
 
+/* decimal = , or . ; thousands = . , ' _ or a space ("" quoted). */
+static int
+set_number_char(parse_ctx *c, cs_number_format *nf, int decimal, const char *v)
+{
+  char ch = 0;
+
+  if (parse_char(v, &ch) || !strchr(decimal ? ",." : ".,' _", ch))
+    return decimal ? fail(c, "decimal must be , or . (write \",\" or .)")
+                   : fail(c, "thousands must be . , ' _ or a space (write \" \" for a space)");
+  if (decimal)
+    nf->decimal = ch;
+  else
+    nf->thousands = ch;
+  if (nf->decimal && nf->decimal == nf->thousands)
+    return fail(c, "decimal and thousands must differ");
+  return 0;
+}
+
 static int
 once(parse_ctx *c, unsigned *seen, unsigned bit, const char *key)
 {
@@ -438,6 +458,11 @@ source_key(parse_ctx *c, const char *key, const char *v)
     if (once(c, &s->seen, yes ? SEEN_SOURCE_TRUE : SEEN_SOURCE_FALSE, key))
       return -1;
     return set_words(c, &s->words, yes, v);
+  } else if (strcmp(key, "decimal") == 0 || strcmp(key, "thousands") == 0) {
+    int decimal = key[0] == 'd';
+    if (once(c, &s->seen, decimal ? SEEN_SOURCE_DECIMAL : SEEN_SOURCE_THOUSANDS, key))
+      return -1;
+    return set_number_char(c, &s->number, decimal, v);
   } else if (strcmp(key, "member") == 0) {
     if (once(c, &s->seen, SEEN_MEMBER, key))
       return -1;
@@ -451,7 +476,8 @@ source_key(parse_ctx *c, const char *key, const char *v)
                     &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
-                   "encoding, null, columns, ignore, trim, datestyle, member, true, false)", key);
+                   "encoding, null, columns, ignore, trim, datestyle, member, true, false, decimal, "
+                   "thousands)", key);
   }
   if (s->delimiter == s->quote)
     return fail(c, "delimiter and quote must differ");
@@ -694,8 +720,14 @@ column_key(parse_ctx *c, const char *section, const char *key, const char *v)
       return -1;
     return set_words(c, &r->words, yes, v);
   }
-  return fail(c, "unknown key '%s' in [%s] (known: from, trim, nullif, coalesce, true, false)",
-              key, section);
+  if (strcmp(key, "decimal") == 0 || strcmp(key, "thousands") == 0) {
+    int decimal = key[0] == 'd';
+    if (once(c, &r->seen, decimal ? SEEN_DECIMAL : SEEN_THOUSANDS, key))
+      return -1;
+    return set_number_char(c, &r->number, decimal, v);
+  }
+  return fail(c, "unknown key '%s' in [%s] (known: from, trim, nullif, coalesce, true, false, "
+                 "decimal, thousands)", key, section);
 }
 
 static int

@@ -75,6 +75,8 @@ typedef struct value {
   int is_default;        /* the DEFAULT marker */
   int has_int;
   int64_t ival;          /* canonical integer, for keys */
+  int rewritten;         /* s is in the number scratch, at offset `at` */
+  size_t at;
 } value;
 
 struct cs_direct {
@@ -105,6 +107,8 @@ struct cs_direct {
   long long doubtful;    /* records the client could not vouch for */
   long long inserted;    /* rows the table took (a trigger may drop some) */
   cs_buf one;            /* scratch: one staging row */
+  cs_buf numbers;        /* scratch: the record's numbers, as read with a
+                            number column's separators */
 };
 
 /* ---- hashing ---- */
@@ -265,6 +269,7 @@ cs_direct_free(cs_direct *d)
   }
   free(d->keys);
   free(d->vals);
+  free(d->numbers.data);
   free(d->copy_sql);
   free(d->rows.data);
   free(d->stage.data);
@@ -338,6 +343,70 @@ bool_word(const fed_col *f, const char *s, size_t n)
   return NULL;
 }
 
+static int
+is_space(char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int
+digits(const char *s, size_t n, size_t *i)
+{
+  size_t start = *i;
+
+  while (*i < n && s[*i] >= '0' && s[*i] <= '9')
+    ++*i;
+  return (int)(*i - start);
+}
+
+/*
+ * A number column's value through its separators, as expr.c's SQL reads it
+ * (cs_number_regex): white space around, a sign, digits (grouped by three
+ * with the thousands separator, or not grouped), the decimal separator and
+ * digits. Writes the text with '.' and no grouping into out (n bytes at
+ * most) and returns its length; -1 when the value does not fit.
+ */
+static long
+read_number(const fed_col *f, const char *s, size_t n, char *out)
+{
+  size_t i = 0, o = 0;
+  int lead, whole = 0, frac = 0, point = 0;
+
+  while (n > 0 && is_space(s[n - 1]))
+    n--;
+  while (i < n && is_space(s[i]))
+    i++;
+  if (i < n && (s[i] == '+' || s[i] == '-'))
+    out[o++] = s[i++];
+  size_t from = i;
+  lead = digits(s, n, &i);
+  memcpy(out + o, s + from, (size_t)lead);
+  o += (size_t)lead;
+  whole = lead;
+  if (f->thousands && lead >= 1 && lead <= 3 && i < n && s[i] == f->thousands) {
+    while (i + 4 <= n && s[i] == f->thousands) {
+      size_t g = i + 1;
+      if (digits(s, n, &g) != 3)
+        break;
+      memcpy(out + o, s + i + 1, 3);
+      o += 3;
+      whole += 3;
+      i = g;
+    }
+  }
+  if (i < n && s[i] == f->decimal) {
+    point = 1;
+    out[o++] = '.';
+    from = ++i;
+    frac = digits(s, n, &i);
+    memcpy(out + o, s + from, (size_t)frac);
+    o += (size_t)frac;
+  }
+  if (i != n || (whole == 0 && (!point || frac == 0)))
+    return -1;
+  return (long)o;
+}
+
 /*
  * Applies the mapping rules to the record, as load.c's SQL does, and checks
  * the values. Returns 1 when the record can go into the table, 0 when it
@@ -350,6 +419,7 @@ map_record(cs_direct *d, const cs_record *rec)
   int ok = 1;
 
   d->vouched = 0;
+  d->numbers.len = 0;
   for (int i = 0; i < p->nfed; i++) {
     const fed_col *f = &p->fed[i];
     const cs_rule *r = f->rule;
@@ -379,6 +449,23 @@ map_record(cs_direct *d, const cs_record *rec)
       }
       if ((w = bool_word(f, v->s, v->n)))
         v->s = w, v->n = strlen(w);
+    }
+    if (v->s && f->decimal) {
+      long len;
+      if (cs_buf_reserve(&d->numbers, v->n + 1)) {
+        ok = 0;   /* no memory to spare: the server reads it */
+        continue;
+      }
+      len = read_number(f, v->s, v->n, d->numbers.data + d->numbers.len);
+      if (len < 0) {
+        ok = 0;   /* does not fit: refused, in refuse.c's words */
+        continue;
+      }
+      v->rewritten = 1;
+      v->at = d->numbers.len;
+      v->s = d->numbers.data + v->at;
+      v->n = (size_t)len;
+      d->numbers.len += (size_t)len;
     }
     if (!v->s) {
       /* NULL is no input to check (the server's checks skip it too). */
@@ -410,6 +497,9 @@ map_record(cs_direct *d, const cs_record *rec)
       break;   /* the server decides; a refusal is found and set aside */
     }
   }
+  for (int i = 0; i < p->nfed; i++)
+    if (d->vals[i].rewritten)   /* the scratch may have moved since */
+      d->vals[i].s = d->numbers.data + d->vals[i].at;
   /* Keys: their hashes now, their filter bits later (keys_seen): the bits
    * are a cache miss each, and fetching them while the row is encoded
    * hides most of it. */

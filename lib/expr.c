@@ -45,11 +45,74 @@ add_words(sql *q, char *const *words, int n)
   }
 }
 
+const char *
+cs_number_regex(const fed_col *f, char *buf, size_t n)
+{
+  char t[3] = "", d[3];
+
+  if (!f->decimal)
+    return NULL;
+  snprintf(d, sizeof(d), "%s%c", f->decimal == '.' ? "\\" : "", f->decimal);
+  if (f->thousands)
+    snprintf(t, sizeof(t), "%s%c", f->thousands == '.' ? "\\" : "", f->thousands);
+  if (t[0])
+    snprintf(buf, n, "^[ \\t\\n\\r\\f\\v]*[-+]?(([0-9]+|[0-9]{1,3}(%s[0-9]{3})+)(%s[0-9]*)?|%s[0-9]+)"
+             "[ \\t\\n\\r\\f\\v]*$", t, d, d);
+  else
+    snprintf(buf, n, "^[ \\t\\n\\r\\f\\v]*[-+]?([0-9]+(%s[0-9]*)?|%s[0-9]+)[ \\t\\n\\r\\f\\v]*$", d, d);
+  return buf;
+}
+
+int
+cs_add_misfit(sql *q, const fed_col *f, const char *row)
+{
+  char buf[256];
+
+  if (!cs_number_regex(f, buf, sizeof(buf)))
+    return 0;
+  sql_add(q, "((");
+  add_mapped_text(q, f, row);
+  sql_add(q, ") !~ ");
+  sql_literal(q, buf);
+  sql_add(q, ") IS TRUE");
+  return 1;
+}
+
 /* The column's value as text, after trim, nullif and coalesce (except
- * DEFAULT, which comes after the cast), and a boolean column's words. */
+ * DEFAULT, which comes after the cast), a boolean column's words, and a
+ * number column's separators (a value that does not fit them stays as it
+ * is: cs_add_misfit says so, and refuse.c refuses it first). */
 void
 cs_add_text_value(sql *q, const fed_col *f, const char *row)
 {
+  if (f->decimal) {
+    sql_add(q, "CASE WHEN ");
+    cs_add_misfit(q, f, row);
+    sql_add(q, " THEN ");
+    add_mapped_text(q, f, row);
+    sql_add(q, " ELSE ");
+    if (f->decimal != '.')
+      sql_add(q, "pg_catalog.replace(");
+    if (f->thousands)
+      sql_add(q, "pg_catalog.replace(");
+    sql_add(q, "pg_catalog.btrim(");
+    add_mapped_text(q, f, row);
+    sql_add(q, ", E' \\t\\n\\r\\013\\f')");
+    if (f->thousands) {
+      char t[2] = {f->thousands, 0};
+      sql_add(q, ", ");
+      sql_literal(q, t);
+      sql_add(q, ", '')");
+    }
+    if (f->decimal != '.') {
+      char d[2] = {f->decimal, 0};
+      sql_add(q, ", ");
+      sql_literal(q, d);
+      sql_add(q, ", '.')");
+    }
+    sql_add(q, " END");
+    return;
+  }
   if (!f->nyes && !f->nno) {
     add_mapped_text(q, f, row);
     return;
@@ -243,6 +306,11 @@ cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
 
   if (c->is_text)
     return 0;
+  if (f->decimal) {
+    sql_add(q, "(");
+    cs_add_misfit(q, f, row);
+    sql_add(q, " OR ");
+  }
   sql_add(q, "(CASE WHEN ");
   mark = q->b.len;
   vouch = cs_add_vouched(q, p, f, row);
@@ -269,7 +337,7 @@ cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
     cs_add_text_value(q, f, row);
     sql_add(q, ")");
   }
-  sql_add(q, ") IS FALSE%s)", vouch ? " END" : "");
+  sql_add(q, ") IS FALSE%s)%s", vouch ? " END" : "", f->decimal ? ")" : "");
   return 1;
 }
 

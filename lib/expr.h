@@ -10,6 +10,14 @@
  * DEFAULT). row: "s" (a staged row) or "r" (a PL/pgSQL record). */
 void cs_add_text_value(sql *q, const fed_col *f, const char *row);
 
+/* A number column's rule (decimal, thousands) as a regular expression the
+ * text fits, into buf; NULL without one. */
+const char *cs_number_regex(const fed_col *f, char *buf, size_t n);
+
+/* "(the text does not fit the number column's separators)", false for
+ * NULL; returns 0 and adds nothing without a rule. */
+int cs_add_misfit(sql *q, const fed_col *f, const char *row);
+
 /* The typed value as an INSERT of the text as a literal gets it; typmod:
  * the value as the column holds it, NULL typed as the base type (for
  * predictions). */

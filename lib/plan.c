@@ -132,6 +132,10 @@ check_rules(plan *p, claims *cl, csvstage_error *err)
         return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: coalesce = DEFAULT, but "
                        "the column has no DEFAULT", where, r->column);
     }
+    if ((r->number.decimal || r->number.thousands) && !cs_column_is_number(&t->cols[col]))
+      return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: decimal and thousands are for "
+                     "number columns; \"%s\" is %s", where, r->column, r->column,
+                     t->cols[col].type);
     if ((r->words.nyes || r->words.nno) && !cs_column_is_bool(&t->cols[col]))
       return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: true and false words are for "
                      "boolean columns; \"%s\" is %s", where, r->column, r->column,
@@ -194,6 +198,15 @@ feed_columns(plan *p, claims *cl, csvstage_error *err)
                            ? csv_index(p, r->coalesce[k].text, 1) : -1;
     }
     f->trim = r && r->trim >= 0 ? r->trim : s->trim;
+    if (cs_column_is_number(c)) {
+      /* A column's own separators replace [source]'s, both of them. */
+      const cs_number_format *nf = r && (r->number.decimal || r->number.thousands)
+                                   ? &r->number : &s->number;
+      f->decimal = nf->decimal;
+      f->thousands = nf->thousands;
+      if (f->thousands && !f->decimal)
+        f->decimal = f->thousands == '.' ? ',' : '.';
+    }
     if (cs_column_is_bool(c)) {
       const cs_words *w = r && r->words.nyes ? &r->words : &s->words;
       f->yes = w->yes, f->nyes = w->nyes;

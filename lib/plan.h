@@ -27,6 +27,11 @@ typedef struct fed_col {
    * own: white space around them and ASCII case aside. */
   char *const *yes, *const *no;
   int nyes, nno;
+  /* A number column's separators (its rule's, else [source]'s): decimal 0
+   * when none is set; else the text must fit (sign, digits grouped by
+   * thousands or not, decimal and digits) and is read with '.' and no
+   * grouping, and a value that does not fit is bad input. */
+  char decimal, thousands;
   int use_default;       /* a NULL takes the column's DEFAULT */
   int valid_fn;          /* PostgreSQL 15: index of its pg_temp validator */
   cs_type type;          /* for the client's checks */

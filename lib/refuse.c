@@ -63,6 +63,20 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
 
   if (c->is_text)
     return 0;
+  /* A number that does not fit the column's separators: bad input, in the
+   * words the type's input function has for text it cannot read. */
+  if (f->decimal) {
+    sql_add(q, "CASE WHEN ");
+    cs_add_misfit(q, f, "s");
+    sql_add(q, " THEN ARRAY[");
+    sql_literal(q, c->name);
+    sql_add(q, ", '22P02', pg_catalog.format('invalid input syntax for type %%s: \"%%s\"', "
+               "pg_catalog.format_type(");
+    sql_literal(q, c->basetype);
+    sql_add(q, "::pg_catalog.regtype, NULL), ");
+    cs_add_text_value(q, f, "s");
+    sql_add(q, "), ''] ELSE ");
+  }
   /* What the client vouched valid for the full type is valid input. */
   sql_add(q, "CASE WHEN ");
   if (!cs_add_vouched(q, p, f, "s"))
@@ -80,7 +94,7 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
     cs_add_text_value(q, f, "s");
     sql_add(q, ", ");
     add_input_type(q, c);
-    sql_add(q, ") e) END END");
+    sql_add(q, ") e) END END%s", f->decimal ? " END" : "");
     return 1;
   }
   /* What the regular expression proves valid for the column's full type
@@ -95,7 +109,7 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
   }
   sql_add(q, "pg_temp.csvstage_error_%d(", f->valid_fn);
   cs_add_text_value(q, f, "s");
-  sql_add(q, ")%s END", re ? " END" : "");
+  sql_add(q, ")%s END%s", re ? " END" : "", f->decimal ? " END" : "");
   return 1;
 }
 

@@ -39,6 +39,14 @@ typedef struct cs_words {
   int nno;
 } cs_words;
 
+/* How numbers are written: decimal = , and thousands = . for 1.234,50.
+ * 0: not set (decimal: '.', thousands: none, unless the other level sets
+ * it). */
+typedef struct cs_number_format {
+  char decimal;
+  char thousands;
+} cs_number_format;
+
 /* A [column "NAME"] section: how one table column is fed. */
 typedef struct cs_rule {
   char *column;         /* the table column */
@@ -49,6 +57,7 @@ typedef struct cs_rule {
   cs_fallback *coalesce;
   int ncoalesce;
   cs_words words;       /* boolean columns: its own words (else [source]'s) */
+  cs_number_format number; /* number columns: its own (else [source]'s) */
   int line;             /* config line of the section's first key, or 0 */
   unsigned seen;        /* keys already set (duplicates are errors) */
 } cs_rule;
@@ -67,6 +76,7 @@ struct csvstage_settings {
   int trim;             /* strip white space around every value */
   char *member;         /* the zip archive's file to read; NULL: its only one */
   cs_words words;       /* every boolean column's words, unless its own */
+  cs_number_format number; /* every number column's, unless its own */
   const char *datestyle; /* "DMY", "MDY" or "YMD": the order of ambiguous
                            dates (the load's DateStyle); NULL: the server's */
   /* [target] */

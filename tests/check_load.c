@@ -364,6 +364,76 @@ START_TEST(boolean_words)
 }
 END_TEST
 
+/* The reject file's _message of its record k (0: the first). */
+static char *
+rejects_message(int k)
+{
+  static char out[1024];
+  csvstage_error e;
+  cs_reader_opts o;
+  cs_record rec;
+  cs_input *in;
+  cs_reader *rd;
+
+  csvstage_error_clear(&e);
+  in = cs_input_open(rej_path, &e);
+  ck_assert_ptr_nonnull(in);
+  cs_reader_opts_init(&o);
+  o.encoding = rejects_encoding;
+  rd = cs_reader_open(in, &o, &e);
+  ck_assert_ptr_nonnull(rd);
+  out[0] = '\0';
+  for (int i = 0; cs_reader_next(rd, &rec, &e) == 1; i++)
+    if (i == k)
+      snprintf(out, sizeof(out), "%.*s", (int)rec.len[4], rec.field[4] ? rec.field[4] : "");
+  cs_reader_free(rd);
+  cs_input_close(in);
+  return out;
+}
+
+/* Numbers written with other separators: a European file (decimal comma,
+ * thousands dots) and a column of its own (Swiss apostrophes). A value
+ * that fits is read with '.' and no grouping; one that does not is bad
+ * input, rejected in the words the type's input function has for text it
+ * cannot read, never misread (1.5 is no number with a decimal comma). The
+ * same on the client's path (UTF8) and the server's (LATIN1). */
+START_TEST(number_separators)
+{
+  static const char csv[] =
+    "id,price,qty,ratio\n"
+    "1,\"1.234,50\",1'000,\"0,5\"\n"       /* 2 */
+    "2,\"-0,01\",12,\"1.234.567,125\"\n"   /* 3 */
+    "3,1.5,1,1\n"                          /* 4: 1.5 does not fit */
+    "4,\"12.34,5\",1,1\n"                  /* 5: a group of two */
+    "5,7,1'0000,1\n"                       /* 6: qty, a group of four */
+    "6,\" 3,25 \",99'999'999'999,\",5\"\n"   /* 7: spaces around; qty out of range */
+    "7,\"1,5e3\",1,1\n";                   /* 8: no exponents */
+  const char *encodings[] = {"UTF8", "LATIN1"};
+
+  for (int e = 0; e < 2; e++) {
+    char conf[512];
+    snprintf(conf, sizeof(conf),
+             "[source]\nencoding = %s\ndecimal = \",\"\nthousands = .\n"
+             "[column \"qty\"]\nthousands = \"'\"\n", encodings[e]);
+    test_exec(conn, "DROP TABLE IF EXISTS lt.nums");
+    test_exec(conn, "CREATE TABLE lt.nums (id int, price numeric(10,2), qty integer, "
+                    "ratio double precision)");
+    ck_assert_int_eq(load("lt.nums", csv, conf), CSVSTAGE_OK);
+    ck_assert_str_eq(rows("SELECT id, price, qty, ratio FROM lt.nums ORDER BY id"),
+                     "1,1234.50,1000,0.5|2,-0.01,12,1234567.125");
+    ck_assert_str_eq(rejects(), "4:22P02:price 5:22P02:price 6:22P02:qty 7:22003:qty 8:22P02:price");
+    ck_assert_str_eq(rejects_message(0), "invalid input syntax for type numeric: \"1.5\"");
+    ck_assert_str_eq(rejects_message(2), "invalid input syntax for type integer: \"1'0000\"");
+    ck_assert_str_eq(rejects_message(3), "value \"99999999999\" is out of range for type integer");
+  }
+  test_exec(conn, "CREATE TABLE lt.notnum (id text)");
+  ck_assert_int_eq(load("lt.notnum", "id\n1\n", "[column \"id\"]\ndecimal = \",\"\n"),
+                   CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "[column \"id\"]: decimal and thousands are for number "
+                                    "columns; \"id\" is text") != NULL, "%s", err.message);
+}
+END_TEST
+
 /* What the server says to one INSERT: "message / detail" (rolled back). */
 static char *
 server_says(const char *insert)
@@ -1642,6 +1712,7 @@ make_load_suite(void)
   tcase_add_test(tc, unique_in_file_order);
   tcase_add_test(tc, a_file_loaded_again_is_refused_in_few_copies);
   tcase_add_test(tc, boolean_words);
+  tcase_add_test(tc, number_separators);
   tcase_add_test(tc, foreign_key_and_check);
   tcase_add_test(tc, refused_set_based_in_the_servers_words);
   tcase_add_test(tc, no_partition);
