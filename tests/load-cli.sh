@@ -496,6 +496,22 @@ for f in zst xz bz2 zip; do
   [ $st -eq 1 ] && grep -q "damaged.$f:[0-9][0-9]*: .*$kind data.* byte [0-9]" "$err" &&
     [ "$(sql 'SELECT count(*) FROM comp_t')" = 0 ] && ok || bad "damaged $kind: exit $st: $(cat "$err")"
 done
+# The samples of files as people write them: a German export (semicolons,
+# day-first dates, decimal commas, ja/nein) and a US one (month-first dates
+# with AM/PM, thousands commas, Y/N): what fits loads exactly, what does not
+# is rejected at its line, never misread.
+sql "$(cat "$src/schemas/orders.sql")"
+cs -d "$dsn" -c "$src/samples/orders-de.conf" -r "$tmp/orders-de.rejects.csv" "$src/samples/orders-de.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql "SELECT string_agg(concat_ws(' ', id, ordered_at, amount, quantity, paid), '; ' ORDER BY id) FROM orders")" = \
+  "1 2024-12-31 23:15:00 1234.50 1000 t; 2 2025-02-01 08:00:00 99.90 12 f; 8 2025-03-19 07:45:00 2000000.00 10000 t" ] &&
+  [ "$(cut -d';' -f1-3 "$tmp/orders-de.rejects.csv" | head -6 | tr '\n' ' ')" = "_line;_sqlstate;_column 4;22008;ordered_at 5;22P02;amount 6;22P02;amount 7;22P02;paid 8;23514; " ] &&
+  grep -q 'orders-de.csv:5: invalid input syntax for type numeric: "1.5"' "$err" &&
+  ok || bad "German sample: exit $st: $(cat "$err")"
+cs -d "$dsn" -c "$src/samples/orders-us.conf" -r "$tmp/orders-us.rejects.csv" "$src/samples/orders-us.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql "SELECT string_agg(concat_ws(' ', id, ordered_at, amount, quantity, paid), '; ' ORDER BY id) FROM orders WHERE id > 10")" = \
+  "11 2024-12-31 23:15:00 1234.50 1 t; 12 2025-01-02 08:00:00 99.90 12000 f" ] &&
+  [ "$(cut -d, -f1-3 "$tmp/orders-us.rejects.csv" | tr '\n' ' ')" = "_line,_sqlstate,_column 4,22008,ordered_at 5,22P02,amount 6,22008,ordered_at 7,22P02,amount " ] &&
+  ok || bad "US sample: exit $st: $(cat "$err")"
 # A zip of several files: one must be named (listed at preflight for a
 # file; after the first for a pipe, nothing committed), and is then read.
 cs -d "$dsn" -t comp_t -r "$tmp/comp.rej" "$tmp/two.zip" 2>"$err"; st=$?
