@@ -343,7 +343,15 @@ new_archive(cs_input *in, int seekable, csvstage_error *err)
     archive_read_set_seek_callback(a, ar_seek);
   archive_read_set_callback_data(a, in);
   if (archive_read_open1(a) != ARCHIVE_OK) {
-    broken(in, err, archive_error_string(a));
+    const char *why = archive_error_string(a);
+    if (in->format != CS_ZIP && why && strcmp(why, "Unrecognized archive format") == 0) {
+      /* The stream decoded to nothing, which the raw format does not take:
+       * an empty file, compressed. */
+      archive_read_free(a);
+      in->done = 1;
+      return NULL;
+    }
+    broken(in, err, why);
     archive_read_free(a);
     return NULL;
   }
@@ -444,7 +452,7 @@ open_archive(cs_input *in, const char *member, int sha256, const char *path,
     }
   }
   if (!(in->ar = new_archive(in, seekable, err)))
-    return -1;
+    return in->done ? 0 : -1;
   if (in->format != CS_ZIP) {
     struct archive_entry *e;
     r = archive_read_next_header(in->ar, &e);
@@ -518,6 +526,8 @@ read_archive(cs_input *in, char *buf, size_t cap, csvstage_error *err)
       *err = in->gz_err;
     return -1;
   }
+  if (in->done)   /* (a stream with no data at all ends here first) */
+    return drain(in, err) ? -1 : 0;
   while ((size_t)n < cap && !in->done) {
     la_ssize_t r = archive_read_data(in->ar, buf + n, cap - (size_t)n);
     if (r > 0) {
@@ -824,7 +834,9 @@ cs_input_read(cs_input *in, char *buf, size_t cap, csvstage_error *err)
     return read_inflated(in, buf, cap, err);
   if (in->gzip)
     return read_gzip(in, buf, cap, err);
-  return in->ar ? read_archive(in, buf, cap, err) : read_plain(in, buf, cap, err);
+  if (in->format != CS_PLAIN)
+    return read_archive(in, buf, cap, err);
+  return read_plain(in, buf, cap, err);
 }
 
 long long

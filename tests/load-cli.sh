@@ -496,6 +496,13 @@ for f in zst xz bz2 zip; do
   [ $st -eq 1 ] && grep -q "damaged.$f:[0-9][0-9]*: .*$kind data.* byte [0-9]" "$err" &&
     [ "$(sql 'SELECT count(*) FROM comp_t')" = 0 ] && ok || bad "damaged $kind: exit $st: $(cat "$err")"
 done
+# An empty file, compressed: no records, as the plain empty file.
+for f in zst xz bz2; do
+  case $f in zst) c="zstd -q -c" ;; xz) c="xz -c" ;; bz2) c="bzip2 -c" ;; esac
+  : | $c >"$tmp/empty.csv.$f"
+  cs -d "$dsn" -t comp_t -r "$tmp/comp.rej" "$tmp/empty.csv.$f" 2>"$err"; st=$?
+  [ $st -eq 0 ] && grep -q "empty.csv.$f -> public.comp_t: 0 records" "$err" && ok || bad "empty $f: exit $st: $(cat "$err")"
+done
 # The samples of files as people write them: a German export (semicolons,
 # day-first dates, decimal commas, ja/nein) and a US one (month-first dates
 # with AM/PM, thousands commas, Y/N): what fits loads exactly, what does not
