@@ -76,7 +76,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   csvstage_error_clear(&err);
   in = cs_input_open(path, &err);
-  CHECK(in != NULL);
+  if (!in) {
+    /* a compressed file broken from its first bytes, or a zip with no
+     * file in it, is refused at the open, with a reason */
+    CHECK((err.code == CSVSTAGE_E_FORMAT || err.code == CSVSTAGE_E_PREFLIGHT) && err.message[0]);
+    return 0;
+  }
   rd = cs_reader_open(in, &o, &err);
   if (!rd) {
     CHECK(cs_failed(&err) && err.message[0]);
