@@ -255,6 +255,34 @@ review(const options *opts)
   settings = settings_from(opts);
   if (!settings)
     return EXIT_USAGE;
+  if (opts->html) {
+    /* One page for all the files, written whole or not at all. */
+    char tmp[4096];
+    FILE *out;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", opts->html);
+    if (!(out = fopen(tmp, "w"))) {
+      report_line(stderr, "csvstage: %s: %s", tmp, strerror(errno));
+      csvstage_settings_free(settings);
+      return EXIT_FAILED;
+    }
+    if (csvstage_rejects_html(settings, (const char *const *)opts->files, opts->nfiles, out,
+                              &err) != CSVSTAGE_OK) {
+      report_error(stderr, &err);
+      status = EXIT_FAILED;
+    }
+    if (fclose(out) != 0 && status == EXIT_LOADED) {
+      report_line(stderr, "csvstage: %s: %s", tmp, strerror(errno));
+      status = EXIT_FAILED;
+    }
+    if (status == EXIT_LOADED && rename(tmp, opts->html) != 0) {
+      report_line(stderr, "csvstage: %s: %s", opts->html, strerror(errno));
+      status = EXIT_FAILED;
+    }
+    if (status != EXIT_LOADED)
+      remove(tmp);
+    csvstage_settings_free(settings);
+    return status;
+  }
   for (int i = 0; i < opts->nfiles; i++) {
     csvstage_review rv;
     csvstage_error_clear(&err);

@@ -10,7 +10,7 @@
 
 const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
-  "       csvstage rejects [-c CONFIG] [-t TABLE] REJECT_FILE...\n"
+  "       csvstage rejects [-c CONFIG] [-t TABLE] [--html PAGE] REJECT_FILE...\n"
   "       csvstage init -t TABLE [-d CONNINFO] [-c CONFIG] CSV_FILE > CONFIG\n"
   "Load CSV files (plain, or gzip, zstd, xz, bzip2 or zip compressed) into a\n"
   "PostgreSQL table; records that cannot go in are written, with their line\n"
@@ -71,7 +71,7 @@ const char options_usage[] =
   "is loading the table (nothing done: try again later).\n";
 
 enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE,
-       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_SOURCE };
+       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_HTML, OPT_SOURCE };
 
 /* The [source] keys the command line takes: option, key, value (NULL: the
  * option's argument). */
@@ -123,6 +123,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"force", no_argument, NULL, OPT_FORCE},
     {"single-transaction", no_argument, NULL, OPT_SINGLE},
     {"retry", required_argument, NULL, OPT_RETRY},
+    {"html", required_argument, NULL, OPT_HTML},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -181,6 +182,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       opts->max_rejects = optarg;
       break;
     case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
+    case OPT_HTML: opts->html = optarg; break;
     case OPT_LEDGER: opts->ledger = 1; break;
     case OPT_MODE: opts->mode = optarg; break;   /* checked by the settings */
     case OPT_KEY: opts->key = optarg; break;

@@ -10,6 +10,7 @@
 #define CSVSTAGE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -273,6 +274,17 @@ typedef struct csvstage_review {
  */
 csvstage_code csvstage_review_rejects(const csvstage_settings *settings, const char *path,
                                       csvstage_review *out, csvstage_error *err);
+
+/*
+ * The reject files at paths as one self-contained HTML page, written to
+ * out: the counts, each file's kinds of rejects as a bar chart, and the
+ * rejected records (the first 20,000 of each file) with the offending
+ * field marked and a malformed record's raw text, to filter by kind and
+ * search. Every value is escaped. Returns as csvstage_review_rejects, or
+ * CSVSTAGE_E_IO when out cannot be written.
+ */
+csvstage_code csvstage_rejects_html(const csvstage_settings *settings, const char *const *paths,
+                                    int npaths, FILE *out, csvstage_error *err);
 
 /*
  * A starter config for loading the CSV file at path into the settings'
