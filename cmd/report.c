@@ -200,6 +200,21 @@ report_review(FILE *out, const char *path, const csvstage_review *rv, const char
   }
   if (rv->other_messages > 0)
     fprintf(out, "  %8lld  with other messages\n", rv->other_messages);
+  if (rv->nfixes > 0) {
+    fprintf(out, "\nWritten in a way a config would read (tried on the rejected values):\n");
+    for (int i = 0; i < rv->nfixes; i++) {
+      const csvstage_review_fix *x = &rv->fixes[i];
+      const char *k = x->keys;
+      fprintf(out, "  %s   ; reads %lld of column %s's %lld rejected values\n", x->section,
+              x->takes, x->column, x->of);
+      while (*k) {
+        const char *nl = strchr(k, '\n');
+        int len = nl ? (int)(nl - k) : (int)strlen(k);
+        fprintf(out, "  %.*s\n", len, k);
+        k += len + (nl != NULL);
+      }
+    }
+  }
   /* A command that runs as printed: the table the config or -t names. */
   fprintf(out, "\nFix the records in %s (its _ columns are ignored on loading), then load "
                "it again:\n  csvstage", path);

@@ -255,6 +255,17 @@ typedef struct csvstage_review_message {
   long long lines[CSVSTAGE_REVIEW_LINES];   /* input lines (the _line column) */
 } csvstage_review_message;
 
+/* A config that would have read many of a column's rejected values: its
+ * section, its keys (one per line), and how many of them it reads. */
+#define CSVSTAGE_REVIEW_FIXES 8
+
+typedef struct csvstage_review_fix {
+  char column[128];
+  char section[160];          /* "[column \"amount\"]" or "[source]" */
+  char keys[256];             /* "decimal = \",\"\nthousands = ." */
+  long long takes, of;        /* values it reads, of the column's rejects */
+} csvstage_review_fix;
+
 typedef struct csvstage_review {
   long long records;          /* rejects in the file */
   int ngroups;                /* by SQLSTATE and column or constraint, most
@@ -264,6 +275,8 @@ typedef struct csvstage_review {
   int nmessages;              /* the most common messages, most frequent first */
   csvstage_review_message messages[CSVSTAGE_REVIEW_MESSAGES];
   long long other_messages;   /* rejects whose message is not among them */
+  int nfixes;                 /* input errors a config line would have read */
+  csvstage_review_fix fixes[CSVSTAGE_REVIEW_FIXES];
 } csvstage_review;
 
 /*

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "error.h"
+#include "fixes.h"
 #include "input.h"
 #include "reader.h"
 #include "rejects.h"
@@ -56,38 +57,6 @@ kind_label(char *buf, size_t n, const char *sqlstate, const char *column, const 
     snprintf(buf, n, "%s", sqlstate);
 }
 
-/* Letters and digits of s, in lower case: "First Name" and first_name
- * match, as a header's names match the table's. */
-static void
-squash(const char *s, char *buf, size_t n)
-{
-  size_t o = 0;
-
-  for (; *s && o + 1 < n; s++)
-    if ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || (unsigned char)*s >= 0x80)
-      buf[o++] = *s;
-    else if (*s >= 'A' && *s <= 'Z')
-      buf[o++] = (char)(*s - 'A' + 'a');
-  buf[o] = '\0';
-}
-
-/* Whether the CSV column named header fed table column `column`: the
- * rule's `from`, else the same name (or the same letters). */
-static int
-feeds(const csvstage_settings *settings, const char *header, const char *column)
-{
-  const cs_rule *r = cs_settings_rule(settings, column);
-  char a[256], b[256];
-
-  if (r && r->from)
-    return strcmp(header, r->from) == 0;
-  if (strcmp(header, column) == 0)
-    return 1;
-  squash(header, a, sizeof(a));
-  squash(column, b, sizeof(b));
-  return a[0] && strcmp(a, b) == 0;
-}
-
 /* The page's charset for the file's encoding (the reject file keeps the
  * input's bytes). */
 static const char *
@@ -114,7 +83,8 @@ static const char STYLE[] =
   "table.rec td,table.rec th{border-color:#e4e4e4;font-family:monospace}"
   "td.bad{background:#fdd;outline:2px solid #c00}pre.raw{margin:0;background:#fff3cd;"
   "white-space:pre-wrap}.controls{margin:1em 0}.null{color:#999;font-style:italic}"
-  "svg text{font:12px system-ui,sans-serif}";
+  "svg text{font:12px system-ui,sans-serif}pre.fix{background:#eef6ee;padding:4px 8px;"
+  "display:inline-block}";
 
 /* Filter by kind and search: hides the rows that do not match, and says
  * how many are shown; page.html#kind=K&q=TEXT opens it filtered (a link to
@@ -223,7 +193,7 @@ put_rows(FILE *out, const csvstage_settings *settings, const report_file *rf, in
       }
       fputs("</tr><tr>", out);
       for (int i = 6; i < raw; i++) {
-        int bad = column[0] && feeds(settings, cs_reader_column(rd, i), column);
+        int bad = column[0] && cs_header_feeds(settings, cs_reader_column(rd, i), column);
         fputs(bad ? "<td class=\"bad\">" : "<td>", out);
         if (i >= rec.nfields || !rec.field[i])
           fputs("<span class=\"null\">NULL</span>", out);
@@ -275,6 +245,17 @@ csvstage_rejects_html(const csvstage_settings *settings, const char *const *path
     put_str(out, paths[i]);
     fprintf(out, ": %lld rejected</h2>\n", files[i].rv.records);
     put_chart(out, &files[i].rv);
+    for (int x = 0; x < files[i].rv.nfixes; x++) {
+      const csvstage_review_fix *fx = &files[i].rv.fixes[x];
+      fprintf(out, "<p class=\"fix\">Written in a way a config would read: %lld of column ",
+              fx->takes);
+      put_str(out, fx->column);
+      fprintf(out, "'s %lld rejected values read with</p><pre class=\"fix\">", fx->of);
+      put_str(out, fx->section);
+      fputc('\n', out);
+      put_str(out, fx->keys);
+      fputs("</pre>\n", out);
+    }
   }
   fputs("<div class=\"controls\"><label>Kind <select id=\"kind\"><option value=\"\">all kinds"
         "</option>", out);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fixes.h"
 #include "input.h"
 #include "reader.h"
 #include "rejects.h"
@@ -152,15 +153,20 @@ csvstage_review_rejects(const csvstage_settings *settings, const char *path,
   cs_reader_opts o;
   cs_record rec;
   slot *slots = NULL;
-  int used = 0, more;
+  cs_fixes *fixes = NULL;
+  int used = 0, more, raw;
   csvstage_code rc = CSVSTAGE_OK;
 
   memset(out, 0, sizeof(*out));
   if (!settings || !path)
     return cs_fail(err, CSVSTAGE_E_INVALID, "no settings or no path");
   slots = calloc(MESSAGE_SLOTS, sizeof(*slots));
-  if (!slots)
+  fixes = cs_fixes_new();
+  if (!slots || !fixes) {
+    free(slots);
+    cs_fixes_free(fixes);
     return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  }
   in = cs_input_open(path, err);
   if (!in) {
     rc = err ? err->code : CSVSTAGE_E_IO;
@@ -184,6 +190,7 @@ csvstage_review_rejects(const csvstage_settings *settings, const char *path,
       goto out;
     }
   }
+  raw = cs_reader_ncolumns(rd) - 1;
   while ((more = cs_reader_next(rd, &rec, err)) == 1) {
     char line[32], sqlstate[6], column[128], constraint[128], msg[512];
     if (rec.kind == CS_RECORD_REJECT) {
@@ -197,6 +204,14 @@ csvstage_review_rejects(const csvstage_settings *settings, const char *path,
     field(&rec, 3, constraint, sizeof(constraint));
     out->records++;
     count_group(out, sqlstate, column, column[0] ? "" : constraint);
+    if (column[0] && sqlstate[0] == '2' && sqlstate[1] == '2') {
+      field(&rec, 4, msg, sizeof(msg));
+      for (int i = 6; i < raw && i < rec.nfields; i++)
+        if (cs_header_feeds(settings, cs_reader_column(rd, i), column)) {
+          cs_fixes_add(fixes, sqlstate, column, msg, rec.field[i], rec.len[i]);
+          break;
+        }
+    }
     if (count_message(slots, &used, out, msg, message_shape(&rec, msg, sizeof(msg)),
                       atoll(line)) != 0) {
       rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
@@ -215,7 +230,9 @@ csvstage_review_rejects(const csvstage_settings *settings, const char *path,
     else
       out->other_messages += slots[i].m.count;
   }
+  out->nfixes = cs_fixes_found(fixes, settings->datestyle, out->fixes, CSVSTAGE_REVIEW_FIXES);
 out:
+  cs_fixes_free(fixes);
   for (int i = 0; i < MESSAGE_SLOTS; i++)
     free(slots[i].message);
   free(slots);

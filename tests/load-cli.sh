@@ -556,6 +556,25 @@ if command -v chromium >/dev/null; then
 else
   echo "load-cli: the browser tests of rejects --html did not run: no chromium (./bootstrap check installs it)"
 fi
+# Rejects that explain their own fix: decimal commas, a NULL marker and
+# words for booleans, each proposed as the config that reads them, tried on
+# the rejected values first; that config then loads the reject file.
+sql "CREATE TABLE fix_t (id int PRIMARY KEY, amount numeric(10,2), qty int, paid boolean)"
+printf 'id,amount,qty,paid\n1,"1.234,50",1,t\n2,"99,90",2,f\n3,"7,25",3,t\n4,12,N/A,t\n5,1,-,f\n6,3,4,ja\n7,4,5,nein\n8,5,6,vielleicht\n' >"$tmp/fix.csv"
+cs -d "$dsn" -t fix_t -r "$tmp/fix.rej" "$tmp/fix.csv" 2>"$err"
+"$bin" rejects -t fix_t "$tmp/fix.rej" >"$tmp/fix.out" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '^  \[column "amount"\]   ; reads 3 of column amount.s 3 rejected values$' "$tmp/fix.out" &&
+  grep -A2 '^  \[column "amount"\]' "$tmp/fix.out" | grep -q '^  thousands = \.$' &&
+  grep -A1 '^  \[column "qty"\]' "$tmp/fix.out" | grep -q '^  nullif = "N/A", "-"$' &&
+  grep -q '^  \[column "paid"\]   ; reads 2 of column paid.s 3 rejected values$' "$tmp/fix.out" &&
+  grep -A2 '^  \[column "paid"\]' "$tmp/fix.out" | grep -q '^  false = "nein"$' &&
+  ok || bad "rejects, fixes: exit $st: $(cat "$tmp/fix.out" "$err")"
+printf '[column "amount"]\ndecimal = ","\nthousands = .\n[column "qty"]\nnullif = "N/A", "-"\n[column "paid"]\ntrue = "ja"\nfalse = "nein"\n' >"$tmp/fix.conf"
+cs -d "$dsn" -t fix_t -c "$tmp/fix.conf" -r "$tmp/fix2.rej" "$tmp/fix.rej" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(concat_ws($$ $$, id, amount, qty, paid), $$; $$ ORDER BY id) FROM fix_t')" = \
+  "1 1234.50 1 t; 2 99.90 2 f; 3 7.25 3 t; 4 12.00 t; 5 1.00 f; 6 3.00 4 t; 7 4.00 5 f" ] &&
+  [ "$(cut -d, -f1-3 "$tmp/fix2.rej" | tail -n +2)" = "9,22P02,paid" ] &&
+  ok || bad "the proposed config on the reject file: exit $st: $(cat "$err")"
 # A zip of several files: one must be named (listed at preflight for a
 # file; after the first for a pipe, nothing committed), and is then read.
 cs -d "$dsn" -t comp_t -r "$tmp/comp.rej" "$tmp/two.zip" 2>"$err"; st=$?
