@@ -1638,9 +1638,45 @@ START_TEST(review_reject_file)
   ck_assert_int_eq(rv.messages[0].lines[0], 3);
   ck_assert_int_eq(rv.messages[0].lines[1], 5);
   ck_assert_int_eq(rv.nmessages, 4);
+  ck_assert_int_eq(rv.nfixes, 0);   /* x and y: no way of writing a number */
   /* A file that is not a reject file says so. */
   ck_assert_int_eq(csvstage_review_rejects(s, csv_path, &rv, &err), CSVSTAGE_E_FORMAT);
   ck_assert_ptr_nonnull(strstr(err.message, "is not a csvstage reject file"));
+  csvstage_settings_free(s);
+}
+END_TEST
+
+/* The fixes a reject file proposes are tried on its values: each reads at
+ * least half of a column's rejects, and a value that only looks like the
+ * shape (1.2345 has a group of four; 31/02 is no date) counts for none. */
+START_TEST(review_proposes_fixes)
+{
+  csvstage_settings *s = csvstage_settings_new();
+  csvstage_review rv;
+
+  test_exec(conn, "CREATE TABLE lt.f (id int, price numeric, d date, q int)");
+  ck_assert_int_eq(load("lt.f", "id,price,d,q\n"
+                                "1,\"1.234,5\",2024-01-01,1\n"
+                                "2,\"7,25\",2024-01-01,1\n"
+                                "3,\"1.2345,6\",2024-01-01,1\n"     /* no fit */
+                                "4,1,31/12/2024,1\n"
+                                "5,1,13/01/2025,1\n"
+                                "6,1,31/02/2025,1\n"               /* no date */
+                                "7,1,2024-01-01,\"1.000\"\n",        /* integer: 1000 */
+                   NULL), CSVSTAGE_OK);
+  ck_assert_int_eq(res.rejected, 7);
+  ck_assert_int_eq(csvstage_review_rejects(s, rej_path, &rv, &err), CSVSTAGE_OK);
+  ck_assert_int_eq(rv.nfixes, 3);
+  ck_assert_str_eq(rv.fixes[0].section, "[column \"price\"]");
+  ck_assert_str_eq(rv.fixes[0].keys, "decimal = \",\"\nthousands = .");
+  ck_assert_int_eq(rv.fixes[0].takes, 2);
+  ck_assert_int_eq(rv.fixes[0].of, 3);
+  ck_assert_str_eq(rv.fixes[1].section, "[source]");
+  ck_assert_str_eq(rv.fixes[1].keys, "datestyle = DMY");
+  ck_assert_int_eq(rv.fixes[1].takes, 2);
+  ck_assert_int_eq(rv.fixes[1].of, 3);
+  ck_assert_str_eq(rv.fixes[2].section, "[column \"q\"]");   /* 1.000 as a thousand */
+  ck_assert_int_eq(rv.fixes[2].takes, 1);
   csvstage_settings_free(s);
 }
 END_TEST
@@ -1752,6 +1788,7 @@ make_load_suite(void)
   tcase_add_test(tc, keyed_modes_preflight);
   tcase_add_test(tc, upsert_with_triggers_goes_one_by_one);
   tcase_add_test(tc, review_reject_file);
+  tcase_add_test(tc, review_proposes_fixes);
   tcase_add_test(tc, progress_reports);
   suite_add_tcase(s, tc);
   return s;
