@@ -16,7 +16,8 @@
 #                        many records (default 100000); its ratio is per record
 #   CSVSTAGE_PG_BINDIR   the server to run (see tests/pg-harness)
 #   BENCH_CASES          the cases to run, space-separated (default: all):
-#                        clean dirty gzip modes upsert dirty-more types stop pgloader
+#                        clean dirty gzip modes upsert dirty-more types stop european
+#                        pgloader
 #
 # The baseline is `\copy users FROM FILE (FORMAT csv, HEADER)` of the clean
 # file into schemas/users.sql with status's NOT NULL dropped (the clean file
@@ -44,7 +45,7 @@ dirty=$dir/users-$records-dirty.csv
 [ -s "$clean" ] || "$gen" "$records" >"$clean"
 [ -s "$clean.gz" ] || gzip -6 -c "$clean" >"$clean.gz"
 [ -s "$dirty" ] || "$gen" --dirty "$records" >"$dirty"
-cases=" ${BENCH_CASES:-clean dirty gzip modes upsert dirty-more types stop pgloader} "
+cases=" ${BENCH_CASES:-clean dirty gzip modes upsert dirty-more types stop european pgloader} "
 want() { [[ $cases == *" $1 "* ]]; }
 # More dirt (the same five defect kinds), type errors only (what COPY's
 # ON_ERROR ignore skips), and a file 57% bad (a vendor's new date format).
@@ -56,6 +57,29 @@ for pct in 10 50 100 57; do
 done
 types=$dir/users-$records-types10.csv
 if want types; then [ -s "$types" ] || "$gen" --type-errors 10 "$records" >"$types"; fi
+# The clean file as a European export writes it: semicolons, balance as
+# 28.381,61, active as ja/nein (the same records, values, rows).
+european=$dir/users-$records-european.csv
+if want european && [ ! -s "$european" ]; then
+  python3 - "$clean" "$european.tmp" <<'PY'
+import csv, sys
+with open(sys.argv[1], newline="") as f, open(sys.argv[2], "w", newline="") as g:
+    r, w = csv.reader(f), csv.writer(g, delimiter=";", lineterminator="\n")
+    head = next(r)
+    w.writerow(head)
+    b, a = head.index("balance"), head.index("active")
+    for row in r:
+        whole, _, frac = row[b].partition(".")
+        groups = []
+        while len(whole) > 3:
+            groups.insert(0, whole[-3:])
+            whole = whole[:-3]
+        row[b] = ".".join([whole] + groups) + ("," + frac if frac else "")
+        row[a] = {"true": "ja", "false": "nein"}.get(row[a], row[a])
+        w.writerow(row)
+PY
+  mv "$european.tmp" "$european"
+fi
 
 srv=$(mktemp -d /tmp/csvstage-bench.XXXXXX)
 chmod 0755 "$srv"
@@ -150,6 +174,15 @@ for ((run = 1; run <= runs; run++)); do
   # Type errors only: csvstage (into the table as it is) against COPY's
   # own ON_ERROR ignore (PostgreSQL 17+; into the relaxed table, as the
   # baseline) of the same file: it skips them without saying which or why.
+  # The European export: every value through the client's separators and
+  # words, still on the fast path.
+  if want european; then
+    fresh_table
+    time_cmd european "$csvstage" -q -d "$dsn" -t public.users -r "$srv/european.rejects.csv" \
+      --delimiter ";" --decimal , --thousands . --true ja --false nein "$european"
+    checks[european]=$(rows)
+  fi
+
   if want types; then
     fresh_table
     time_cmd types10 "$csvstage" -q -d "$dsn" -t public.users -r "$srv/types.rejects.csv" "$types"
