@@ -313,6 +313,16 @@ init(const options *opts)
   int status = EXIT_LOADED;
 
   csvstage_error_clear(&err);
+  if (!opts->table && !opts->config) {
+    /* No table to match: the file alone, no server. */
+    if (csvstage_sniff_config(opts->files[0], 1000, &text, &err) != CSVSTAGE_OK) {
+      report_error(stderr, &err);
+      return EXIT_FAILED;
+    }
+    status = fputs(text, stdout) < 0 || fflush(stdout) != 0 ? EXIT_FAILED : EXIT_LOADED;
+    free(text);
+    return status;
+  }
   settings = settings_from(opts);
   if (!settings)
     return EXIT_USAGE;

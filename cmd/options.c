@@ -11,7 +11,7 @@
 const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
   "       csvstage rejects [-c CONFIG] [-t TABLE] [--html PAGE] REJECT_FILE...\n"
-  "       csvstage init -t TABLE [-d CONNINFO] [-c CONFIG] CSV_FILE > CONFIG\n"
+  "       csvstage init [-t TABLE [-d CONNINFO] [-c CONFIG]] CSV_FILE > CONFIG\n"
   "Load CSV files (plain, or gzip, zstd, xz, bzip2 or zip compressed) into a\n"
   "PostgreSQL table; records that cannot go in are written, with their line\n"
   "and the server's error, to a reject file. With no FILE, or when FILE is -,\n"
@@ -239,8 +239,8 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     snprintf(why, whysize, "csvstage rejects: give the reject file to review");
     return -1;
   }
-  if (opts->action == ACTION_INIT && (opts->nfiles != 1 || !opts->table)) {
-    snprintf(why, whysize, "csvstage init: give the table (-t) and one CSV file");
+  if (opts->action == ACTION_INIT && opts->nfiles != 1) {
+    snprintf(why, whysize, "csvstage init: give one CSV file (and the table, -t, to match it to)");
     return -1;
   }
   return 0;

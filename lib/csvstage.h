@@ -300,6 +300,16 @@ csvstage_code csvstage_rejects_html(const csvstage_settings *settings, const cha
                                     int npaths, FILE *out, csvstage_error *err);
 
 /*
+ * A config sniffed from the CSV file at path alone (no table, no server):
+ * its delimiter, encoding and header, and per column the narrowest type
+ * every one of the first `sample` records' values is valid for (the
+ * client's validators are the proof), as commented config text in *text
+ * (free it). Returns CSVSTAGE_OK, or an error from reading the file.
+ */
+csvstage_code csvstage_sniff_config(const char *path, long long sample, char **text,
+                                    csvstage_error *err);
+
+/*
  * A starter config for loading the CSV file at path into the settings'
  * table: its header's columns matched to the table's (same name, else with
  * case, spaces and underscores ignored), coalesce = DEFAULT where a column

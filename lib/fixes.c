@@ -109,8 +109,8 @@ trimmed(const char *s, size_t n, char *buf, size_t size)
 
 /* Whether v is a number written with these separators, and one the type
  * takes (an integer type: no fraction). */
-static int
-number_fits(const char *v, char decimal, char thousands, int integer)
+int
+cs_number_fits(const char *v, char decimal, char thousands, int integer)
 {
   const char *p = v;
   int lead = 0, groups = 0, frac = -1;
@@ -154,8 +154,8 @@ days_in(int month, int year)
 
 /* Whether v starts as A/B/YYYY (or with . or -) that reads as a real date
  * with A the day (dmy) or the month. */
-static int
-date_fits(const char *v, int dmy)
+int
+cs_date_fits(const char *v, int dmy)
 {
   int a, b, y, n = 0;
   char s1, s2;
@@ -167,8 +167,8 @@ date_fits(const char *v, int dmy)
   return month >= 1 && month <= 12 && day >= 1 && day <= days_in(month, y);
 }
 
-static int
-is_marker(const char *v)
+int
+cs_is_null_marker(const char *v)
 {
   static const char *const markers[] = {"N/A", "n/a", "NA", "-", "--", "NULL", "null", "None",
                                         "none", "?", "#N/A", "nil"};
@@ -252,19 +252,19 @@ cs_fixes_add(cs_fixes *f, const char *sqlstate, const char *column, const char *
             strcmp(c->type, "double precision") == 0;
   datetime = strcmp(c->type, "date/time") == 0 || strcmp(c->type, "date") == 0 ||
              strncmp(c->type, "timestamp", 9) == 0;
-  if (is_marker(v)) {
+  if (cs_is_null_marker(v)) {
     c->takes[FIX_NULL]++;
     remember(c->markers, &c->nmarkers, v);
     return;
   }
   if (numeric) {
-    c->takes[FIX_DECIMAL_COMMA] += number_fits(v, ',', '.', integer);
-    c->takes[FIX_DECIMAL_COMMA_ONLY] += number_fits(v, ',', 0, integer);
-    c->takes[FIX_THOUSANDS_COMMA] += number_fits(v, '.', ',', integer);
+    c->takes[FIX_DECIMAL_COMMA] += cs_number_fits(v, ',', '.', integer);
+    c->takes[FIX_DECIMAL_COMMA_ONLY] += cs_number_fits(v, ',', 0, integer);
+    c->takes[FIX_THOUSANDS_COMMA] += cs_number_fits(v, '.', ',', integer);
   }
   if (datetime) {
-    c->takes[FIX_DMY] += date_fits(v, 1);
-    c->takes[FIX_MDY] += date_fits(v, 0);
+    c->takes[FIX_DMY] += cs_date_fits(v, 1);
+    c->takes[FIX_MDY] += cs_date_fits(v, 0);
   }
   if (strcmp(c->type, "boolean") == 0) {
     int w = bool_word(v);

@@ -11,6 +11,18 @@
 
 typedef struct cs_fixes cs_fixes;
 
+/* Whether v is a number written with these separators that needs them
+ * (grouped, or with a decimal part), and one the type takes (integer: no
+ * fraction). */
+int cs_number_fits(const char *v, char decimal, char thousands, int integer);
+
+/* Whether v starts as a real calendar date A/B/YYYY (or . or -) with A the
+ * day (dmy) or the month, then nothing or a time. */
+int cs_date_fits(const char *v, int dmy);
+
+/* Whether v is a common NULL marker: N/A, -, NULL, None, ... */
+int cs_is_null_marker(const char *v);
+
 /* Whether the reject file's (the CSV's) column named header fed table
  * column `column`: the rule's `from`, else the same name or the same
  * letters ("First Name", first_name), as a header is matched. */

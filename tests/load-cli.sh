@@ -239,8 +239,10 @@ sed -i 's/^from = ?$/from = E-mail/; s/^ignore = E-mail, junk$/ignore = junk/' "
 cs -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st=$?
 [ $st -eq 0 ] && [ "$(sql 'SELECT id, full_name, email, status FROM init_t')" = "1|Ann|a@x.example|new" ] \
   && ok || bad "init's config, resolved: exit $st: $(cat "$err")"
-"$bin" init -d "$dsn" "$tmp/init.csv" 2>"$err"; st=$?
-[ $st -eq 2 ] && grep -q 'give the table (-t) and one CSV file' "$err" && ok || bad "init without -t: exit $st"
+"$bin" init -d "$dsn" "$tmp/init.csv" >"$tmp/sniffed.conf" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '^table = ?' "$tmp/sniffed.conf" && ok || bad "init without -t (sniffed): exit $st"
+"$bin" init 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'csvstage init: give one CSV file' "$err" && ok || bad "init without a file: exit $st"
 
 wait_for() {
   i=0
@@ -575,6 +577,38 @@ cs -d "$dsn" -t fix_t -c "$tmp/fix.conf" -r "$tmp/fix2.rej" "$tmp/fix.rej" 2>"$e
   "1 1234.50 1 t; 2 99.90 2 f; 3 7.25 3 t; 4 12.00 t; 5 1.00 f; 6 3.00 4 t; 7 4.00 5 f" ] &&
   [ "$(cut -d, -f1-3 "$tmp/fix2.rej" | tail -n +2)" = "9,22P02,paid" ] &&
   ok || bad "the proposed config on the reject file: exit $st: $(cat "$err")"
+# csvstage init FILE, no table, no server: the dialect and the types,
+# sniffed; the config it writes (the table named) loads the file into a
+# table of those types without a reject.
+printf 'Nr;Kunde;Bestellt;Betrag;Menge\n1;M\303\274ller GmbH;31.12.2024 23:15;1.234,50;1.000\n2;Sch\303\244fer;01.02.2025 08:00;99,90;12\n3;Wei\303\237 AG;28.02.2025 10:00;10,00;1\n' >"$tmp/de.csv"
+"$bin" init "$tmp/de.csv" >"$tmp/de.conf" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '^delimiter = ";"' "$tmp/de.conf" && grep -q '^header = true' "$tmp/de.conf" &&
+  grep -q '^encoding = UTF8' "$tmp/de.conf" && grep -q '^decimal = ","' "$tmp/de.conf" &&
+  grep -q '^datestyle = DMY' "$tmp/de.conf" &&
+  grep -q '^;   "Bestellt" *timestamp without time zone (day-first)' "$tmp/de.conf" &&
+  grep -q '^;   "Menge" *bigint (written 1.234,5)' "$tmp/de.conf" &&
+  ok || bad "init, European file: exit $st: $(cat "$tmp/de.conf" "$err")"
+sql 'CREATE TABLE sniff_t ("Nr" smallint, "Kunde" text, "Bestellt" timestamp, "Betrag" numeric, "Menge" bigint)'
+sed 's/^table = ?.*/table = sniff_t/' "$tmp/de.conf" >"$tmp/de2.conf"
+cs -d "$dsn" -c "$tmp/de2.conf" -r "$tmp/de.rej" "$tmp/de.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && [ "$(sql 'SELECT string_agg(concat_ws($$ $$, "Nr", "Bestellt", "Betrag", "Menge"), $$; $$ ORDER BY 1) FROM sniff_t')" = \
+  "1 2024-12-31 23:15:00 1234.50 1000; 2 2025-02-01 08:00:00 99.90 12; 3 2025-02-28 10:00:00 10.00 1" ] &&
+  ok || bad "init's config, European file: exit $st: $(cat "$err")"
+printf 'id,amount,at,paid\n11,"1,234.50",12/31/2024 11:15 PM,true\n12,99.90,01/02/2025 08:00 AM,false\n' >"$tmp/us.csv"
+"$bin" init "$tmp/us.csv" >"$tmp/us.conf" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '^delimiter = ","' "$tmp/us.conf" && grep -q '^thousands = ","' "$tmp/us.conf" &&
+  grep -q '^datestyle = MDY' "$tmp/us.conf" && grep -q '^;   "paid" *boolean' "$tmp/us.conf" &&
+  ok || bad "init, US file: exit $st: $(cat "$tmp/us.conf" "$err")"
+printf '1\tAnn\t2024-01-01\t3.5\n2\tBob\t2024-02-01\t4\n' >"$tmp/tab.csv"
+"$bin" init "$tmp/tab.csv" >"$tmp/tab.conf" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '^delimiter = tab' "$tmp/tab.conf" && grep -q '^header = false' "$tmp/tab.conf" &&
+  grep -q '^columns = column1, column2, column3, column4' "$tmp/tab.conf" &&
+  grep -q '^;   column3 *date' "$tmp/tab.conf" && grep -q '^;   column4 *numeric' "$tmp/tab.conf" &&
+  ok || bad "init, headerless tab file: exit $st: $(cat "$tmp/tab.conf" "$err")"
+printf 'id|name\n1|caf\351\n2|\200 5\n' >"$tmp/w.csv"
+"$bin" init "$tmp/w.csv" >"$tmp/w.conf" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '^delimiter = "|"' "$tmp/w.conf" && grep -q '^encoding = WIN1252 *; a guess' "$tmp/w.conf" &&
+  ok || bad "init, WIN1252 file: exit $st: $(cat "$tmp/w.conf" "$err")"
 # A zip of several files: one must be named (listed at preflight for a
 # file; after the first for a pipe, nothing committed), and is then read.
 cs -d "$dsn" -t comp_t -r "$tmp/comp.rej" "$tmp/two.zip" 2>"$err"; st=$?
