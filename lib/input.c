@@ -481,18 +481,26 @@ open_archive(cs_input *in, const char *member, int sha256, const char *path,
   return 0;
 }
 
-/* Records a broken stream as gzip_fail does: what came before is handed
- * on first, the error with the next call. */
+/* A broken stream, in->gz_err said: what this call read before the break
+ * (n bytes) is handed on first, so that the reader sees every line before
+ * it; the error comes with the next call. Returns n, or -1. */
 static long
-archive_fail(cs_input *in, long n, csvstage_error *err, const char *why)
+fail_after(cs_input *in, long n, csvstage_error *err)
 {
-  broken(in, &in->gz_err, why);
   in->gz_failed = 1;
   if (n > 0)
     return n;
   if (err && !cs_failed(err))
     *err = in->gz_err;
   return -1;
+}
+
+/* Records a broken stream libarchive reports, as gzip_fail does. */
+static long
+archive_fail(cs_input *in, long n, csvstage_error *err, const char *why)
+{
+  broken(in, &in->gz_err, why);
+  return fail_after(in, n, err);
 }
 
 /* Reads what is left of the file, for the hash of the whole of it. */
@@ -553,12 +561,7 @@ read_archive(cs_input *in, char *buf, size_t cap, csvstage_error *err)
                   "file ('%s', then '%s'): name the one to load with --member NAME or [source] "
                   "member", in->name, in->member, name);
         in->gz_err.offset = in->consumed;
-        in->gz_failed = 1;
-        if (n > 0)
-          return n;
-        if (err && !cs_failed(err))
-          *err = in->gz_err;
-        return -1;
+        return fail_after(in, n, err);
       }
     }
     if (drain(in, err))
@@ -629,12 +632,7 @@ gzip_fail(cs_input *in, char *buf, csvstage_error *err, const char *fmt, const c
 
   cs_fail(&in->gz_err, CSVSTAGE_E_FORMAT, fmt, in->name, in->consumed, detail);
   in->gz_err.offset = in->consumed;
-  in->gz_failed = 1;
-  if (n > 0)
-    return n;
-  if (err && !cs_failed(err))
-    *err = in->gz_err;
-  return -1;
+  return fail_after(in, n, err);
 }
 
 static long
