@@ -305,13 +305,6 @@ source(const cs_record *rec, int i, int trim, value *v)
     v->n--;
 }
 
-/* White space as PostgreSQL's input functions skip it (isspace). */
-static int
-is_space(char c)
-{
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 /* Whether s[0..n) is word, ASCII letters in either case (the bytes of other
  * characters as they are: in UTF-8 none of them is an ASCII byte). */
 static int
@@ -337,9 +330,9 @@ same_word(const char *s, size_t n, const char *word)
 static const char *
 bool_word(const fed_col *f, const char *s, size_t n)
 {
-  while (n > 0 && is_space(s[0]))
+  while (n > 0 && cs_is_space(s[0]))
     s++, n--;
-  while (n > 0 && is_space(s[n - 1]))
+  while (n > 0 && cs_is_space(s[n - 1]))
     n--;
   for (int k = 0; k < f->nyes; k++)
     if (same_word(s, n, f->yes[k]))
@@ -373,9 +366,9 @@ read_number(const fed_col *f, const char *s, size_t n, char *out)
   size_t i = 0, o = 0;
   int lead, whole = 0, frac = 0, point = 0;
 
-  while (n > 0 && is_space(s[n - 1]))
+  while (n > 0 && cs_is_space(s[n - 1]))
     n--;
-  while (i < n && is_space(s[i]))
+  while (i < n && cs_is_space(s[i]))
     i++;
   if (i < n && (s[i] == '+' || s[i] == '-'))
     out[o++] = s[i++];

@@ -12,6 +12,7 @@
 
 #include "fixes.h"
 #include "settings.h"
+#include "validate.h"
 
 /* The candidates, each tried on every rejected value of the column. */
 enum {
@@ -87,19 +88,13 @@ cs_fixes_free(cs_fixes *f)
   free(f);
 }
 
-static int
-is_space(char c)
-{
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 /* s without white space around it, as a C string (cut to size). */
 static void
 trimmed(const char *s, size_t n, char *buf, size_t size)
 {
-  while (n > 0 && is_space(*s))
+  while (n > 0 && cs_is_space(*s))
     s++, n--;
-  while (n > 0 && is_space(s[n - 1]))
+  while (n > 0 && cs_is_space(s[n - 1]))
     n--;
   if (n >= size)
     n = size - 1;

@@ -36,6 +36,13 @@ typedef struct cs_type {
   int utf8;             /* characters are counted as UTF-8 */
 } cs_type;
 
+/* White space as PostgreSQL's input functions skip it (isspace in C). */
+static inline int
+cs_is_space(char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 typedef enum cs_verdict { CS_VALID, CS_DOUBTFUL, CS_UNKNOWN } cs_verdict;
 
 /* Classifies a type as format_type() prints it ("numeric(12,2)",
