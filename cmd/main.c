@@ -315,7 +315,7 @@ init(const options *opts)
   csvstage_error_clear(&err);
   if (!opts->table && !opts->config) {
     /* No table to match: the file alone, no server. */
-    if (csvstage_sniff_config(opts->files[0], 1000, &text, &err) != CSVSTAGE_OK) {
+    if (csvstage_sniff_config(opts->files[0], opts->sample, &text, &err) != CSVSTAGE_OK) {
       report_error(stderr, &err);
       return EXIT_FAILED;
     }

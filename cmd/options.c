@@ -11,7 +11,7 @@
 const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
   "       csvstage rejects [-c CONFIG] [-t TABLE] [--html PAGE] REJECT_FILE...\n"
-  "       csvstage init [-t TABLE [-d CONNINFO] [-c CONFIG]] CSV_FILE > CONFIG\n"
+  "       csvstage init [--sample N | -t TABLE [-d CONNINFO] [-c CONFIG]] CSV_FILE > CONFIG\n"
   "Load CSV files (plain, or gzip, zstd, xz, bzip2 or zip compressed) into a\n"
   "PostgreSQL table; records that cannot go in are written, with their line\n"
   "and the server's error, to a reject file. With no FILE, or when FILE is -,\n"
@@ -71,7 +71,7 @@ const char options_usage[] =
   "is loading the table (nothing done: try again later).\n";
 
 enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE,
-       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_HTML, OPT_SOURCE };
+       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_HTML, OPT_SAMPLE, OPT_SOURCE };
 
 /* The [source] keys the command line takes: option, key, value (NULL: the
  * option's argument). */
@@ -124,6 +124,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"single-transaction", no_argument, NULL, OPT_SINGLE},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"html", required_argument, NULL, OPT_HTML},
+    {"sample", required_argument, NULL, OPT_SAMPLE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -183,6 +184,16 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       break;
     case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
     case OPT_HTML: opts->html = optarg; break;
+    case OPT_SAMPLE: {
+      char *end;
+      long long v = strtoll(optarg, &end, 10);
+      if (end == optarg || *end || v < 1) {
+        snprintf(why, whysize, "invalid --sample '%s': give a number of records (1 or more)", optarg);
+        return -1;
+      }
+      opts->sample = v;
+      break;
+    }
     case OPT_LEDGER: opts->ledger = 1; break;
     case OPT_MODE: opts->mode = optarg; break;   /* checked by the settings */
     case OPT_KEY: opts->key = optarg; break;

@@ -176,8 +176,8 @@ cs_is_null_marker(const char *v)
 
 /* Words for true and false beyond PostgreSQL's own: 1 true, 0 false, -1
  * none. */
-static int
-bool_word(const char *v)
+int
+cs_bool_word(const char *v)
 {
   static const char *const yes[] = {"ja", "j", "oui", "si", "s\xc3\xad", "vrai", "wahr", "x"};
   static const char *const no[] = {"nein", "non", "faux", "falsch"};
@@ -262,7 +262,7 @@ cs_fixes_add(cs_fixes *f, const char *sqlstate, const char *column, const char *
     c->takes[FIX_MDY] += cs_date_fits(v, 0);
   }
   if (strcmp(c->type, "boolean") == 0) {
-    int w = bool_word(v);
+    int w = cs_bool_word(v);
     if (w >= 0) {
       c->takes[FIX_WORDS]++;
       if (w)

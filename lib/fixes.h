@@ -20,6 +20,10 @@ int cs_number_fits(const char *v, char decimal, char thousands, int integer);
  * day (dmy) or the month, then nothing or a time. */
 int cs_date_fits(const char *v, int dmy);
 
+/* Whether v is a common word for true (1) or false (0) beyond PostgreSQL's
+ * own (ja, nein, oui, non, ...), or -1. */
+int cs_bool_word(const char *v);
+
 /* Whether v is a common NULL marker: N/A, -, NULL, None, ... */
 int cs_is_null_marker(const char *v);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 #include "fixes.h"
@@ -32,6 +33,10 @@ typedef struct column {
   long long eu, us, eu_int, us_int;   /* values read as 1.234,5 or 1,234.5 (or
                                          plain), and as integers so */
   long long eu_only, us_only;         /* values only one of them reads */
+  long long words;                    /* values that are words for true or
+                                         false (PostgreSQL's, or others') */
+  char yes[4][16], no[4][16];         /* the other words seen */
+  int nyes, nno;
   int holds[NTYPES];         /* every value so far valid for TYPES[k] */
   char first[64];            /* a value, for the comment */
 } column;
@@ -193,6 +198,19 @@ sniff_value(column *c, const cs_type *types, const char *v, size_t n)
   c->dmy += cs_date_fits(t, 1);
   c->mdy += cs_date_fits(t, 0);
   c->timed += strchr(t, ':') != NULL;
+  {
+    int64_t ival;
+    int w = cs_bool_word(t);
+    c->words += w >= 0 || cs_value_check(&types[0], t, n, &ival) == CS_VALID;
+    if (w >= 0 && strlen(t) < 16) {
+      char (*list)[16] = w ? c->yes : c->no;
+      int *nl = w ? &c->nyes : &c->nno, seen = 0;
+      for (int i = 0; i < *nl; i++)
+        seen |= strcasecmp(list[i], t) == 0;
+      if (!seen && *nl < 4)
+        snprintf(list[(*nl)++], 16, "%s", t);
+    }
+  }
 }
 
 /* The column's type: with the file's way of writing numbers (style: 'e'
@@ -212,6 +230,8 @@ column_type(const column *c, char style, const char **why)
   for (int k = 0; k < NTYPES; k++)
     if (c->holds[k])
       return TYPES[k];
+  if (c->words == c->values && c->nyes + c->nno > 0)
+    return *why = "words for true and false", "boolean";
   if (c->dmy == c->values && c->mdy < c->values)
     return *why = "day-first", c->timed ? "timestamp without time zone" : "date";
   if (c->mdy == c->values && c->dmy < c->values)
@@ -327,7 +347,7 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
       cols[i].markers += first[i].markers;
       cols[i].eu += first[i].eu, cols[i].us += first[i].us, cols[i].eu_int += first[i].eu_int;
       cols[i].us_int += first[i].us_int, cols[i].eu_only += first[i].eu_only;
-      cols[i].us_only += first[i].us_only;
+      cols[i].us_only += first[i].us_only, cols[i].words += first[i].words;
       cols[i].dmy += first[i].dmy, cols[i].mdy += first[i].mdy, cols[i].timed += first[i].timed;
       for (int k = 0; k < NTYPES; k++)
         cols[i].holds[k] &= first[i].holds[k] || first[i].values == 0;
@@ -370,6 +390,28 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
     put(&b, "decimal = \",\"             ; numbers are written 1.234,50\nthousands = .\n");
   else if (comma)
     put(&b, "thousands = \",\"           ; numbers are written 1,234.50\n");
+  {
+    /* the words of every boolean column, file-wide */
+    char yes[160] = "", no[160] = "";
+    for (int i = 0; i < ncols; i++) {
+      const char *why;
+      if (strcmp(column_type(&cols[i], style, &why), "boolean") || !cols[i].nyes + !cols[i].nno == 2)
+        continue;
+      for (int k = 0; k < cols[i].nyes; k++)
+        if (!strstr(yes, cols[i].yes[k]) && strlen(yes) + strlen(cols[i].yes[k]) + 3 < sizeof(yes))
+          snprintf(yes + strlen(yes), sizeof(yes) - strlen(yes), "%s%s", yes[0] ? ", " : "",
+                   cols[i].yes[k]);
+      for (int k = 0; k < cols[i].nno; k++)
+        if (!strstr(no, cols[i].no[k]) && strlen(no) + strlen(cols[i].no[k]) + 3 < sizeof(no))
+          snprintf(no + strlen(no), sizeof(no) - strlen(no), "%s%s", no[0] ? ", " : "",
+                   cols[i].no[k]);
+    }
+    if (yes[0])
+      put(&b, "true = %s%*s; words for true in boolean columns\n", yes,
+          (int)(strlen(yes) < 18 ? 19 - strlen(yes) : 1), "");
+    if (no[0])
+      put(&b, "false = %s%*s; words for false\n", no, (int)(strlen(no) < 17 ? 18 - strlen(no) : 1), "");
+  }
   if (dmy && !mdy)
     put(&b, "datestyle = DMY           ; dates are day-first\n");
   else if (mdy && !dmy)

@@ -241,6 +241,10 @@ cs -d "$dsn" -c "$tmp/init.conf" -r "$tmp/init.rej" "$tmp/init.csv" 2>"$err"; st
   && ok || bad "init's config, resolved: exit $st: $(cat "$err")"
 "$bin" init -d "$dsn" "$tmp/init.csv" >"$tmp/sniffed.conf" 2>"$err"; st=$?
 [ $st -eq 0 ] && grep -q '^table = ?' "$tmp/sniffed.conf" && ok || bad "init without -t (sniffed): exit $st"
+"$bin" init --sample 1 "$tmp/init.csv" >"$tmp/sniffed1.conf" 2>"$err"; st=$?
+[ $st -eq 0 ] && grep -q '(1 records sampled)' "$tmp/sniffed1.conf" && ok || bad "init --sample 1: exit $st: $(cat "$err")"
+"$bin" init --sample 0 "$tmp/init.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "invalid --sample '0'" "$err" && ok || bad "init --sample 0: exit $st"
 "$bin" init 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'csvstage init: give one CSV file' "$err" && ok || bad "init without a file: exit $st"
 
@@ -580,19 +584,21 @@ cs -d "$dsn" -t fix_t -c "$tmp/fix.conf" -r "$tmp/fix2.rej" "$tmp/fix.rej" 2>"$e
 # csvstage init FILE, no table, no server: the dialect and the types,
 # sniffed; the config it writes (the table named) loads the file into a
 # table of those types without a reject.
-printf 'Nr;Kunde;Bestellt;Betrag;Menge\n1;M\303\274ller GmbH;31.12.2024 23:15;1.234,50;1.000\n2;Sch\303\244fer;01.02.2025 08:00;99,90;12\n3;Wei\303\237 AG;28.02.2025 10:00;10,00;1\n' >"$tmp/de.csv"
+printf 'Nr;Kunde;Bestellt;Betrag;Menge;Bezahlt\n1;M\303\274ller GmbH;31.12.2024 23:15;1.234,50;1.000;ja\n2;Sch\303\244fer;01.02.2025 08:00;99,90;12;nein\n3;Wei\303\237 AG;28.02.2025 10:00;10,00;1;Ja\n' >"$tmp/de.csv"
 "$bin" init "$tmp/de.csv" >"$tmp/de.conf" 2>"$err"; st=$?
 [ $st -eq 0 ] && grep -q '^delimiter = ";"' "$tmp/de.conf" && grep -q '^header = true' "$tmp/de.conf" &&
   grep -q '^encoding = UTF8' "$tmp/de.conf" && grep -q '^decimal = ","' "$tmp/de.conf" &&
   grep -q '^datestyle = DMY' "$tmp/de.conf" &&
   grep -q '^;   "Bestellt" *timestamp without time zone (day-first)' "$tmp/de.conf" &&
   grep -q '^;   "Menge" *bigint (written 1.234,5)' "$tmp/de.conf" &&
+  grep -q '^;   "Bezahlt" *boolean (words for true and false)' "$tmp/de.conf" &&
+  grep -q '^true = ja ' "$tmp/de.conf" && grep -q '^false = nein ' "$tmp/de.conf" &&
   ok || bad "init, European file: exit $st: $(cat "$tmp/de.conf" "$err")"
-sql 'CREATE TABLE sniff_t ("Nr" smallint, "Kunde" text, "Bestellt" timestamp, "Betrag" numeric, "Menge" bigint)'
+sql 'CREATE TABLE sniff_t ("Nr" smallint, "Kunde" text, "Bestellt" timestamp, "Betrag" numeric, "Menge" bigint, "Bezahlt" boolean)'
 sed 's/^table = ?.*/table = sniff_t/' "$tmp/de.conf" >"$tmp/de2.conf"
 cs -d "$dsn" -c "$tmp/de2.conf" -r "$tmp/de.rej" "$tmp/de.csv" 2>"$err"; st=$?
-[ $st -eq 0 ] && [ "$(sql 'SELECT string_agg(concat_ws($$ $$, "Nr", "Bestellt", "Betrag", "Menge"), $$; $$ ORDER BY 1) FROM sniff_t')" = \
-  "1 2024-12-31 23:15:00 1234.50 1000; 2 2025-02-01 08:00:00 99.90 12; 3 2025-02-28 10:00:00 10.00 1" ] &&
+[ $st -eq 0 ] && [ "$(sql 'SELECT string_agg(concat_ws($$ $$, "Nr", "Bestellt", "Betrag", "Menge", "Bezahlt"), $$; $$ ORDER BY 1) FROM sniff_t')" = \
+  "1 2024-12-31 23:15:00 1234.50 1000 t; 2 2025-02-01 08:00:00 99.90 12 f; 3 2025-02-28 10:00:00 10.00 1 t" ] &&
   ok || bad "init's config, European file: exit $st: $(cat "$err")"
 printf 'id,amount,at,paid\n11,"1,234.50",12/31/2024 11:15 PM,true\n12,99.90,01/02/2025 08:00 AM,false\n' >"$tmp/us.csv"
 "$bin" init "$tmp/us.csv" >"$tmp/us.conf" 2>"$err"; st=$?
