@@ -78,6 +78,20 @@ cs_add_misfit(sql *q, const fed_col *f, const char *row)
   return 1;
 }
 
+/* " WHEN (the folded text) IN (words) THEN 'value'", nothing without words. */
+static void
+add_word_case(sql *q, const fed_col *f, const char *row, char *const *words, int n,
+              const char *value)
+{
+  if (n == 0)
+    return;
+  sql_add(q, " WHEN ");
+  add_folded(q, f, row);
+  sql_add(q, " IN (");
+  add_words(q, words, n);
+  sql_add(q, ") THEN '%s'", value);
+}
+
 /* The column's value as text, after trim, nullif and coalesce (except
  * DEFAULT, which comes after the cast), a boolean column's words, and a
  * number column's separators (a value that does not fit them stays as it
@@ -118,20 +132,8 @@ cs_add_text_value(sql *q, const fed_col *f, const char *row)
     return;
   }
   sql_add(q, "CASE");
-  if (f->nyes) {
-    sql_add(q, " WHEN ");
-    add_folded(q, f, row);
-    sql_add(q, " IN (");
-    add_words(q, f->yes, f->nyes);
-    sql_add(q, ") THEN 'true'");
-  }
-  if (f->nno) {
-    sql_add(q, " WHEN ");
-    add_folded(q, f, row);
-    sql_add(q, " IN (");
-    add_words(q, f->no, f->nno);
-    sql_add(q, ") THEN 'false'");
-  }
+  add_word_case(q, f, row, f->yes, f->nyes, "true");
+  add_word_case(q, f, row, f->no, f->nno, "false");
   sql_add(q, " ELSE ");
   add_mapped_text(q, f, row);
   sql_add(q, " END");
