@@ -312,23 +312,17 @@ cs_fixes_found(const cs_fixes *f, const char *datestyle, csvstage_review_fix *ou
       snprintf(x->section, sizeof(x->section), "[source]");
     else
       snprintf(x->section, sizeof(x->section), "[column \"%s\"]", c->column);
-    x->keys[0] = '\0';
+    /* the fixes whose keys are always the same, then the ones that list
+     * what the values held */
+    static const char *const fixed[NFIX] = {
+      [FIX_DECIMAL_COMMA] = "decimal = \",\"\nthousands = .",
+      [FIX_DECIMAL_COMMA_ONLY] = "decimal = \",\"",
+      [FIX_THOUSANDS_COMMA] = "thousands = \",\"",
+      [FIX_DMY] = "datestyle = DMY",
+      [FIX_MDY] = "datestyle = MDY",
+    };
+    snprintf(x->keys, sizeof(x->keys), "%s", fixed[best] ? fixed[best] : "");
     switch (best) {
-    case FIX_DECIMAL_COMMA:
-      snprintf(x->keys, sizeof(x->keys), "decimal = \",\"\nthousands = .");
-      break;
-    case FIX_DECIMAL_COMMA_ONLY:
-      snprintf(x->keys, sizeof(x->keys), "decimal = \",\"");
-      break;
-    case FIX_THOUSANDS_COMMA:
-      snprintf(x->keys, sizeof(x->keys), "thousands = \",\"");
-      break;
-    case FIX_DMY:
-      snprintf(x->keys, sizeof(x->keys), "datestyle = DMY");
-      break;
-    case FIX_MDY:
-      snprintf(x->keys, sizeof(x->keys), "datestyle = MDY");
-      break;
     case FIX_NULL:
       snprintf(x->keys, sizeof(x->keys), "nullif = ");
       put_list(x->keys, sizeof(x->keys), c->markers, c->nmarkers);
