@@ -93,7 +93,14 @@ settings_from(const options *opts)
     return NULL;
   }
   for (int i = 0; i < opts->nsource; i++) {
-    if (csvstage_settings_set(s, "source", opts->source[i].key, opts->source[i].value, &err)) {
+    const char *key = opts->source[i].key, *value = opts->source[i].value, *eq;
+    char section[1024] = "source";
+    /* --format COLUMN=PATTERN: that column's; a pattern alone: [source]'s */
+    if (strcmp(key, "format") == 0 && (eq = strchr(value, '=')) && eq > value) {
+      snprintf(section, sizeof(section), "column \"%.*s\"", (int)(eq - value), value);
+      value = eq + 1;
+    }
+    if (csvstage_settings_set(s, section, key, value, &err)) {
       report_line(stderr, "csvstage: --%s: %s", opts->source[i].key, err.message);
       csvstage_settings_free(s);
       return NULL;

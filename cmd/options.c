@@ -37,6 +37,12 @@ const char options_usage[] =
   "      --decimal C, --thousands C  how numbers are written: 1.234,50 is\n"
   "                           --decimal , --thousands . (a value that does not\n"
   "                           fit is rejected, never misread)\n"
+  "      --format [COLUMN=]PATTERN  how dates and times are written, as\n"
+  "                           to_date's patterns: 'DD.MM.YYYY', 'MM/DD/YYYY\n"
+  "                           HH12:MI AM'; without COLUMN, for every column of\n"
+  "                           the kind it makes (a value that does not fit, or\n"
+  "                           is no real date, is rejected)\n"
+  "      --timezone ZONE      the zone of timestamptz values without an offset\n"
   "                           (these override the config file's [source])\n"
   "  -n, --dry-run            do everything, report, then roll back\n"
   "      --mode MODE          append (the default); truncate or replace: empty\n"
@@ -85,7 +91,8 @@ static const struct {
   {"ignore", "ignore", NULL},       {"datestyle", "datestyle", NULL},
   {"member", "member", NULL},       {"true", "true", NULL},
   {"false", "false", NULL},       {"decimal", "decimal", NULL},
-  {"thousands", "thousands", NULL},
+  {"thousands", "thousands", NULL}, {"format", "format", NULL},
+  {"timezone", "timezone", NULL},
 };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
@@ -145,6 +152,8 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"false", required_argument, NULL, OPT_SOURCE + 12},
     {"decimal", required_argument, NULL, OPT_SOURCE + 13},
     {"thousands", required_argument, NULL, OPT_SOURCE + 14},
+    {"format", required_argument, NULL, OPT_SOURCE + 15},
+    {"timezone", required_argument, NULL, OPT_SOURCE + 16},
     {NULL, 0, NULL, 0},
   };
   int c;

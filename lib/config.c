@@ -13,6 +13,7 @@
 #include <ini.h>
 
 #include "settings.h"
+#include "datefmt.h"
 #include "error.h"
 
 /* Bits of csvstage_settings.seen and cs_rule.seen. */
@@ -28,6 +29,7 @@ enum {
   SEEN_DECIMAL = 1 << 6, SEEN_THOUSANDS = 1 << 7,
   SEEN_SOURCE_TRUE = 1 << 20, SEEN_SOURCE_FALSE = 1 << 21,
   SEEN_SOURCE_DECIMAL = 1 << 22, SEEN_SOURCE_THOUSANDS = 1 << 23,
+  SEEN_SOURCE_FORMAT = 1 << 24, SEEN_TIMEZONE = 1 << 25, SEEN_FORMAT = 1 << 8,
 };
 
 csvstage_settings *
@@ -80,6 +82,7 @@ free_rule(cs_rule *r)
 {
   free(r->column);
   free(r->from);
+  free(r->format);
   free_words(&r->words);
   free_list(r->nullif, r->nnullif);
   for (int i = 0; i < r->ncoalesce; i++)
@@ -101,6 +104,8 @@ csvstage_settings_free(csvstage_settings *s)
   free(s->encoding);
   free(s->null_marker);
   free(s->member);
+  free(s->format);
+  free(s->timezone);
   free_words(&s->words);
   free_list(s->columns, s->ncolumns);
   free_list(s->ignore, s->nignore);
@@ -399,6 +404,30 @@ set_number_char(parse_ctx *c, cs_number_format *nf, int decimal, const char *v)
   return 0;
 }
 
+/* format = 'DD.MM.YYYY' (in single quotes, as to_date's are, or double, or
+ * bare): checked here, so that a mistake names its config line. */
+static int
+set_format(parse_ctx *c, char **dst, const char *v)
+{
+  size_t n = strlen(v);
+  char *pattern = n >= 2 && v[0] == '\'' && v[n - 1] == '\'' ? strndup(v + 1, n - 2)
+                                                          : unquote(v, n);
+  cs_datefmt f;
+  char why[512];
+
+  if (!pattern)
+    return fail(c, "out of memory");
+  if (cs_datefmt_parse(&f, pattern, why, sizeof(why))) {
+    cs_datefmt_free(&f);
+    free(pattern);
+    return fail(c, "%s", why);
+  }
+  cs_datefmt_free(&f);
+  free(*dst);
+  *dst = pattern;
+  return 0;
+}
+
 static int
 once(parse_ctx *c, unsigned *seen, unsigned bit, const char *key)
 {
@@ -463,6 +492,16 @@ source_key(parse_ctx *c, const char *key, const char *v)
     if (once(c, &s->seen, decimal ? SEEN_SOURCE_DECIMAL : SEEN_SOURCE_THOUSANDS, key))
       return -1;
     return set_number_char(c, &s->number, decimal, v);
+  } else if (strcmp(key, "format") == 0) {
+    if (once(c, &s->seen, SEEN_SOURCE_FORMAT, key))
+      return -1;
+    return set_format(c, &s->format, v);
+  } else if (strcmp(key, "timezone") == 0) {
+    if (once(c, &s->seen, SEEN_TIMEZONE, key))
+      return -1;
+    if (!*v)
+      return fail(c, "timezone must name a time zone (Europe/Berlin, UTC, +02)");
+    return set_string(c, &s->timezone, v);
   } else if (strcmp(key, "member") == 0) {
     if (once(c, &s->seen, SEEN_MEMBER, key))
       return -1;
@@ -476,8 +515,8 @@ source_key(parse_ctx *c, const char *key, const char *v)
                     &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
-                   "encoding, null, columns, ignore, trim, datestyle, member, true, false, decimal, "
-                   "thousands)", key);
+                   "encoding, null, columns, ignore, trim, datestyle, format, timezone, member, true, "
+                   "false, decimal, thousands)", key);
   }
   if (s->delimiter == s->quote)
     return fail(c, "delimiter and quote must differ");
@@ -545,14 +584,14 @@ target_key(parse_ctx *c, const char *key, const char *v)
   }
   if (strcmp(key, "before") == 0 || strcmp(key, "after") == 0) {
     int before = key[0] == 'b';
-    char **sql = before ? &s->before : &s->after;
+    char **stmt = before ? &s->before : &s->after;
     if (once(c, &s->seen, before ? SEEN_BEFORE : SEEN_AFTER, key))
       return -1;
     if (!*v)
       return fail(c, "%s is empty: give the SQL to run, or leave the key out", key);
-    free(*sql);
-    *sql = strdup(v);
-    return *sql ? 0 : fail(c, "out of memory");
+    free(*stmt);
+    *stmt = strdup(v);
+    return *stmt ? 0 : fail(c, "out of memory");
   }
   return fail(c, "unknown key '%s' in [target] (known: table, mode, key, update, before, "
               "after, max_rejects, wait, ledger)", key);
@@ -726,8 +765,13 @@ column_key(parse_ctx *c, const char *section, const char *key, const char *v)
       return -1;
     return set_number_char(c, &r->number, decimal, v);
   }
+  if (strcmp(key, "format") == 0) {
+    if (once(c, &r->seen, SEEN_FORMAT, key))
+      return -1;
+    return set_format(c, &r->format, v);
+  }
   return fail(c, "unknown key '%s' in [%s] (known: from, trim, nullif, coalesce, true, false, "
-                 "decimal, thousands)", key, section);
+                 "decimal, thousands, format)", key, section);
 }
 
 static int

@@ -444,6 +444,23 @@ map_record(cs_direct *d, const cs_record *rec)
       if ((w = bool_word(f, v->s, v->n)))
         v->s = w, v->n = strlen(w);
     }
+    if (v->s && f->format) {
+      size_t len;
+      if (cs_buf_reserve(&d->numbers, CS_DF_ISO_MAX)) {
+        ok = 0;   /* no memory to spare: the server reads it */
+        continue;
+      }
+      if (cs_datefmt_read(f->format, v->s, v->n, d->numbers.data + d->numbers.len, &len) !=
+          CS_DF_FITS) {
+        ok = 0;   /* refused, in refuse.c's words */
+        continue;
+      }
+      v->rewritten = 1;
+      v->at = d->numbers.len;
+      v->s = d->numbers.data + v->at;
+      v->n = len;
+      d->numbers.len += len;
+    }
     if (v->s && f->decimal) {
       long len;
       if (cs_buf_reserve(&d->numbers, v->n + 1)) {

@@ -63,18 +63,42 @@ cs_number_regex(const fed_col *f, char *buf, size_t n)
   return buf;
 }
 
-int
-cs_add_misfit(sql *q, const fed_col *f, const char *row)
+/* "((text) !~ re) IS TRUE" */
+static void
+add_regex_misfit(sql *q, const fed_col *f, const char *row, const char *re)
 {
-  char buf[256];
-
-  if (!cs_number_regex(f, buf, sizeof(buf)))
-    return 0;
   sql_add(q, "((");
   add_mapped_text(q, f, row);
   sql_add(q, ") !~ ");
-  sql_literal(q, buf);
+  sql_literal(q, re);
   sql_add(q, ") IS TRUE");
+}
+
+int
+cs_add_misfit(sql *q, const fed_col *f, const char *row)
+{
+  char buf[2048];
+
+  if (f->format) {
+    cs_datefmt_regex(f->format, 1, buf, sizeof(buf));
+    add_regex_misfit(q, f, row, buf);
+    return 1;
+  }
+  if (!cs_number_regex(f, buf, sizeof(buf)))
+    return 0;
+  add_regex_misfit(q, f, row, buf);
+  return 1;
+}
+
+int
+cs_add_format_misfit(sql *q, const fed_col *f, const char *row)
+{
+  char buf[2048];
+
+  if (!f->format)
+    return 0;
+  cs_datefmt_regex(f->format, 0, buf, sizeof(buf));
+  add_regex_misfit(q, f, row, buf);
   return 1;
 }
 
@@ -99,6 +123,22 @@ add_word_case(sql *q, const fed_col *f, const char *row, char *const *words, int
 void
 cs_add_text_value(sql *q, const fed_col *f, const char *row)
 {
+  if (f->format) {
+    char buf[2048];
+    cs_datefmt_regex(f->format, 1, buf, sizeof(buf));
+    sql_add(q, "CASE WHEN ");
+    cs_add_misfit(q, f, row);
+    sql_add(q, " THEN ");
+    add_mapped_text(q, f, row);
+    sql_add(q, " ELSE (SELECT ");
+    cs_datefmt_add_iso(q, f->format, "(x.m)");
+    sql_add(q, " FROM pg_catalog.regexp_match(");
+    add_mapped_text(q, f, row);
+    sql_add(q, ", ");
+    sql_literal(q, buf);
+    sql_add(q, ") AS x(m)) END");
+    return;
+  }
   if (f->decimal) {
     sql_add(q, "CASE WHEN ");
     cs_add_misfit(q, f, row);
@@ -137,6 +177,12 @@ cs_add_text_value(sql *q, const fed_col *f, const char *row)
   sql_add(q, " ELSE ");
   add_mapped_text(q, f, row);
   sql_add(q, " END");
+}
+
+void
+cs_add_mapped_text(sql *q, const fed_col *f, const char *row)
+{
+  add_mapped_text(q, f, row);
 }
 
 static void
@@ -308,7 +354,7 @@ cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
 
   if (c->is_text)
     return 0;
-  if (f->decimal) {
+  if (f->decimal || f->format) {
     sql_add(q, "(");
     cs_add_misfit(q, f, row);
     sql_add(q, " OR ");
@@ -339,7 +385,7 @@ cs_add_invalid(sql *q, const plan *p, const fed_col *f, const char *row)
     cs_add_text_value(q, f, row);
     sql_add(q, ")");
   }
-  sql_add(q, ") IS FALSE%s)%s", vouch ? " END" : "", f->decimal ? ")" : "");
+  sql_add(q, ") IS FALSE%s)%s", vouch ? " END" : "", f->decimal || f->format ? ")" : "");
   return 1;
 }
 

@@ -14,9 +14,19 @@ void cs_add_text_value(sql *q, const fed_col *f, const char *row);
  * text fits, into buf; NULL without one. */
 const char *cs_number_regex(const fed_col *f, char *buf, size_t n);
 
-/* "(the text does not fit the number column's separators)", false for
- * NULL; returns 0 and adds nothing without a rule. */
+/* "(the text does not fit the number column's separators, or the date
+ * column's format, time fields in range)", false for NULL; returns 0 and
+ * adds nothing without a rule. */
 int cs_add_misfit(sql *q, const fed_col *f, const char *row);
+
+/* "(the text is not the date column's format's shape)": bad input
+ * (22007), where cs_add_misfit's other misfits are out of range (22008);
+ * returns 0 and adds nothing without a format. */
+int cs_add_format_misfit(sql *q, const fed_col *f, const char *row);
+
+/* The column's text after trim, nullif and coalesce: as the file has it,
+ * for messages. */
+void cs_add_mapped_text(sql *q, const fed_col *f, const char *row);
 
 /* The typed value as an INSERT of the text as a literal gets it; typmod:
  * the value as the column holds it, NULL typed as the base type (for

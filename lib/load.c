@@ -365,6 +365,16 @@ prepare(load *l)
     if (sql_run(&l->q, NULL))
       return -1;
   }
+  /* The zone of timestamptz values without an offset, for every path. */
+  if (s->timezone) {
+    sql_add(&l->q, "SET LOCAL TimeZone = ");
+    sql_literal(&l->q, s->timezone);
+    if (sql_run(&l->q, NULL)) {
+      cs_fail(l->err, CSVSTAGE_E_CONFIG, "timezone '%s' is not a time zone the server knows "
+              "(e.g. Europe/Berlin, UTC)", s->timezone);
+      return -1;
+    }
+  }
   l->p.table = cs_table_load(l->conn, s->table, l->err);
   if (!l->p.table)
     return -1;

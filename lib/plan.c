@@ -23,6 +23,9 @@ cs_plan_free(plan *p)
   for (int i = 0; p->fed && i < p->nfed; i++) {
     free(p->fed[i].default_text);
     free(p->fed[i].fallback_src);
+    if (p->fed[i].format)
+      cs_datefmt_free(p->fed[i].format);
+    free(p->fed[i].format);
   }
   free(p->csv_meta);
   free(p->exact);
@@ -136,6 +139,22 @@ check_rules(plan *p, claims *cl, csvstage_error *err)
       return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: decimal and thousands are for "
                      "number columns; \"%s\" is %s", where, r->column, r->column,
                      t->cols[col].type);
+    if (r->format) {
+      cs_datefmt df;
+      char why[512];
+      int suits = !cs_datefmt_parse(&df, r->format, why, sizeof(why)) &&
+                  cs_datefmt_suits(&df, t->cols[col].basetype);
+      cs_datefmt_free(&df);
+      if (!cs_datefmt_type(t->cols[col].basetype))
+        return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: format is for date, time "
+                       "and timestamp columns; \"%s\" is %s", where, r->column, r->column,
+                       t->cols[col].type);
+      if (!suits)
+        return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: format '%s' does not make "
+                       "a %s (a date needs YYYY, MM, DD and no time; a time HH24 or HH12 and no "
+                       "date; only timestamptz takes TZH)", where, r->column, r->format,
+                       t->cols[col].type);
+    }
     if ((r->words.nyes || r->words.nno) && !cs_column_is_bool(&t->cols[col]))
       return cs_fail(err, CSVSTAGE_E_PREFLIGHT, "%s[column \"%s\"]: true and false words are for "
                      "boolean columns; \"%s\" is %s", where, r->column, r->column,
@@ -206,6 +225,23 @@ feed_columns(plan *p, claims *cl, csvstage_error *err)
       f->thousands = nf->thousands;
       if (f->thousands && !f->decimal)
         f->decimal = f->thousands == '.' ? ',' : '.';
+    }
+    if (cs_datefmt_type(c->basetype) && ((r && r->format) || s->format)) {
+      /* A column's own pattern; else [source]'s where it makes the
+       * column's kind (a date-only pattern: the date columns). */
+      const char *pattern = r && r->format ? r->format : s->format;
+      char why[512];
+      f->format = calloc(1, sizeof(*f->format));
+      if (!f->format)
+        return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+      if (cs_datefmt_parse(f->format, pattern, why, sizeof(why)) ||
+          !cs_datefmt_suits(f->format, c->basetype)) {
+        cs_datefmt_free(f->format);
+        free(f->format);
+        f->format = NULL;
+      } else {
+        f->format_text = pattern;
+      }
     }
     if (cs_column_is_bool(c)) {
       const cs_words *w = r && r->words.nyes ? &r->words : &s->words;

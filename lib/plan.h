@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "catalog.h"
+#include "datefmt.h"
 #include "session.h"
 #include "settings.h"
 #include "sql.h"
@@ -32,6 +33,11 @@ typedef struct fed_col {
    * thousands or not, decimal and digits) and is read with '.' and no
    * grouping, and a value that does not fit is bad input. */
   char decimal, thousands;
+  /* A date or time column's format (its rule's, else [source]'s when it
+   * suits the column), or NULL: the text must fit it and is read as the
+   * ISO text of its fields; a value that does not fit is bad input. */
+  cs_datefmt *format;
+  const char *format_text; /* the pattern as written, for messages */
   int use_default;       /* a NULL takes the column's DEFAULT */
   int valid_fn;          /* PostgreSQL 15: index of its pg_temp validator */
   cs_type type;          /* for the client's checks */

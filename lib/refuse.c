@@ -63,6 +63,27 @@ add_input_error(sql *q, const plan *p, const fed_col *f)
 
   if (c->is_text)
     return 0;
+  /* A date that does not fit the column's format: bad input; one that
+   * fits but is no real date or time (31.02.2024, 25:00): out of range,
+   * as to_date says, in the file's text (the ISO text is csvstage's). */
+  if (f->format) {
+    sql_add(q, "CASE WHEN ");
+    cs_add_format_misfit(q, f, "s");
+    sql_add(q, " THEN ARRAY[");
+    sql_literal(q, c->name);
+    sql_add(q, ", '22007', pg_catalog.format('invalid input syntax for type %%s: \"%%s\"', ");
+    sql_literal(q, cs_datefmt_type_name(c->basetype));
+    sql_add(q, ", ");
+    cs_add_mapped_text(q, f, "s");
+    sql_add(q, "), ''] WHEN ");
+    cs_add_invalid(q, p, f, "s");
+    sql_add(q, " THEN ARRAY[");
+    sql_literal(q, c->name);
+    sql_add(q, ", '22008', pg_catalog.format('date/time field value out of range: \"%%s\"', ");
+    cs_add_mapped_text(q, f, "s");
+    sql_add(q, "), ''] END");
+    return 1;
+  }
   /* A number that does not fit the column's separators: bad input, in the
    * words the type's input function has for text it cannot read. */
   if (f->decimal) {

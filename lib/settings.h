@@ -58,6 +58,7 @@ typedef struct cs_rule {
   int ncoalesce;
   cs_words words;       /* boolean columns: its own words (else [source]'s) */
   cs_number_format number; /* number columns: its own (else [source]'s) */
+  char *format;         /* date and time columns: its pattern (datefmt.h) */
   int line;             /* config line of the section's first key, or 0 */
   unsigned seen;        /* keys already set (duplicates are errors) */
 } cs_rule;
@@ -79,6 +80,10 @@ struct csvstage_settings {
   cs_number_format number; /* every number column's, unless its own */
   const char *datestyle; /* "DMY", "MDY" or "YMD": the order of ambiguous
                            dates (the load's DateStyle); NULL: the server's */
+  char *format;         /* the pattern of every date and time column whose
+                           kind it makes (datefmt.h), unless its own */
+  char *timezone;       /* the load's TimeZone: the zone of timestamptz
+                           values without an offset; NULL: the server's */
   /* [target] */
   char *table;
   long long max_rejects;      /* -1: no limit */
