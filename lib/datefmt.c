@@ -243,6 +243,16 @@ cs_datefmt_suits(const cs_datefmt *f, const char *basetype)
   return 0;
 }
 
+int
+cs_datefmt_suits_exactly(const cs_datefmt *f, const char *basetype)
+{
+  if (strcmp(basetype, "pg_catalog.\"timestamp\"") == 0)
+    return f->kind == (CS_DF_DATE | CS_DF_TIME);
+  if (strcmp(basetype, "pg_catalog.timestamptz") == 0)
+    return (f->kind & (CS_DF_DATE | CS_DF_TIME)) == (CS_DF_DATE | CS_DF_TIME);
+  return cs_datefmt_suits(f, basetype);
+}
+
 /* Up to max digits (at least min) at s[*i]: their value, or -1. */
 static int
 read_digits(const char *s, size_t n, size_t *i, int min, int max)

@@ -46,6 +46,10 @@ void cs_datefmt_free(cs_datefmt *f);
  * takes an offset. */
 int cs_datefmt_suits(const cs_datefmt *f, const char *basetype);
 
+/* Whether f makes exactly a value of basetype's kind: a date-only pattern
+ * a date, not the midnight of a timestamp ([source] format's columns). */
+int cs_datefmt_suits_exactly(const cs_datefmt *f, const char *basetype);
+
 /* The type's name as its input function's messages give it ("invalid
  * input syntax for type timestamp"). */
 const char *cs_datefmt_type_name(const char *basetype);

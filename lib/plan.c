@@ -227,15 +227,17 @@ feed_columns(plan *p, claims *cl, csvstage_error *err)
         f->decimal = f->thousands == '.' ? ',' : '.';
     }
     if (cs_datefmt_type(c->basetype) && ((r && r->format) || s->format)) {
-      /* A column's own pattern; else [source]'s where it makes the
-       * column's kind (a date-only pattern: the date columns). */
+      /* A column's own pattern (a date-only one may feed a timestamp);
+       * else [source]'s where it makes exactly the column's kind (a
+       * date-only pattern: the date columns). */
       const char *pattern = r && r->format ? r->format : s->format;
       char why[512];
       f->format = calloc(1, sizeof(*f->format));
       if (!f->format)
         return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
       if (cs_datefmt_parse(f->format, pattern, why, sizeof(why)) ||
-          !cs_datefmt_suits(f->format, c->basetype)) {
+          !(r && r->format ? cs_datefmt_suits : cs_datefmt_suits_exactly)(f->format,
+                                                                          c->basetype)) {
         cs_datefmt_free(f->format);
         free(f->format);
         f->format = NULL;
