@@ -500,7 +500,7 @@ source_key(parse_ctx *c, const char *key, const char *v)
     if (once(c, &s->seen, SEEN_TIMEZONE, key))
       return -1;
     if (!*v)
-      return fail(c, "timezone must name a time zone (Europe/Berlin, UTC, +02)");
+      return fail(c, "timezone must name a time zone (Europe/Berlin, UTC)");
     return set_string(c, &s->timezone, v);
   } else if (strcmp(key, "member") == 0) {
     if (once(c, &s->seen, SEEN_MEMBER, key))

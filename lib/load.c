@@ -370,8 +370,11 @@ prepare(load *l)
     sql_add(&l->q, "SET LOCAL TimeZone = ");
     sql_literal(&l->q, s->timezone);
     if (sql_run(&l->q, NULL)) {
-      cs_fail(l->err, CSVSTAGE_E_CONFIG, "timezone '%s' is not a time zone the server knows "
-              "(e.g. Europe/Berlin, UTC)", s->timezone);
+      if (l->err->code == CSVSTAGE_E_DB) {
+        csvstage_error_clear(l->err);
+        cs_fail(l->err, CSVSTAGE_E_CONFIG, "[source] timezone: '%s' is not a time zone the "
+                "server knows (e.g. Europe/Berlin, UTC)", s->timezone);
+      }
       return -1;
     }
   }

@@ -201,6 +201,11 @@ START_TEST(errors)
   expect_error("[column \"a\"]\nnullif = \"N/A\n", 2, "nullif");
   expect_error("[source]\nheader = true\nthis line has no equals sign\n", 3, "syntax error");
   expect_error("[source\n", 1, "syntax error");
+  expect_error("[source]\nformat = 'DD.MM'\n", 2, "format 'DD.MM': a date needs a year");
+  expect_error("[column \"d\"]\nformat = DD.MM.YYYY\nformat = DD.MM.YYYY\n", 3,
+               "'format' is set twice");
+  expect_error("[column \"d\"]\n\nformat = \"HH12:MI\"\n", 3, "HH12 needs AM");
+  expect_error("[source]\ntimezone =\n", 2, "timezone must name a time zone");
   expect_error("[source]\nheader = true\n  indented = continuation\n", 3, "");
 }
 END_TEST

@@ -62,6 +62,7 @@ main(int argc, char **argv)
     srunner_add_suite(sr, make_copyenc_suite());
     srunner_add_suite(sr, make_config_suite());
     srunner_add_suite(sr, make_validate_suite());
+    srunner_add_suite(sr, make_datefmt_suite());
   } else if (strcmp(which, "db") == 0) {
     if (!getenv("CSVSTAGE_TEST_DSN")) {
       fprintf(stderr, "check_csvstage: CSVSTAGE_TEST_DSN is not set: run "
@@ -72,6 +73,7 @@ main(int argc, char **argv)
     srunner_add_suite(sr, make_roundtrip_suite());
     srunner_add_suite(sr, make_load_suite());
     srunner_add_suite(sr, make_validate_db_suite());
+    srunner_add_suite(sr, make_datefmt_db_suite());
   } else {
     fprintf(stderr, "usage: %s unit|db\n", argv[0]);
     return EXIT_FAILURE;

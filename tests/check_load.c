@@ -434,6 +434,72 @@ START_TEST(number_separators)
 }
 END_TEST
 
+/* Dates and times as people write them (format =): a column's own pattern,
+ * [source]'s for the columns of exactly its kind, and [source] timezone for
+ * timestamptz values without an offset. A value that is not the pattern
+ * is bad input (22007); one that is, but names no real date or time, is out
+ * of range (22008), in to_date's words and the file's text; nothing is
+ * guessed or moved (to_date would take 1.2.2024, 31.12.2024x and 00.01). */
+START_TEST(date_formats)
+{
+  static const char csv[] =
+    "id,d,ts,tz,t\n"
+    "1,31.12.2024,12/31/2024 11:15 PM,05.01.2024 10:00,07:05 AM\n"   /* 2 */
+    "2, 01.02.2025 ,01/01/2025 12:00 AM,05.07.2024 10:00,12:59 PM\n" /* 3 */
+    "3,31.02.2024,,,\n"                                            /* 4: no such day */
+    "4,1.2.2024,,,\n"                                              /* 5: not padded */
+    "5,2024-01-01,,,\n"                                            /* 6: ISO is no exception */
+    "6,01.01.2024,12/31/2024 13:15 PM,,\n"                         /* 7: HH12 */
+    "7,01.01.2024,,05.01.2024 24:00,\n"                            /* 8: no such hour */
+    "8,01.01.2024,,,12:60 AM\n"                                    /* 9: no such minute */
+    "9,00.01.2024,,,\n";                                           /* 10: day 0 */
+  const char *encodings[] = {"UTF8", "LATIN1"};
+
+  for (int e = 0; e < 2; e++) {
+    char conf[512];
+    snprintf(conf, sizeof(conf),
+             "[source]\nencoding = %s\nformat = 'DD.MM.YYYY'\n"
+             "timezone = Europe/Berlin\n"
+             "[column \"ts\"]\nformat = 'MM/DD/YYYY HH12:MI AM'\n"
+             "[column \"tz\"]\nformat = 'DD.MM.YYYY HH24:MI'\n"
+             "[column \"t\"]\nformat = 'HH12:MI AM'\n", encodings[e]);
+    test_exec(conn, "DROP TABLE IF EXISTS lt.dates");
+    test_exec(conn, "CREATE TABLE lt.dates (id int, d date, ts timestamp, tz timestamptz, t time)");
+    ck_assert_int_eq(load("lt.dates", csv, conf), CSVSTAGE_OK);
+    ck_assert_str_eq(rows("SELECT id, d, ts, tz AT TIME ZONE 'UTC', t FROM lt.dates ORDER BY id"),
+                     "1,2024-12-31,2024-12-31 23:15:00,2024-01-05 09:00:00,07:05:00|"
+                     "2,2025-02-01,2025-01-01 00:00:00,2024-07-05 08:00:00,12:59:00");
+    ck_assert_str_eq(rejects(), "4:22008:d 5:22007:d 6:22007:d 7:22007:ts 8:22008:tz "
+                                "9:22008:t 10:22008:d");
+    ck_assert_str_eq(rejects_message(0), "date/time field value out of range: \"31.02.2024\"");
+    ck_assert_str_eq(rejects_message(1), "invalid input syntax for type date: \"1.2.2024\"");
+    ck_assert_str_eq(rejects_message(3),
+                     "invalid input syntax for type timestamp: \"12/31/2024 13:15 PM\"");
+    ck_assert_str_eq(rejects_message(4),
+                     "date/time field value out of range: \"05.01.2024 24:00\"");
+  }
+  /* A timestamp column keeps its ISO values under a date-only [source]
+   * format; a column's own format must make its kind. */
+  test_exec(conn, "DROP TABLE IF EXISTS lt.dates");
+  test_exec(conn, "CREATE TABLE lt.dates (id int, d date, ts timestamp)");
+  ck_assert_int_eq(load("lt.dates", "id,d,ts\n1,05.01.2024,2024-01-05 10:00\n",
+                        "[source]\nformat = 'DD.MM.YYYY'\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rows("SELECT id, d, ts FROM lt.dates"), "1,2024-01-05,2024-01-05 10:00:00");
+  ck_assert_int_eq(load("lt.dates", "id,d,ts\n1,05.01.2024,x\n",
+                        "[column \"d\"]\nformat = 'DD.MM.YYYY HH24:MI'\n"), CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "[column \"d\"]: format 'DD.MM.YYYY HH24:MI' does not make "
+                                    "a date") != NULL, "%s", err.message);
+  ck_assert_int_eq(load("lt.dates", "id,d,ts\n1,05.01.2024,x\n",
+                        "[column \"id\"]\nformat = 'DD.MM.YYYY'\n"), CSVSTAGE_E_PREFLIGHT);
+  ck_assert_msg(strstr(err.message, "format is for date, time and timestamp columns; \"id\" is "
+                                    "integer") != NULL, "%s", err.message);
+  ck_assert_int_eq(load("lt.dates", "id,d,ts\n1,05.01.2024,x\n",
+                        "[source]\ntimezone = Mars/Olympus\n"), CSVSTAGE_E_CONFIG);
+  ck_assert_msg(strstr(err.message, "[source] timezone: 'Mars/Olympus' is not a time zone") != NULL, "%s",
+                err.message);
+}
+END_TEST
+
 /* What the server says to one INSERT: "message / detail" (rolled back). */
 static char *
 server_says(const char *insert)
@@ -1749,6 +1815,7 @@ make_load_suite(void)
   tcase_add_test(tc, a_file_loaded_again_is_refused_in_few_copies);
   tcase_add_test(tc, boolean_words);
   tcase_add_test(tc, number_separators);
+  tcase_add_test(tc, date_formats);
   tcase_add_test(tc, foreign_key_and_check);
   tcase_add_test(tc, refused_set_based_in_the_servers_words);
   tcase_add_test(tc, no_partition);

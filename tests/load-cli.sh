@@ -523,8 +523,23 @@ cs -d "$dsn" -c "$src/samples/orders-de.conf" -r "$tmp/orders-de.rejects.csv" "$
 cs -d "$dsn" -c "$src/samples/orders-us.conf" -r "$tmp/orders-us.rejects.csv" "$src/samples/orders-us.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql "SELECT string_agg(concat_ws(' ', id, ordered_at, amount, quantity, paid), '; ' ORDER BY id) FROM orders WHERE id > 10")" = \
   "11 2024-12-31 23:15:00 1234.50 1 t; 12 2025-01-02 08:00:00 99.90 12000 f" ] &&
-  [ "$(cut -d, -f1-3 "$tmp/orders-us.rejects.csv" | tr '\n' ' ')" = "_line,_sqlstate,_column 4,22008,ordered_at 5,22P02,amount 6,22008,ordered_at 7,22P02,amount " ] &&
+  [ "$(cut -d, -f1-3 "$tmp/orders-us.rejects.csv" | tr '\n' ' ')" = "_line,_sqlstate,_column 4,22008,ordered_at 5,22P02,amount 6,22008,ordered_at 7,22P02,amount 8,22007,ordered_at " ] &&
+  grep -q 'orders-us.csv:8: invalid input syntax for type timestamp: "3/18/2025 9:00 AM"' "$err" &&
   ok || bad "US sample: exit $st: $(cat "$err")"
+# Date formats on the command line: a pattern alone is [source]'s (the
+# columns of its kind), COLUMN=PATTERN a column's own; --timezone the zone of
+# timestamptz values without an offset.
+sql "CREATE TABLE dates_cli (id int, d date, ts timestamptz)"
+printf 'id,d,ts\n1,31.12.2024,12/31/2024 11:15 PM\n2,1.2.2024,12/31/2024 11:15 PM\n3,31.12.2024,12/31/2024 11:15\n' >"$tmp/dates.csv"
+cs -d "$dsn" -t dates_cli -r "$tmp/dates.rej" --format DD.MM.YYYY --format 'ts=MM/DD/YYYY HH12:MI AM' \
+  --timezone America/New_York "$tmp/dates.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql "SELECT string_agg(concat_ws(' ', id, d, ts AT TIME ZONE 'UTC'), '; ') FROM dates_cli")" = \
+  "1 2024-12-31 2025-01-01 04:15:00" ] &&
+  grep -q 'dates.csv:3: invalid input syntax for type date: "1.2.2024"' "$err" &&
+  grep -q 'dates.csv:4: invalid input syntax for type timestamp with time zone: "12/31/2024 11:15"' "$err" &&
+  ok || bad "--format/--timezone: exit $st: $(cat "$err")"
+cs -d "$dsn" -t dates_cli --format 'DD.MM' "$tmp/dates.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "format 'DD.MM': a date needs a year" "$err" && ok || bad "--format DD.MM: exit $st: $(cat "$err")"
 # csvstage rejects --html: one self-contained page; every value in it is
 # text (a hostile value shows as itself, never as markup); in a real browser
 # (chromium, headless) the page runs with no console error, shows as many

@@ -12,12 +12,14 @@ Suite *make_reader_suite(void);
 Suite *make_copyenc_suite(void);
 Suite *make_config_suite(void);
 Suite *make_validate_suite(void);
+Suite *make_datefmt_suite(void);
 
 /* Suites that need the PostgreSQL started by tests/pg-harness. */
 Suite *make_pg_suite(void);
 Suite *make_roundtrip_suite(void);
 Suite *make_load_suite(void);
 Suite *make_validate_db_suite(void);
+Suite *make_datefmt_db_suite(void);
 
 /*
  * The harness's connection string. A test that needs the server fails (it
