@@ -58,8 +58,9 @@ done
 types=$dir/users-$records-types10.csv
 if want types; then [ -s "$types" ] || "$gen" --type-errors 10 "$records" >"$types"; fi
 # The clean file as a European export writes it: semicolons, balance as
-# 28.381,61, active as ja/nein (the same records, values, rows).
-european=$dir/users-$records-european.csv
+# 28.381,61, active as ja/nein, signup_at as 02.08.2013 23:25:16 (the same
+# records, values, rows).
+european=$dir/users-$records-european-dated.csv
 if want european && [ ! -s "$european" ]; then
   python3 - "$clean" "$european.tmp" <<'PY'
 import csv, sys
@@ -67,7 +68,7 @@ with open(sys.argv[1], newline="") as f, open(sys.argv[2], "w", newline="") as g
     r, w = csv.reader(f), csv.writer(g, delimiter=";", lineterminator="\n")
     head = next(r)
     w.writerow(head)
-    b, a = head.index("balance"), head.index("active")
+    b, a, t = head.index("balance"), head.index("active"), head.index("signup_at")
     for row in r:
         whole, _, frac = row[b].partition(".")
         groups = []
@@ -76,6 +77,9 @@ with open(sys.argv[1], newline="") as f, open(sys.argv[2], "w", newline="") as g
             whole = whole[:-3]
         row[b] = ".".join([whole] + groups) + ("," + frac if frac else "")
         row[a] = {"true": "ja", "false": "nein"}.get(row[a], row[a])
+        d = row[t]   # 2013-08-02 23:25:16+00 -> 02.08.2013 23:25:16 (UTC)
+        if d.endswith("+00"):
+            row[t] = "%s.%s.%s %s" % (d[8:10], d[5:7], d[0:4], d[11:19])
         w.writerow(row)
 PY
   mv "$european.tmp" "$european"
@@ -174,12 +178,13 @@ for ((run = 1; run <= runs; run++)); do
   # Type errors only: csvstage (into the table as it is) against COPY's
   # own ON_ERROR ignore (PostgreSQL 17+; into the relaxed table, as the
   # baseline) of the same file: it skips them without saying which or why.
-  # The European export: every value through the client's separators and
-  # words, still on the fast path.
+  # The European export: every value through the client's separators,
+  # words and date format, still on the fast path.
   if want european; then
     fresh_table
     time_cmd european "$csvstage" -q -d "$dsn" -t public.users -r "$srv/european.rejects.csv" \
-      --delimiter ";" --decimal , --thousands . --true ja --false nein "$european"
+      --delimiter ";" --decimal , --thousands . --true ja --false nein \
+      --format 'signup_at=DD.MM.YYYY HH24:MI:SS' --timezone UTC "$european"
     checks[european]=$(rows)
   fi
 
