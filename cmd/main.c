@@ -320,6 +320,20 @@ init(const options *opts)
   int status = EXIT_LOADED;
 
   csvstage_error_clear(&err);
+  if (opts->create_table) {
+    /* The server quotes the names (libpq's rules for its encoding). */
+    session = csvstage_connect(opts->dbname, &err);
+    if (!session || csvstage_sniff_create_table(session, opts->files[0], opts->sample,
+                                                opts->create_table, opts->key, &text, &err)) {
+      report_error(stderr, &err);
+      status = err.code == CSVSTAGE_E_CONFIG ? EXIT_USAGE : EXIT_FAILED;
+    } else if (fputs(text, stdout) < 0 || fflush(stdout) != 0) {
+      status = EXIT_FAILED;
+    }
+    free(text);
+    csvstage_disconnect(session);
+    return status;
+  }
   if (!opts->table && !opts->config) {
     /* No table to match: the file alone, no server. */
     if (csvstage_sniff_config(opts->files[0], opts->sample, &text, &err) != CSVSTAGE_OK) {
@@ -333,6 +347,14 @@ init(const options *opts)
   settings = settings_from(opts);
   if (!settings)
     return EXIT_USAGE;
+  /* No config and no [source] option: the file's own dialect and ways of
+   * writing values, sniffed, as init FILE alone finds them. */
+  if (!opts->config && opts->nsource == 0 &&
+      csvstage_sniff_settings(opts->files[0], opts->sample, settings, &err) != CSVSTAGE_OK) {
+    report_error(stderr, &err);
+    csvstage_settings_free(settings);
+    return EXIT_FAILED;
+  }
   session = csvstage_connect(opts->dbname, &err);
   if (!session || csvstage_init_config(session, settings, opts->files[0], &text, &err)) {
     report_error(stderr, &err);

@@ -11,7 +11,8 @@
 const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
   "       csvstage rejects [-c CONFIG] [-t TABLE] [--html PAGE] REJECT_FILE...\n"
-  "       csvstage init [--sample N | -t TABLE [-d CONNINFO] [-c CONFIG]] CSV_FILE > CONFIG\n"
+  "       csvstage init [--sample N] [-t TABLE [-d CONNINFO] [-c CONFIG]] CSV_FILE > CONFIG\n"
+  "       csvstage init [--sample N] --create-table NAME [--key A,B] [-d CONNINFO] CSV_FILE > SQL\n"
   "Load CSV files (plain, or gzip, zstd, xz, bzip2 or zip compressed) into a\n"
   "PostgreSQL table; records that cannot go in are written, with their line\n"
   "and the server's error, to a reject file. With no FILE, or when FILE is -,\n"
@@ -67,6 +68,11 @@ const char options_usage[] =
   "                           to N times (waiting 1, 2, 4 ... 30 s)\n"
   "      --summary-json FILE  write what happened to each file as JSON to FILE\n"
   "                           (- for standard output)\n"
+  "  csvstage init:\n"
+  "      --sample N           read N records to sniff the file (1000)\n"
+  "      --create-table NAME  print a CREATE TABLE NAME for the file instead of a\n"
+  "                           config (the sniffed types; NOT NULL where no value\n"
+  "                           is blank; a primary key on --key's columns)\n"
   "  -q, --quiet              print errors only\n"
   "  -v, --verbose            print more; repeat for more still\n"
   "  -h, --help               show this help and exit\n"
@@ -77,7 +83,7 @@ const char options_usage[] =
   "is loading the table (nothing done: try again later).\n";
 
 enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE,
-       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_HTML, OPT_SAMPLE, OPT_SOURCE };
+       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_HTML, OPT_SAMPLE, OPT_CREATE_TABLE, OPT_SOURCE };
 
 /* The [source] keys the command line takes: option, key, value (NULL: the
  * option's argument). */
@@ -132,6 +138,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"retry", required_argument, NULL, OPT_RETRY},
     {"html", required_argument, NULL, OPT_HTML},
     {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"create-table", required_argument, NULL, OPT_CREATE_TABLE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -193,6 +200,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
       break;
     case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
     case OPT_HTML: opts->html = optarg; break;
+    case OPT_CREATE_TABLE: opts->create_table = optarg; break;
     case OPT_SAMPLE: {
       char *end;
       long long v = strtoll(optarg, &end, 10);
@@ -257,6 +265,10 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
   opts->nfiles = argc - optind;
   if (opts->action == ACTION_REJECTS && opts->nfiles == 0) {
     snprintf(why, whysize, "csvstage rejects: give the reject file to review");
+    return -1;
+  }
+  if (opts->create_table && (opts->action != ACTION_INIT || opts->table || opts->config)) {
+    snprintf(why, whysize, "--create-table goes with csvstage init FILE alone (no -t, no -c)");
     return -1;
   }
   if (opts->action == ACTION_INIT && opts->nfiles != 1) {

@@ -310,6 +310,25 @@ csvstage_code csvstage_sniff_config(const char *path, long long sample, char **t
                                     csvstage_error *err);
 
 /*
+ * Sets in s what csvstage_sniff_config finds: [source]'s dialect and ways
+ * of writing values, and per column (by the file's names, or column1, ...)
+ * the format of its dates and its NULL markers. For csvstage init -t.
+ */
+csvstage_code csvstage_sniff_settings(const char *path, long long sample, csvstage_settings *s,
+                                      csvstage_error *err);
+
+/*
+ * A CREATE TABLE statement for the CSV file at path, in *text (free it):
+ * the table's name (schema-qualified or not) and every column's name
+ * quoted by libpq, the types csvstage_sniff_config finds, NOT NULL where
+ * no sampled value is blank, and a primary key on key's columns (a
+ * comma-separated list of the file's names) when key is not NULL.
+ */
+csvstage_code csvstage_sniff_create_table(csvstage_session *session, const char *path,
+                                          long long sample, const char *table, const char *key,
+                                          char **text, csvstage_error *err);
+
+/*
  * A starter config for loading the CSV file at path into the settings'
  * table: its header's columns matched to the table's (same name, else with
  * case, spaces and underscores ignored), coalesce = DEFAULT where a column

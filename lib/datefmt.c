@@ -13,6 +13,7 @@
 #include <config.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,4 +509,100 @@ cs_datefmt_add_iso(sql *q, const cs_datefmt *f, const char *m)
       sql_add(q, "'00'");
   }
   sql_add(q, ")");
+}
+
+/* ---- guessing a column's layout ---- */
+
+static const char *const guess_dates[] = {
+  "DD.MM.YYYY", "DD/MM/YYYY", "MM/DD/YYYY", "DD-MM-YYYY", "MM-DD-YYYY", "YYYY/MM/DD",
+  "DD.MM.YY", "DD/MM/YY", "MM/DD/YY", "DD-Mon-YYYY", "DD Mon YYYY", "Mon DD, YYYY",
+  "FMMonth DD, YYYY", "FMDD.FMMM.YYYY", "FMDD/FMMM/YYYY", "FMMM/FMDD/YYYY",
+};
+static const char *const guess_times[] = {
+  "", " HH24:MI", " HH24:MI:SS", " HH12:MI AM", " HH12:MI:SS AM", " FMHH12:MI AM",
+};
+#define NDATES (sizeof(guess_dates) / sizeof(guess_dates[0]))
+#define NTIMES (sizeof(guess_times) / sizeof(guess_times[0]))
+
+static struct {
+  char pattern[64];
+  cs_datefmt f;
+  int ok;
+} guess[CS_DF_CANDIDATES];
+static cs_type guess_date_type, guess_ts_type;
+static pthread_once_t guess_once = PTHREAD_ONCE_INIT;
+
+static void
+guess_setup(void)
+{
+  char why[256];
+  size_t k = 0;
+
+  for (size_t t = 0; t < NTIMES; t++)
+    for (size_t d = 0; d < NDATES && k < CS_DF_CANDIDATES; d++, k++) {
+      snprintf(guess[k].pattern, sizeof(guess[k].pattern), "%s%s", guess_dates[d], guess_times[t]);
+      guess[k].ok = cs_datefmt_parse(&guess[k].f, guess[k].pattern, why, sizeof(why)) == 0;
+    }
+  cs_type_parse(&guess_date_type, "date", 1);
+  cs_type_parse(&guess_ts_type, "timestamp without time zone", 1);
+}
+
+void
+cs_df_guess_init(cs_df_guess *g)
+{
+  pthread_once(&guess_once, guess_setup);
+  memset(g, 0, sizeof(*g));
+  for (int k = 0; k < CS_DF_CANDIDATES; k++)
+    g->holds[k] = guess[k].ok;
+}
+
+void
+cs_df_guess_add(cs_df_guess *g, const char *v, size_t n)
+{
+  char iso[CS_DF_ISO_MAX];
+  size_t len;
+
+  g->values++;
+  for (int k = 0; k < CS_DF_CANDIDATES; k++) {
+    if (!guess[k].ok)
+      continue;
+    int fits = cs_datefmt_read(&guess[k].f, v, n, iso, &len) == CS_DF_FITS &&
+               cs_value_check(guess[k].f.kind & CS_DF_TIME ? &guess_ts_type : &guess_date_type,
+                              iso, len, NULL) == CS_VALID;
+    g->fits[k] += fits;
+    if (!fits)
+      g->holds[k] = 0;
+  }
+}
+
+/* Per layout in guess_dates: the same with day and month swapped, or -1. */
+static const int guess_swapped[NDATES] = {-1, 2, 1, 4, 3, -1, -1, 8, 7, -1, -1, -1, -1, -1, 15, 14};
+
+const char *
+cs_df_guess_best(const cs_df_guess *g, int *timed, int *ambiguous)
+{
+  *timed = *ambiguous = 0;
+  if (g->values == 0)
+    return NULL;
+  for (int k = 0; k < CS_DF_CANDIDATES; k++) {
+    if (!g->holds[k])
+      continue;
+    *timed = (guess[k].f.kind & CS_DF_TIME) != 0;
+    int other = guess_swapped[k % NDATES];
+    *ambiguous = other >= 0 && g->holds[k - k % NDATES + other];
+    return guess[k].pattern;
+  }
+  return NULL;
+}
+
+const char *
+cs_df_guess_most(const cs_df_guess *g, long long *fits)
+{
+  int best = -1;
+
+  for (int k = 0; k < CS_DF_CANDIDATES; k++)
+    if (guess[k].ok && g->fits[k] > 0 && (best < 0 || g->fits[k] > g->fits[best]))
+      best = k;
+  *fits = best < 0 ? 0 : g->fits[best];
+  return best < 0 ? NULL : guess[best].pattern;
 }

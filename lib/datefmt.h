@@ -81,4 +81,30 @@ void cs_datefmt_regex(const cs_datefmt *f, int strict, char *buf, size_t n);
  * regex): NULL when m is NULL. */
 void cs_datefmt_add_iso(sql *q, const cs_datefmt *f, const char *m);
 
+/*
+ * The layouts people write dates and times in (31.12.2024, 12/31/2024
+ * 11:15 PM, 05-Jan-2024, ...), as patterns, for csvstage init and the
+ * reject review to find the one a column's values are written in. A
+ * pattern holds while every value added fits it and makes a real date
+ * (and time), proved by the client's validators.
+ */
+#define CS_DF_CANDIDATES 96
+typedef struct cs_df_guess {
+  unsigned char holds[CS_DF_CANDIDATES];
+  long long values, fits[CS_DF_CANDIDATES];
+} cs_df_guess;
+
+void cs_df_guess_init(cs_df_guess *g);
+void cs_df_guess_add(cs_df_guess *g, const char *v, size_t n);
+
+/* The first pattern (in the order above: padded before FM, day-first
+ * before month-first) that held for every value, or NULL (no value, or
+ * none held). *timed: it has a time; *ambiguous: a month-first (or
+ * day-first) pattern held too. */
+const char *cs_df_guess_best(const cs_df_guess *g, int *timed, int *ambiguous);
+
+/* The pattern that the most values fit (at least one), for values that are
+ * not all of one layout (the rejects of a column): *fits how many. */
+const char *cs_df_guess_most(const cs_df_guess *g, long long *fits);
+
 #endif

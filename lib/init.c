@@ -67,6 +67,7 @@ ini_value(const char *v, char *buf, size_t n)
  * CSV column feeds each table column. */
 typedef struct draft {
   const cs_table *t;
+  const csvstage_settings *settings;
   cs_reader *rd;
   int ncsv;
   int *src;              /* per table column: its CSV column, or -1 */
@@ -74,6 +75,16 @@ typedef struct draft {
   cs_buf b;
   int failed;            /* out of memory while writing b */
 } draft;
+
+/* CSV column c's name: the header's, or [source] columns' for a file
+ * without one. */
+static const char *
+csv_name(const draft *d, int c)
+{
+  if (!d->settings->header && c < d->settings->ncolumns)
+    return d->settings->columns[c];
+  return cs_reader_column(d->rd, c);
+}
 
 /* Each table column: the CSV column of the same name, else the one that
  * matches loosely (only when exactly one does). */
@@ -86,15 +97,33 @@ match_columns(draft *d)
     if (d->t->cols[i].generated)
       continue;
     for (int c = 0; c < d->ncsv && found < 0; c++)
-      if (!d->used[c] && strcmp(cs_reader_column(d->rd, c), d->t->cols[i].name) == 0)
+      if (!d->used[c] && strcmp(csv_name(d, c), d->t->cols[i].name) == 0)
         found = c;
     for (int c = 0; c < d->ncsv && found < 0; c++)
-      if (!d->used[c] && loose_eq(cs_reader_column(d->rd, c), d->t->cols[i].name))
+      if (!d->used[c] && loose_eq(csv_name(d, c), d->t->cols[i].name))
         n++, found = n == 1 ? c : found;
     if (found >= 0 && n <= 1) {
       d->src[i] = found;
       d->used[found] = 1;
     }
+  }
+}
+
+/* true = ... and false = ... lines for words, when there are any. */
+static void
+write_words(draft *d, const cs_words *w)
+{
+  char qbuf[600];
+
+  for (int yes = 1; yes >= 0; yes--) {
+    char *const *list = yes ? w->yes : w->no;
+    int n = yes ? w->nyes : w->nno;
+    if (!n)
+      continue;
+    out(&d->b, &d->failed, "%s = ", yes ? "true" : "false");
+    for (int k = 0; k < n; k++)
+      out(&d->b, &d->failed, "%s%s", k ? ", " : "", ini_value(list[k], qbuf, sizeof(qbuf)));
+    out(&d->b, &d->failed, "\n");
   }
 }
 
@@ -114,8 +143,27 @@ write_head(draft *d, const csvstage_settings *settings, const char *input_name)
     snprintf(delim, sizeof(delim), "tab");
   else
     snprintf(delim, sizeof(delim), "\"%c\"", settings->delimiter);
-  out(&d->b, &d->failed, "[source]\ndelimiter = %s\nquote = %c\nheader = true\nencoding = %s\n",
-      delim, settings->quote, settings->encoding);
+  out(&d->b, &d->failed, "[source]\ndelimiter = %s\nquote = %c\nheader = %s\nencoding = %s\n",
+      delim, settings->quote, settings->header ? "true" : "false", settings->encoding);
+  if (!settings->header && settings->ncolumns) {
+    out(&d->b, &d->failed, "columns = ");
+    for (int i = 0; i < settings->ncolumns; i++)
+      out(&d->b, &d->failed, "%s%s", i ? ", " : "",
+          ini_value(settings->columns[i], qbuf, sizeof(qbuf)));
+    out(&d->b, &d->failed, "\n");
+  }
+  /* How the file writes values, as the settings say (sniffed, or given). */
+  if (settings->number.decimal)
+    out(&d->b, &d->failed, "decimal = \"%c\"\n", settings->number.decimal);
+  if (settings->number.thousands)
+    out(&d->b, &d->failed, "thousands = \"%c\"\n", settings->number.thousands);
+  write_words(d, &settings->words);
+  if (settings->datestyle)
+    out(&d->b, &d->failed, "datestyle = %s\n", settings->datestyle);
+  if (settings->format)
+    out(&d->b, &d->failed, "format = '%s'\n", settings->format);
+  if (settings->timezone)
+    out(&d->b, &d->failed, "timezone = %s\n", settings->timezone);
   for (int c = 0; c < d->ncsv; c++) {
     if (d->used[c])
       continue;
@@ -123,7 +171,7 @@ write_head(draft *d, const csvstage_settings *settings, const char *input_name)
       out(&d->b, &d->failed, "; these CSV columns match no column of %s:\nignore = ",
           d->t->display_name);
     out(&d->b, &d->failed, "%s%s", any ? ", " : "",
-        ini_value(cs_reader_column(d->rd, c), qbuf, sizeof(qbuf)));
+        ini_value(csv_name(d, c), qbuf, sizeof(qbuf)));
     any = 1;
   }
   if (any)
@@ -140,7 +188,7 @@ static void
 write_column(draft *d, int i)
 {
   const cs_column *c = &d->t->cols[i];
-  const char *name = d->src[i] >= 0 ? cs_reader_column(d->rd, d->src[i]) : NULL;
+  const char *name = d->src[i] >= 0 ? csv_name(d, d->src[i]) : NULL;
   char qbuf[600];
 
   out(&d->b, &d->failed, "\n[column \"%s\"]   ; %s%s%s%s\n", c->name, c->type,
@@ -159,18 +207,34 @@ write_column(draft *d, int i)
     out(&d->b, &d->failed, "; CSV columns matched to nothing:");
     for (int k = 0, any = 0; k < d->ncsv; k++)
       if (!d->used[k])
-        out(&d->b, &d->failed, "%s %s", any++ ? "," : "", cs_reader_column(d->rd, k));
+        out(&d->b, &d->failed, "%s %s", any++ ? "," : "", csv_name(d, k));
     out(&d->b, &d->failed, "\nfrom = ?\n");
   } else {
     out(&d->b, &d->failed, "; no CSV column: %s\n",
         c->default_expr || c->identity ? "its DEFAULT" : "NULL");
   }
+  const cs_rule *r = cs_settings_rule(d->settings, c->name);
+  if (r && name) {
+    if (r->format)
+      out(&d->b, &d->failed, "format = '%s'\n", r->format);
+    if (r->nnullif) {
+      out(&d->b, &d->failed, "nullif = ");
+      for (int k = 0; k < r->nnullif; k++)
+        out(&d->b, &d->failed, "%s\"%s\"", k ? ", " : "", r->nullif[k]);
+      out(&d->b, &d->failed, "\n");
+    }
+    write_words(d, &r->words);
+    if (r->number.decimal)
+      out(&d->b, &d->failed, "decimal = \"%c\"\n", r->number.decimal);
+    if (r->number.thousands)
+      out(&d->b, &d->failed, "thousands = \"%c\"\n", r->number.thousands);
+  }
   if (name && c->default_expr && !c->identity)
     out(&d->b, &d->failed, "%scoalesce = DEFAULT   ; a blank value takes the DEFAULT%s\n",
         c->notnull ? "; " : "", c->notnull ? " (NOT NULL: csvstage does so already)" : "");
-  if (name && !c->notnull)
+  if (name && !c->notnull && !(r && r->nnullif))
     out(&d->b, &d->failed, "; nullif = \"\", \"N/A\"   ; values that mean NULL\n");
-  if (name && cs_column_is_bool(c))
+  if (name && cs_column_is_bool(c) && !d->settings->words.nyes && !(r && r->words.nyes))
     out(&d->b, &d->failed, "; true = yes, ja   ; words for true and false, beyond PostgreSQL's\n"
                            "; false = no, nein\n");
 }
@@ -198,14 +262,16 @@ csvstage_init_config(csvstage_session *session, const csvstage_settings *setting
     rc = err ? err->code : CSVSTAGE_E_IO;
     goto done;
   }
-  cs_settings_reader_opts(settings, &o);   /* header: always, for these */
+  cs_settings_reader_opts(settings, &o);
+  o.header = settings->header || !settings->ncolumns;   /* names: the header's, or columns' */
   d.rd = cs_reader_open(in, &o, err);
   if (!d.rd) {
     rc = err ? err->code : CSVSTAGE_E_FORMAT;
     goto done;
   }
   d.t = t;
-  d.ncsv = cs_reader_ncolumns(d.rd);
+  d.settings = settings;
+  d.ncsv = o.header ? cs_reader_ncolumns(d.rd) : settings->ncolumns;
   d.src = calloc((size_t)t->ncols + 1, sizeof(int));
   d.used = calloc((size_t)d.ncsv + 1, sizeof(int));
   if (!d.src || !d.used) {

@@ -11,7 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "datefmt.h"
 #include "error.h"
+#include "pg.h"
+#include "session.h"
 #include "fixes.h"
 #include "input.h"
 #include "reader.h"
@@ -38,6 +41,9 @@ typedef struct column {
   char yes[4][16], no[4][16];         /* the other words seen */
   int nyes, nno;
   int holds[NTYPES];         /* every value so far valid for TYPES[k] */
+  cs_df_guess dates;         /* the date layouts every value is written in */
+  char markers_seen[4][8];   /* the NULL markers seen (N/A, -) */
+  int nmarkers;
   char first[64];            /* a value, for the comment */
 } column;
 
@@ -175,10 +181,16 @@ sniff_value(column *c, const cs_type *types, const char *v, size_t n)
   if (!c->first[0])
     snprintf(c->first, sizeof(c->first), "%.40s", t);
   if (cs_is_null_marker(t)) {
+    int seen = 0;
+    for (int i = 0; i < c->nmarkers; i++)
+      seen |= strcmp(c->markers_seen[i], t) == 0;
+    if (!seen && c->nmarkers < 4 && n < sizeof(c->markers_seen[0]))
+      snprintf(c->markers_seen[c->nmarkers++], sizeof(c->markers_seen[0]), "%s", t);
     c->markers++;
     c->values--;
     return;
   }
+  cs_df_guess_add(&c->dates, t, n);
   for (int k = 0; k < NTYPES; k++) {
     int64_t ival;
     if (c->holds[k] && cs_value_check(&types[k], t, n, &ival) != CS_VALID)
@@ -215,12 +227,16 @@ sniff_value(column *c, const cs_type *types, const char *v, size_t n)
 
 /* The column's type: with the file's way of writing numbers (style: 'e'
  * 1.234,5, 'u' 1,234.5, 0 none), a number column whose every value it
- * reads; else the narrowest type that holds every value; a day- or
- * month-first date that fits every value; else text. */
+ * reads; else the narrowest type that holds every value; a date or
+ * timestamp in a layout that fits every value (*format: its pattern);
+ * else text. */
 static const char *
-column_type(const column *c, char style, const char **why)
+column_type(const column *c, char style, const char **why, const char **format)
 {
+  int timed, ambiguous;
+
   *why = "";
+  *format = NULL;
   if (c->values == 0)
     return *why = "no value in the sample", "text";
   if (style && !c->holds[0] && !c->holds[3] && (style == 'e' ? c->eu : c->us) == c->values) {
@@ -232,15 +248,72 @@ column_type(const column *c, char style, const char **why)
       return TYPES[k];
   if (c->words == c->values && c->nyes + c->nno > 0)
     return *why = "words for true and false", "boolean";
-  if (c->dmy == c->values && c->mdy < c->values)
-    return *why = "day-first", c->timed ? "timestamp without time zone" : "date";
-  if (c->mdy == c->values && c->dmy < c->values)
-    return *why = "month-first", c->timed ? "timestamp without time zone" : "date";
+  if ((*format = cs_df_guess_best(&c->dates, &timed, &ambiguous))) {
+    *why = ambiguous ? "a guess: day and month swapped fit every value too" : "its format";
+    return timed ? "timestamp without time zone" : "date";
+  }
   return "text";
 }
 
-csvstage_code
-csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_error *err)
+/* Adds the first record's counts to the column's (the first is data). */
+static void
+merge_first(column *c, const column *first)
+{
+  c->values += first->values, c->blanks += first->blanks;
+  c->markers += first->markers;
+  c->eu += first->eu, c->us += first->us, c->eu_int += first->eu_int;
+  c->us_int += first->us_int, c->eu_only += first->eu_only;
+  c->us_only += first->us_only, c->words += first->words;
+  c->dmy += first->dmy, c->mdy += first->mdy, c->timed += first->timed;
+  for (int k = 0; k < NTYPES; k++)
+    c->holds[k] &= first->holds[k] || first->values == 0;
+  c->dates.values += first->dates.values;
+  for (int k = 0; k < CS_DF_CANDIDATES; k++) {
+    c->dates.fits[k] += first->dates.fits[k];
+    c->dates.holds[k] &= first->dates.holds[k];
+  }
+  for (int i = 0; i < first->nmarkers; i++) {
+    int seen = 0;
+    for (int j = 0; j < c->nmarkers; j++)
+      seen |= strcmp(c->markers_seen[j], first->markers_seen[i]) == 0;
+    if (!seen && c->nmarkers < 4)
+      memcpy(c->markers_seen[c->nmarkers++], first->markers_seen[i], sizeof(c->markers_seen[0]));
+  }
+}
+
+/* What sniff() found. */
+typedef struct sniffed {
+  char delimiter;
+  const char *encoding;
+  int sure;                  /* the encoding is valid UTF-8 */
+  int fields;                /* fields on most of the first lines */
+  int header, typed_cols;
+  long records;              /* sampled, the header aside */
+  char style;                /* numbers: 'e' 1.234,5, 'u' 1,234.5, 0 */
+  int ncols;
+  column *cols;              /* per column: its values' counts */
+  column *first;             /* the first record's (its names) */
+} sniffed;
+
+static void
+sniffed_free(sniffed *sn)
+{
+  free(sn->cols);
+  free(sn->first);
+}
+
+/* The column's name: the header's, or column1, column2, ... */
+static const char *
+column_name(const sniffed *sn, int i, char *buf, size_t n)
+{
+  if (sn->header)
+    return sn->first[i].name;
+  snprintf(buf, n, "column%d", i + 1);
+  return buf;
+}
+
+static csvstage_code
+sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
 {
   cs_input *in = NULL;
   cs_reader *rd = NULL;
@@ -248,19 +321,19 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
   cs_record rec;
   char *head = NULL;
   long n = 0, records = 0;
-  int fields = 1, sure = 0, ncols = 0, more, header;
-  column *cols = NULL;
+  int more, ncols = 0;
+  column *cols, *first;
   cs_type types[NTYPES];
-  out_buf b = {0};
-  const char *encoding;
-  char delimiter;
   csvstage_code rc = CSVSTAGE_OK;
 
-  *text = NULL;
+  memset(sn, 0, sizeof(*sn));
+  sn->fields = 1;
   if (sample <= 0)
     sample = 1000;
-  if (!(head = malloc(HEAD_BYTES)) || !(cols = calloc(MAX_COLUMNS, sizeof(*cols))))
+  if (!(head = malloc(HEAD_BYTES)) || !(sn->cols = calloc(MAX_COLUMNS, sizeof(column))) ||
+      !(sn->first = calloc(MAX_COLUMNS, sizeof(column))))
     goto nomem;
+  cols = sn->cols, first = sn->first;
   if (!(in = cs_input_open(path, err)))
     goto fail;
   for (long r; n < HEAD_BYTES && (r = cs_input_read(in, head + n, HEAD_BYTES - (size_t)n, err)) != 0;
@@ -269,39 +342,37 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
       goto fail;
   cs_input_close(in);
   in = NULL;
-  delimiter = find_delimiter(head, (size_t)n, &fields);
-  encoding = find_encoding(head, (size_t)n, &sure);
+  sn->delimiter = find_delimiter(head, (size_t)n, &sn->fields);
+  sn->encoding = find_encoding(head, (size_t)n, &sn->sure);
 
   for (int k = 0; k < NTYPES; k++)
-    cs_type_parse(&types[k], TYPES[k], strcmp(encoding, "UTF8") == 0);
+    cs_type_parse(&types[k], TYPES[k], strcmp(sn->encoding, "UTF8") == 0);
   if (!(in = cs_input_open(path, err)))
     goto fail;
   cs_reader_opts_init(&o);
-  o.delimiter = delimiter;
-  o.encoding = encoding;
+  o.delimiter = sn->delimiter;
+  o.encoding = sn->encoding;
   o.header = 0;
   if (!(rd = cs_reader_open(in, &o, err)))
     goto fail;
   /* The first record apart: names, or the first data. */
-  column first[MAX_COLUMNS];
-  memset(first, 0, sizeof(first));
   while (records <= sample && (more = cs_reader_next(rd, &rec, err)) == 1) {
     if (rec.kind != CS_RECORD_DATA)
       continue;
     if (records == 0) {   /* the first record says how many columns */
       ncols = rec.nfields < MAX_COLUMNS ? rec.nfields : MAX_COLUMNS;
-      for (int i = 0; i < ncols; i++)
+      for (int i = 0; i < ncols; i++) {
         for (int k = 0; k < NTYPES; k++)
-          cols[i].holds[k] = 1;
+          cols[i].holds[k] = first[i].holds[k] = 1;
+        cs_df_guess_init(&cols[i].dates);
+        cs_df_guess_init(&first[i].dates);
+      }
     }
     for (int i = 0; i < ncols && i < rec.nfields; i++) {
       column *c = records == 0 ? &first[i] : &cols[i];
-      if (records == 0) {
+      if (records == 0)
         snprintf(c->name, sizeof(c->name), "%.*s", rec.field[i] ? (int)rec.len[i] : 0,
                  rec.field[i] ? rec.field[i] : "");
-        for (int k = 0; k < NTYPES; k++)
-          c->holds[k] = 1;
-      }
       if (rec.field[i])
         sniff_value(c, types, rec.field[i], rec.len[i]);
       else
@@ -311,131 +382,41 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
   }
   if (more < 0 && records == 0)
     goto fail;
-  /* A header: the first record's values are all there, and one of them is
-   * not of its column's type (a name over numbers); with text columns
-   * only, distinct values are taken for names (said as a guess). */
+  csvstage_error_clear(err);
+  sn->ncols = ncols;
   /* How the file writes numbers: the style only it reads, most often. */
   long long eu_only = 0, us_only = 0;
   for (int i = 0; i < ncols; i++)
     eu_only += cols[i].eu_only, us_only += cols[i].us_only;
-  char style = eu_only > us_only ? 'e' : us_only > eu_only ? 'u' : 0;
-  int named = 1, typed_miss = 0, typed_cols = 0, distinct = 1;   /* typed_miss: typed
-                                                                     columns whose first
-                                                                     value is of a type */
+  sn->style = eu_only > us_only ? 'e' : us_only > eu_only ? 'u' : 0;
+  /* A header: the first record's values are all there, and one of them is
+   * not of its column's type (a name over numbers); with text columns
+   * only, distinct values are taken for names (said as a guess). */
+  int named = 1, typed_miss = 0, distinct = 1;   /* typed_miss: typed columns whose
+                                                    first value is of a type */
   for (int i = 0; i < ncols; i++) {
-    const char *why, *t = column_type(&cols[i], style, &why);
+    const char *why, *fmt, *t = column_type(&cols[i], sn->style, &why, &fmt);
     named &= first[i].values == 1;
     if (strcmp(t, "text") != 0) {
-      typed_cols++;
-      int k;
-      for (k = 0; k < NTYPES && strcmp(TYPES[k], t); k++)
-        ;
-      /* a name: of no type at all (a value of another type is data) */
+      sn->typed_cols++;
+      /* a name: of no type and no date layout at all (a value of another
+       * type is data) */
+      int timed, ambiguous;
       int typeless = first[i].values == 1 &&
-                     (first[i].eu + first[i].us + first[i].dmy + first[i].mdy) == 0;
-      for (k = 0; k < NTYPES && typeless; k++)
+                     (first[i].eu + first[i].us + first[i].dmy + first[i].mdy) == 0 &&
+                     !cs_df_guess_best(&first[i].dates, &timed, &ambiguous);
+      for (int k = 0; k < NTYPES && typeless; k++)
         typeless = !first[i].holds[k];
       typed_miss += !typeless;
     }
     for (int j = 0; j < i; j++)
       distinct &= strcmp(first[i].name, first[j].name) != 0;
   }
-  header = named && distinct && typed_miss == 0;
-  if (!header)   /* the first record is data too */
-    for (int i = 0; i < ncols; i++) {
-      cols[i].values += first[i].values, cols[i].blanks += first[i].blanks;
-      cols[i].markers += first[i].markers;
-      cols[i].eu += first[i].eu, cols[i].us += first[i].us, cols[i].eu_int += first[i].eu_int;
-      cols[i].us_int += first[i].us_int, cols[i].eu_only += first[i].eu_only;
-      cols[i].us_only += first[i].us_only, cols[i].words += first[i].words;
-      cols[i].dmy += first[i].dmy, cols[i].mdy += first[i].mdy, cols[i].timed += first[i].timed;
-      for (int k = 0; k < NTYPES; k++)
-        cols[i].holds[k] &= first[i].holds[k] || first[i].values == 0;
-    }
-
-  b.cap = 4096;
-  if (!(b.s = malloc(b.cap)))
-    goto nomem;
-  b.s[0] = '\0';
-  put(&b, "; csvstage config sniffed from %s (%ld records sampled): check it, name the\n"
-          "; table, then load with: csvstage -c THIS.conf %s\n\n[source]\n", path,
-      records - (header ? 1 : 0), path);
-  if (delimiter == '\t')
-    put(&b, "delimiter = tab           ; %d fields on most of the first lines\n", fields);
-  else
-    put(&b, "delimiter = \"%c\"           ; %d fields on most of the first lines\n", delimiter,
-        fields);
-  put(&b, "encoding = %s%*s; %s\n", encoding, (int)(15 - strlen(encoding)), "",
-      sure ? "every byte read is valid UTF-8"
-           : "a guess: not valid UTF-8; bytes 0x80-0x9F decide between WIN1252 and LATIN1");
-  put(&b, "header = %s%*s; %s\n", header ? "true" : "false", header ? 13 : 12, "",
-      header ? (typed_cols ? "the first line's values are not of their columns' types"
-                           : "a guess: every column is text; the first line's values differ")
-             : "the first line is data like the rest");
-  if (!header) {
-    put(&b, "columns = ");
+  sn->header = named && distinct && typed_miss == 0;
+  if (!sn->header)   /* the first record is data too */
     for (int i = 0; i < ncols; i++)
-      put(&b, "%scolumn%d", i ? ", " : "", i + 1);
-    put(&b, "   ; name them as the table's columns\n");
-  }
-  int comma = 0, dmy = 0, mdy = 0;
-  for (int i = 0; i < ncols; i++) {
-    const char *why;
-    column_type(&cols[i], style, &why);
-    comma |= strncmp(why, "written", 7) == 0;
-    dmy |= strcmp(why, "day-first") == 0;
-    mdy |= strcmp(why, "month-first") == 0;
-  }
-  if (comma && style == 'e')
-    put(&b, "decimal = \",\"             ; numbers are written 1.234,50\nthousands = .\n");
-  else if (comma)
-    put(&b, "thousands = \",\"           ; numbers are written 1,234.50\n");
-  {
-    /* the words of every boolean column, file-wide */
-    char yes[160] = "", no[160] = "";
-    for (int i = 0; i < ncols; i++) {
-      const char *why;
-      if (strcmp(column_type(&cols[i], style, &why), "boolean") || !cols[i].nyes + !cols[i].nno == 2)
-        continue;
-      for (int k = 0; k < cols[i].nyes; k++)
-        if (!strstr(yes, cols[i].yes[k]) && strlen(yes) + strlen(cols[i].yes[k]) + 3 < sizeof(yes))
-          snprintf(yes + strlen(yes), sizeof(yes) - strlen(yes), "%s%s", yes[0] ? ", " : "",
-                   cols[i].yes[k]);
-      for (int k = 0; k < cols[i].nno; k++)
-        if (!strstr(no, cols[i].no[k]) && strlen(no) + strlen(cols[i].no[k]) + 3 < sizeof(no))
-          snprintf(no + strlen(no), sizeof(no) - strlen(no), "%s%s", no[0] ? ", " : "",
-                   cols[i].no[k]);
-    }
-    if (yes[0])
-      put(&b, "true = %s%*s; words for true in boolean columns\n", yes,
-          (int)(strlen(yes) < 18 ? 19 - strlen(yes) : 1), "");
-    if (no[0])
-      put(&b, "false = %s%*s; words for false\n", no, (int)(strlen(no) < 17 ? 18 - strlen(no) : 1), "");
-  }
-  if (dmy && !mdy)
-    put(&b, "datestyle = DMY           ; dates are day-first\n");
-  else if (mdy && !dmy)
-    put(&b, "datestyle = MDY           ; dates are month-first\n");
-  put(&b, "\n[target]\ntable = ?                 ; the table to load\n\n"
-          "; The columns: the narrowest type every sampled value is valid for\n");
-  for (int i = 0; i < ncols; i++) {
-    const char *why, *t = column_type(&cols[i], style, &why);
-    char name[160];
-    if (header)
-      snprintf(name, sizeof(name), "\"%.120s\"", first[i].name);
-    else
-      snprintf(name, sizeof(name), "column%d", i + 1);
-    put(&b, ";   %-24s %s%s%s%s%s", name, t, why[0] ? " (" : "", why, why[0] ? ")" : "",
-        cols[i].blanks ? ", blanks occur" : ", no blanks");
-    if (cols[i].markers)
-      put(&b, ", NULL markers such as N/A (nullif)");
-    put(&b, "%s%s%s\n", cols[i].first[0] ? ", e.g. " : "", cols[i].first,
-        "");
-  }
-  if (b.failed)
-    goto nomem;
-  *text = b.s;
-  b.s = NULL;
+      merge_first(&cols[i], &first[i]);
+  sn->records = records - (sn->header ? 1 : 0);
   goto out;
 
 nomem:
@@ -444,10 +425,320 @@ nomem:
 fail:
   rc = err->code ? err->code : CSVSTAGE_E_IO;
 out:
-  free(b.s);
+  if (rc != CSVSTAGE_OK) {
+    sniffed_free(sn);
+    memset(sn, 0, sizeof(*sn));
+  }
   free(head);
-  free(cols);
   cs_reader_free(rd);
   cs_input_close(in);
+  return rc;
+}
+
+/* The words of every boolean column, file-wide: yes and no (n bytes
+ * each), comma-separated. */
+static void
+file_words(const sniffed *sn, char *yes, char *no, size_t n)
+{
+  yes[0] = no[0] = '\0';
+  for (int i = 0; i < sn->ncols; i++) {
+    const column *c = &sn->cols[i];
+    const char *why, *fmt;
+    if (strcmp(column_type(c, sn->style, &why, &fmt), "boolean") || !c->nyes + !c->nno == 2)
+      continue;
+    for (int k = 0; k < c->nyes; k++)
+      if (!strstr(yes, c->yes[k]) && strlen(yes) + strlen(c->yes[k]) + 3 < n)
+        snprintf(yes + strlen(yes), n - strlen(yes), "%s%s", yes[0] ? ", " : "", c->yes[k]);
+    for (int k = 0; k < c->nno; k++)
+      if (!strstr(no, c->no[k]) && strlen(no) + strlen(c->no[k]) + 3 < n)
+        snprintf(no + strlen(no), n - strlen(no), "%s%s", no[0] ? ", " : "", c->no[k]);
+  }
+}
+
+/* Whether a number column is written with the file's separators. */
+static int
+written_grouped(const sniffed *sn)
+{
+  for (int i = 0; i < sn->ncols; i++) {
+    const char *why, *fmt;
+    column_type(&sn->cols[i], sn->style, &why, &fmt);
+    if (strncmp(why, "written", 7) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* A typed column's NULL markers as a nullif list ("N/A", "-"), or "". */
+static void
+markers_list(const column *c, char *buf, size_t n)
+{
+  buf[0] = '\0';
+  for (int k = 0; k < c->nmarkers; k++)
+    snprintf(buf + strlen(buf), n - strlen(buf), "%s\"%s\"", k ? ", " : "", c->markers_seen[k]);
+}
+
+csvstage_code
+csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_error *err)
+{
+  sniffed sn;
+  out_buf b = {0};
+  csvstage_code rc;
+  char name[160], yes[160], no[160], list[64];
+
+  *text = NULL;
+  if ((rc = sniff(path, sample, &sn, err)) != CSVSTAGE_OK)
+    return rc;
+  b.cap = 4096;
+  if (!(b.s = malloc(b.cap))) {
+    sniffed_free(&sn);
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  }
+  b.s[0] = '\0';
+  put(&b, "; csvstage config sniffed from %s (%ld records sampled): check it, name the\n"
+          "; table, then load with: csvstage -c THIS.conf %s\n\n[source]\n", path,
+      sn.records, path);
+  if (sn.delimiter == '\t')
+    put(&b, "delimiter = tab           ; %d fields on most of the first lines\n", sn.fields);
+  else
+    put(&b, "delimiter = \"%c\"           ; %d fields on most of the first lines\n", sn.delimiter,
+        sn.fields);
+  put(&b, "encoding = %s%*s; %s\n", sn.encoding, (int)(15 - strlen(sn.encoding)), "",
+      sn.sure ? "every byte read is valid UTF-8"
+              : "a guess: not valid UTF-8; bytes 0x80-0x9F decide between WIN1252 and LATIN1");
+  put(&b, "header = %s%*s; %s\n", sn.header ? "true" : "false", sn.header ? 13 : 12, "",
+      sn.header ? (sn.typed_cols ? "the first line's values are not of their columns' types"
+                                 : "a guess: every column is text; the first line's values differ")
+                : "the first line is data like the rest");
+  if (!sn.header) {
+    put(&b, "columns = ");
+    for (int i = 0; i < sn.ncols; i++)
+      put(&b, "%scolumn%d", i ? ", " : "", i + 1);
+    put(&b, "   ; name them as the table's columns\n");
+  }
+  if (written_grouped(&sn) && sn.style == 'e')
+    put(&b, "decimal = \",\"             ; numbers are written 1.234,50\nthousands = .\n");
+  else if (written_grouped(&sn))
+    put(&b, "thousands = \",\"           ; numbers are written 1,234.50\n");
+  file_words(&sn, yes, no, sizeof(yes));
+  if (yes[0])
+    put(&b, "true = %s%*s; words for true in boolean columns\n", yes,
+        (int)(strlen(yes) < 18 ? 19 - strlen(yes) : 1), "");
+  if (no[0])
+    put(&b, "false = %s%*s; words for false\n", no, (int)(strlen(no) < 17 ? 18 - strlen(no) : 1), "");
+  put(&b, "\n[target]\ntable = ?                 ; the table to load\n\n"
+          "; The columns: the narrowest type every sampled value is valid for\n");
+  for (int i = 0; i < sn.ncols; i++) {
+    const char *why, *fmt, *t = column_type(&sn.cols[i], sn.style, &why, &fmt);
+    char quoted[160];
+    snprintf(quoted, sizeof(quoted), sn.header ? "\"%.120s\"" : "%.120s",
+             column_name(&sn, i, name, sizeof(name)));
+    put(&b, ";   %-24s %s%s%s%s%s%s%s", quoted, t, why[0] ? " (" : "", why,
+        fmt ? " " : "", fmt ? fmt : "", why[0] ? ")" : "",
+        sn.cols[i].blanks ? ", blanks occur" : ", no blanks");
+    if (sn.cols[i].markers)
+      put(&b, ", NULL markers such as N/A (nullif)");
+    put(&b, "%s%s\n", sn.cols[i].first[0] ? ", e.g. " : "", sn.cols[i].first);
+  }
+  /* The rules the types above need: a date's format; a typed column's
+   * NULL markers (text keeps them as text). */
+  for (int i = 0; i < sn.ncols; i++) {
+    const char *why, *fmt, *t = column_type(&sn.cols[i], sn.style, &why, &fmt);
+    int nullif = sn.cols[i].nmarkers && strcmp(t, "text") != 0;
+    if (!fmt && !nullif)
+      continue;
+    put(&b, "\n[column \"%s\"]\n", column_name(&sn, i, name, sizeof(name)));
+    if (fmt)
+      put(&b, "format = '%s'%s\n", fmt, strncmp(why, "a guess", 7) == 0 ? "   ; a guess: day "
+                                        "and month swapped fit every sampled value too" : "");
+    if (nullif) {
+      markers_list(&sn.cols[i], list, sizeof(list));
+      put(&b, "nullif = %s   ; NULL markers\n", list);
+    }
+  }
+  if (b.failed) {
+    free(b.s);
+    sniffed_free(&sn);
+    return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+  }
+  *text = b.s;
+  sniffed_free(&sn);
+  return CSVSTAGE_OK;
+}
+
+/* Sets one key, quoting the value as the config parser reads it. */
+static csvstage_code
+set(csvstage_settings *s, const char *section, const char *key, const char *value,
+    csvstage_error *err)
+{
+  return csvstage_settings_set(s, section, key, value, err);
+}
+
+csvstage_code
+csvstage_sniff_settings(const char *path, long long sample, csvstage_settings *s,
+                        csvstage_error *err)
+{
+  sniffed sn;
+  csvstage_code rc;
+  char buf[1024], name[160], section[200], yes[160], no[160];
+
+  if ((rc = sniff(path, sample, &sn, err)) != CSVSTAGE_OK)
+    return rc;
+  if (sn.delimiter == '\t')
+    snprintf(buf, sizeof(buf), "tab");
+  else
+    snprintf(buf, sizeof(buf), "\"%c\"", sn.delimiter);
+  if ((rc = set(s, "source", "delimiter", buf, err)) ||
+      (rc = set(s, "source", "encoding", sn.encoding, err)) ||
+      (rc = set(s, "source", "header", sn.header ? "true" : "false", err)))
+    goto out;
+  if (!sn.header) {
+    buf[0] = '\0';
+    for (int i = 0; i < sn.ncols && strlen(buf) + 16 < sizeof(buf); i++)
+      snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%scolumn%d", i ? ", " : "", i + 1);
+    if ((rc = set(s, "source", "columns", buf, err)))
+      goto out;
+  }
+  if (written_grouped(&sn) &&
+      ((rc = set(s, "source", "decimal", sn.style == 'e' ? "\",\"" : ".", err)) ||
+       (rc = set(s, "source", "thousands", sn.style == 'e' ? "." : "\",\"", err))))
+    goto out;
+  file_words(&sn, yes, no, sizeof(yes));
+  if ((yes[0] && (rc = set(s, "source", "true", yes, err))) ||
+      (no[0] && (rc = set(s, "source", "false", no, err))))
+    goto out;
+  for (int i = 0; i < sn.ncols; i++) {
+    const char *why, *fmt, *t = column_type(&sn.cols[i], sn.style, &why, &fmt);
+    snprintf(section, sizeof(section), "column \"%s\"", column_name(&sn, i, name, sizeof(name)));
+    if (fmt && (rc = set(s, section, "format", fmt, err)))
+      goto out;
+    if (sn.cols[i].nmarkers && strcmp(t, "text") != 0) {
+      markers_list(&sn.cols[i], buf, sizeof(buf));
+      if ((rc = set(s, section, "nullif", buf, err)))
+        goto out;
+    }
+  }
+out:
+  sniffed_free(&sn);
+  return rc;
+}
+
+csvstage_code
+csvstage_sniff_create_table(csvstage_session *session, const char *path, long long sample,
+                            const char *table, const char *key, char **text,
+                            csvstage_error *err)
+{
+  sniffed sn;
+  cs_buf b = {0};
+  csvstage_code rc;
+  char name[160];
+  PGresult *res = NULL;
+  char *q = NULL;
+  int failed = 0, *in_key = NULL;
+
+  *text = NULL;
+  if ((rc = sniff(path, sample, &sn, err)) != CSVSTAGE_OK)
+    return rc;
+  if (!(in_key = calloc((size_t)sn.ncols + 1, sizeof(int)))) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  /* The key's columns, by the names the file gives them. */
+  for (const char *k = key; k && *k;) {
+    size_t n = strcspn(k, ",");
+    const char *e = k + n;
+    while (n && k[0] == ' ')
+      k++, n--;
+    while (n && k[n - 1] == ' ')
+      n--;
+    int found = -1;
+    for (int i = 0; i < sn.ncols && found < 0; i++) {
+      const char *cn = column_name(&sn, i, name, sizeof(name));
+      if (strlen(cn) == n && strncmp(cn, k, n) == 0)
+        found = i;
+    }
+    if (found < 0) {
+      rc = cs_fail(err, CSVSTAGE_E_CONFIG, "--key: %s has no column \"%.*s\"", path, (int)n, k);
+      goto out;
+    }
+    if (sn.cols[found].blanks || sn.cols[found].markers) {
+      rc = cs_fail(err, CSVSTAGE_E_CONFIG, "--key: column \"%.*s\" has blank values in %s: a "
+                   "primary key cannot hold them", (int)n, k, path);
+      goto out;
+    }
+    in_key[found] = 1;
+    k = *e ? e + 1 : e;
+  }
+  /* The table's name as the server splits it (schema.name, "Odd.Name"),
+   * each part quoted by libpq. */
+  const char *params[1] = {table};
+  res = PQexecParams(session->conn, "SELECT pg_catalog.parse_ident($1)::text[]", 1, NULL, params,
+                     NULL, NULL, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    rc = cs_fail(err, CSVSTAGE_E_CONFIG, "--create-table: '%s' is not a table name: %s", table,
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    goto out;
+  }
+  PQclear(res);
+  res = PQexecParams(session->conn, "SELECT unnest(pg_catalog.parse_ident($1))", 1, NULL, params,
+                     NULL, NULL, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 3) {
+    rc = cs_fail(err, CSVSTAGE_E_CONFIG, "--create-table: '%s' is not a table name", table);
+    goto out;
+  }
+  failed |= cs_buf_printf(&b, "-- csvstage init --create-table: %s, from %s (%ld records "
+                              "sampled)\nCREATE TABLE ", table, path, sn.records) != 0;
+  for (int i = 0; i < PQntuples(res); i++) {
+    if (!(q = cs_quote_ident(session->conn, PQgetvalue(res, i, 0), err))) {
+      rc = err->code;
+      goto out;
+    }
+    failed |= cs_buf_printf(&b, "%s%s", i ? "." : "", q) != 0;
+    PQfreemem(q);
+    q = NULL;
+  }
+  failed |= cs_buf_printf(&b, " (\n") != 0;
+  for (int i = 0; i < sn.ncols; i++) {
+    const char *why, *fmt, *t = column_type(&sn.cols[i], sn.style, &why, &fmt);
+    if (!(q = cs_quote_ident(session->conn, column_name(&sn, i, name, sizeof(name)), err))) {
+      rc = err->code;
+      goto out;
+    }
+    failed |= cs_buf_printf(&b, "  %s %s%s%s", q, t,
+                            sn.cols[i].blanks || sn.cols[i].markers || sn.cols[i].values == 0
+                              ? "" : " NOT NULL",
+                            i + 1 < sn.ncols || key ? "," : "") != 0;
+    PQfreemem(q);
+    q = NULL;
+    if (why[0])
+      failed |= cs_buf_printf(&b, "   -- %s%s%s", why, fmt ? " " : "", fmt ? fmt : "") != 0;
+    failed |= cs_buf_printf(&b, "\n") != 0;
+  }
+  if (key) {
+    failed |= cs_buf_printf(&b, "  PRIMARY KEY (") != 0;
+    for (int i = 0, any = 0; i < sn.ncols; i++) {
+      if (!in_key[i])
+        continue;
+      if (!(q = cs_quote_ident(session->conn, column_name(&sn, i, name, sizeof(name)), err))) {
+        rc = err->code;
+        goto out;
+      }
+      failed |= cs_buf_printf(&b, "%s%s", any++ ? ", " : "", q) != 0;
+      PQfreemem(q);
+      q = NULL;
+    }
+    failed |= cs_buf_printf(&b, ")\n") != 0;
+  }
+  failed |= cs_buf_printf(&b, ");\n") != 0;
+  if (failed) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  *text = b.data;
+  b.data = NULL;
+out:
+  PQclear(res);
+  free(b.data);
+  free(in_key);
+  sniffed_free(&sn);
   return rc;
 }
