@@ -603,8 +603,8 @@ printf 'Nr;Kunde;Bestellt;Betrag;Menge;Bezahlt\n1;M\303\274ller GmbH;31.12.2024 
 "$bin" init "$tmp/de.csv" >"$tmp/de.conf" 2>"$err"; st=$?
 [ $st -eq 0 ] && grep -q '^delimiter = ";"' "$tmp/de.conf" && grep -q '^header = true' "$tmp/de.conf" &&
   grep -q '^encoding = UTF8' "$tmp/de.conf" && grep -q '^decimal = ","' "$tmp/de.conf" &&
-  grep -q '^datestyle = DMY' "$tmp/de.conf" &&
-  grep -q '^;   "Bestellt" *timestamp without time zone (day-first)' "$tmp/de.conf" &&
+  grep -q "^format = 'DD.MM.YYYY HH24:MI'$" "$tmp/de.conf" &&
+  grep -q '^;   "Bestellt" *timestamp without time zone (its format DD.MM.YYYY HH24:MI)' "$tmp/de.conf" &&
   grep -q '^;   "Menge" *bigint (written 1.234,5)' "$tmp/de.conf" &&
   grep -q '^;   "Bezahlt" *boolean (words for true and false)' "$tmp/de.conf" &&
   grep -q '^true = ja ' "$tmp/de.conf" && grep -q '^false = nein ' "$tmp/de.conf" &&
@@ -618,7 +618,7 @@ cs -d "$dsn" -c "$tmp/de2.conf" -r "$tmp/de.rej" "$tmp/de.csv" 2>"$err"; st=$?
 printf 'id,amount,at,paid\n11,"1,234.50",12/31/2024 11:15 PM,true\n12,99.90,01/02/2025 08:00 AM,false\n' >"$tmp/us.csv"
 "$bin" init "$tmp/us.csv" >"$tmp/us.conf" 2>"$err"; st=$?
 [ $st -eq 0 ] && grep -q '^delimiter = ","' "$tmp/us.conf" && grep -q '^thousands = ","' "$tmp/us.conf" &&
-  grep -q '^datestyle = MDY' "$tmp/us.conf" && grep -q '^;   "paid" *boolean' "$tmp/us.conf" &&
+  grep -q "^format = 'MM/DD/YYYY HH12:MI AM'$" "$tmp/us.conf" && grep -q '^;   "paid" *boolean' "$tmp/us.conf" &&
   ok || bad "init, US file: exit $st: $(cat "$tmp/us.conf" "$err")"
 printf '1\tAnn\t2024-01-01\t3.5\n2\tBob\t2024-02-01\t4\n' >"$tmp/tab.csv"
 "$bin" init "$tmp/tab.csv" >"$tmp/tab.conf" 2>"$err"; st=$?
@@ -630,6 +630,35 @@ printf 'id|name\n1|caf\351\n2|\200 5\n' >"$tmp/w.csv"
 "$bin" init "$tmp/w.csv" >"$tmp/w.conf" 2>"$err"; st=$?
 [ $st -eq 0 ] && grep -q '^delimiter = "|"' "$tmp/w.conf" && grep -q '^encoding = WIN1252 *; a guess' "$tmp/w.conf" &&
   ok || bad "init, WIN1252 file: exit $st: $(cat "$tmp/w.conf" "$err")"
+# From the file alone to a loaded table: init --create-table prints the
+# table (names quoted, the sniffed types, NOT NULL where no value is blank,
+# the key asked for), init -t writes the config from the file's dialect and
+# the table, and the load takes every record, for a European file, a US one,
+# a headerless tab-separated one, a tab-separated one with NULL markers and
+# day-first dates, and one in WIN1252.
+printf 'id\tseen\tscore\tnote\n1\t05.01.2024\t3,5\tok\n2\tN/A\t4\t\n3\t1.2.2024\t-\tfine\n' >"$tmp/tabh.csv"
+for f in de:Nr us:id tab:column1 tabh:id w:id; do
+  n=${f%%:*} key=${f#*:}
+  "$bin" init -d "$dsn" --create-table "public.\"Rt_$n\"" --key "$key" "$tmp/$n.csv" >"$tmp/rt_$n.sql" 2>"$err" &&
+    sql "$(cat "$tmp/rt_$n.sql")" >/dev/null &&
+    "$bin" init -d "$dsn" -t "public.\"Rt_$n\"" "$tmp/$n.csv" >"$tmp/rt_$n.conf" 2>>"$err" &&
+    cs -d "$dsn" -c "$tmp/rt_$n.conf" -r "$tmp/rt_$n.rej" "$tmp/$n.csv" 2>>"$err"; st=$?
+  records=$(grep -o '[0-9]* records sampled' "$tmp/rt_$n.sql" | cut -d' ' -f1)
+  [ $st -eq 0 ] && [ "$(sql "SELECT count(*) FROM public.\"Rt_$n\"")" = "$records" ] &&
+    grep -q "^CREATE TABLE \"public\".\"Rt_$n\" ($" "$tmp/rt_$n.sql" &&
+    grep -q "^  PRIMARY KEY (\"$key\")$" "$tmp/rt_$n.sql" &&
+    ok || bad "init --create-table, then init -t, then the load ($n): exit $st: $(cat "$err" "$tmp/rt_$n.sql" "$tmp/rt_$n.conf")"
+done
+[ "$(sql 'SELECT string_agg(concat_ws($$ $$, id, seen, score, note), $$; $$ ORDER BY id) FROM "Rt_tabh"')" = \
+  "1 2024-01-05 3.5 ok; 2 4; 3 2024-02-01 fine" ] &&
+  grep -q '^  "seen" date,   -- its format FMDD.FMMM.YYYY$' "$tmp/rt_tabh.sql" &&
+  grep -q '^  "id" smallint NOT NULL,$' "$tmp/rt_tabh.sql" &&
+  [ "$(sql 'SELECT string_agg(name, $$ $$ ORDER BY id) FROM "Rt_w"')" = "café € 5" ] &&
+  ok || bad "init's round trip, values: $(cat "$tmp/rt_tabh.sql" "$tmp/rt_tabh.conf")"
+"$bin" init -d "$dsn" --create-table rt_x --key nope "$tmp/tabh.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'no column "nope"' "$err" && ok || bad "--create-table --key nope: exit $st: $(cat "$err")"
+"$bin" init -d "$dsn" --create-table rt_x --key note "$tmp/tabh.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q 'column "note" has blank values' "$err" && ok || bad "--create-table --key note: exit $st: $(cat "$err")"
 # A zip of several files: one must be named (listed at preflight for a
 # file; after the first for a pipe, nothing committed), and is then read.
 cs -d "$dsn" -t comp_t -r "$tmp/comp.rej" "$tmp/two.zip" 2>"$err"; st=$?
