@@ -596,12 +596,13 @@ cs_df_guess_best(const cs_df_guess *g, int *timed, int *ambiguous)
 }
 
 const char *
-cs_df_guess_most(const cs_df_guess *g, long long *fits)
+cs_df_guess_most(const cs_df_guess *g, int untimed, long long *fits)
 {
   int best = -1;
 
   for (int k = 0; k < CS_DF_CANDIDATES; k++)
-    if (guess[k].ok && g->fits[k] > 0 && (best < 0 || g->fits[k] > g->fits[best]))
+    if (guess[k].ok && g->fits[k] > 0 && !(untimed && (guess[k].f.kind & CS_DF_TIME)) &&
+        (best < 0 || g->fits[k] > g->fits[best]))
       best = k;
   *fits = best < 0 ? 0 : g->fits[best];
   return best < 0 ? NULL : guess[best].pattern;

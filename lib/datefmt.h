@@ -103,8 +103,9 @@ void cs_df_guess_add(cs_df_guess *g, const char *v, size_t n);
  * day-first) pattern held too. */
 const char *cs_df_guess_best(const cs_df_guess *g, int *timed, int *ambiguous);
 
-/* The pattern that the most values fit (at least one), for values that are
- * not all of one layout (the rejects of a column): *fits how many. */
-const char *cs_df_guess_most(const cs_df_guess *g, long long *fits);
+/* The pattern that the most values fit (at least one; without a time when
+ * untimed), for values that are not all of one layout (the rejects of a
+ * column): *fits how many. */
+const char *cs_df_guess_most(const cs_df_guess *g, int untimed, long long *fits);
 
 #endif

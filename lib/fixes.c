@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "datefmt.h"
 #include "fixes.h"
 #include "settings.h"
 #include "validate.h"
@@ -19,8 +20,7 @@ enum {
   FIX_DECIMAL_COMMA,       /* decimal = "," thousands = . */
   FIX_DECIMAL_COMMA_ONLY,  /* decimal = "," */
   FIX_THOUSANDS_COMMA,     /* thousands = "," */
-  FIX_DMY,                 /* [source] datestyle = DMY */
-  FIX_MDY,                 /* [source] datestyle = MDY */
+  FIX_FORMAT,              /* format = the layout most values fit */
   FIX_NULL,                /* nullif = the markers found */
   FIX_WORDS,               /* true = / false = the words found */
   NFIX
@@ -37,6 +37,7 @@ typedef struct column_fixes {
   int nmarkers;
   char yes[MARKERS][16], no[MARKERS][16];
   int nyes, nno;
+  cs_df_guess dates;       /* the date layouts the values fit */
 } column_fixes;
 
 struct cs_fixes {
@@ -238,6 +239,7 @@ cs_fixes_add(cs_fixes *f, const char *sqlstate, const char *column, const char *
     c = &f->cols[f->ncols++];
     snprintf(c->column, sizeof(c->column), "%s", column);
     snprintf(c->type, sizeof(c->type), "%s", type);
+    cs_df_guess_init(&c->dates);
   }
   trimmed(value, len, v, sizeof(v));
   c->values++;
@@ -257,10 +259,8 @@ cs_fixes_add(cs_fixes *f, const char *sqlstate, const char *column, const char *
     c->takes[FIX_DECIMAL_COMMA_ONLY] += cs_number_fits(v, ',', 0, integer);
     c->takes[FIX_THOUSANDS_COMMA] += cs_number_fits(v, '.', ',', integer);
   }
-  if (datetime) {
-    c->takes[FIX_DMY] += cs_date_fits(v, 1);
-    c->takes[FIX_MDY] += cs_date_fits(v, 0);
-  }
+  if (datetime)
+    cs_df_guess_add(&c->dates, v, strlen(v));
   if (strcmp(c->type, "boolean") == 0) {
     int w = cs_bool_word(v);
     if (w >= 0) {
@@ -285,19 +285,19 @@ put_list(char *buf, size_t n, const char list[][16], int count)
 }
 
 int
-cs_fixes_found(const cs_fixes *f, const char *datestyle, csvstage_review_fix *out, int max)
+cs_fixes_found(cs_fixes *f, csvstage_review_fix *out, int max)
 {
   int n = 0;
 
   for (int i = 0; i < f->ncols && n < max; i++) {
-    const column_fixes *c = &f->cols[i];
+    column_fixes *c = &f->cols[i];
     int best = -1;
+    /* The date layout most rejected values are written in (a date
+     * column's without a time: its format may not have one). */
+    const char *layout = cs_df_guess_most(&c->dates, strcmp(c->type, "date") == 0,
+                                          &c->takes[FIX_FORMAT]);
     for (int k = 0; k < NFIX; k++) {
-      /* The datestyle already in force is no fix; nor is one that reads
-       * fewer than half the column's rejects. */
-      if ((k == FIX_DMY && datestyle && strcmp(datestyle, "DMY") == 0) ||
-          (k == FIX_MDY && (!datestyle || strcmp(datestyle, "MDY") == 0)))
-        continue;
+      /* None that reads fewer than half the column's rejects. */
       if (c->takes[k] * 2 >= c->values && c->takes[k] > 0 &&
           (best < 0 || c->takes[k] > c->takes[best]))
         best = k;
@@ -308,21 +308,19 @@ cs_fixes_found(const cs_fixes *f, const char *datestyle, csvstage_review_fix *ou
     snprintf(x->column, sizeof(x->column), "%s", c->column);
     x->takes = c->takes[best];
     x->of = c->values;
-    if (best == FIX_DMY || best == FIX_MDY)
-      snprintf(x->section, sizeof(x->section), "[source]");
-    else
-      snprintf(x->section, sizeof(x->section), "[column \"%s\"]", c->column);
+    snprintf(x->section, sizeof(x->section), "[column \"%s\"]", c->column);
     /* the fixes whose keys are always the same, then the ones that list
      * what the values held */
     static const char *const fixed[NFIX] = {
       [FIX_DECIMAL_COMMA] = "decimal = \",\"\nthousands = .",
       [FIX_DECIMAL_COMMA_ONLY] = "decimal = \",\"",
       [FIX_THOUSANDS_COMMA] = "thousands = \",\"",
-      [FIX_DMY] = "datestyle = DMY",
-      [FIX_MDY] = "datestyle = MDY",
     };
     snprintf(x->keys, sizeof(x->keys), "%s", fixed[best] ? fixed[best] : "");
     switch (best) {
+    case FIX_FORMAT:
+      snprintf(x->keys, sizeof(x->keys), "format = '%s'", layout);
+      break;
     case FIX_NULL:
       snprintf(x->keys, sizeof(x->keys), "nullif = ");
       put_list(x->keys, sizeof(x->keys), c->markers, c->nmarkers);

@@ -42,6 +42,6 @@ void cs_fixes_add(cs_fixes *f, const char *sqlstate, const char *column, const c
 
 /* The fixes found (a config section and its keys that read at least half
  * of a column's rejected values), at most max; datestyle: the config's. */
-int cs_fixes_found(const cs_fixes *f, const char *datestyle, csvstage_review_fix *out, int max);
+int cs_fixes_found(cs_fixes *f, csvstage_review_fix *out, int max);
 
 #endif

@@ -136,6 +136,57 @@ put_chart(FILE *out, const csvstage_review *rv)
 }
 
 /* One file's rows. Returns 0, or -1 with err filled. */
+/* Whether the header's column feeds one of a reject's constraint's table
+ * columns: those its DETAIL names as the key ("Key (a, b)=(...)": unique,
+ * foreign key and exclusion violations), or the column of a CHECK named
+ * as PostgreSQL names one itself (TABLE_COLUMN_check). */
+static int
+in_constraint(const csvstage_settings *settings, const char *header, const char *constraint,
+              const char *detail, size_t dlen)
+{
+  char names[512], col[128];
+
+  if (detail && dlen > 5 && strncmp(detail, "Key (", 5) == 0) {
+    const char *end = memchr(detail, ')', dlen);
+    size_t n = end ? (size_t)(end - detail - 5) : 0;
+    if (!end || n >= sizeof(names) || end + 1 >= detail + dlen || end[1] != '=')
+      return 0;
+    memcpy(names, detail + 5, n);
+    names[n] = '\0';
+    for (char *p = names, *next; p; p = next) {
+      next = strstr(p, ", ");
+      if (next)
+        *next = '\0', next += 2;
+      size_t len = strlen(p);
+      if (len >= 2 && p[0] == '"' && p[len - 1] == '"') {   /* a quoted name */
+        size_t o = 0;
+        for (size_t k = 1; k + 1 < len && o + 1 < sizeof(col); k++) {
+          col[o++] = p[k];
+          if (p[k] == '"' && p[k + 1] == '"')
+            k++;
+        }
+        col[o] = '\0';
+      } else {
+        snprintf(col, sizeof(col), "%s", p);
+      }
+      if (cs_header_feeds(settings, header, col))
+        return 1;
+    }
+    return 0;
+  }
+  size_t len = strlen(constraint);
+  if (len > 6 && strcmp(constraint + len - 6, "_check") == 0) {
+    for (size_t k = 0; k + 6 < len; k++) {
+      if (constraint[k] != '_')
+        continue;
+      snprintf(col, sizeof(col), "%.*s", (int)(len - 6 - k - 1), constraint + k + 1);
+      if (col[0] && cs_header_feeds(settings, header, col))
+        return 1;
+    }
+  }
+  return 0;
+}
+
 static int
 put_rows(FILE *out, const csvstage_settings *settings, const report_file *rf, int nth,
          csvstage_error *err)
@@ -193,7 +244,9 @@ put_rows(FILE *out, const csvstage_settings *settings, const report_file *rf, in
       }
       fputs("</tr><tr>", out);
       for (int i = 6; i < raw; i++) {
-        int bad = column[0] && cs_header_feeds(settings, cs_reader_column(rd, i), column);
+        int bad = column[0] ? cs_header_feeds(settings, cs_reader_column(rd, i), column)
+                            : in_constraint(settings, cs_reader_column(rd, i), constraint,
+                                            rec.field[5], rec.len[5]);
         fputs(bad ? "<td class=\"bad\">" : "<td>", out);
         if (i >= rec.nfields || !rec.field[i])
           fputs("<span class=\"null\">NULL</span>", out);

@@ -230,7 +230,7 @@ csvstage_review_rejects(const csvstage_settings *settings, const char *path,
     else
       out->other_messages += slots[i].m.count;
   }
-  out->nfixes = cs_fixes_found(fixes, settings->datestyle, out->fixes, CSVSTAGE_REVIEW_FIXES);
+  out->nfixes = cs_fixes_found(fixes, out->fixes, CSVSTAGE_REVIEW_FIXES);
 out:
   cs_fixes_free(fixes);
   for (int i = 0; i < MESSAGE_SLOTS; i++)

@@ -1714,7 +1714,8 @@ END_TEST
 
 /* The fixes a reject file proposes are tried on its values: each reads at
  * least half of a column's rejects, and a value that only looks like the
- * shape (1.2345 has a group of four; 31/02 is no date) counts for none. */
+ * shape (1.2345 has a group of four; 31/02 is no date) counts for none;
+ * dates get the layout most of them are written in, as a format. */
 START_TEST(review_proposes_fixes)
 {
   csvstage_settings *s = csvstage_settings_new();
@@ -1737,8 +1738,8 @@ START_TEST(review_proposes_fixes)
   ck_assert_str_eq(rv.fixes[0].keys, "decimal = \",\"\nthousands = .");
   ck_assert_int_eq(rv.fixes[0].takes, 2);
   ck_assert_int_eq(rv.fixes[0].of, 3);
-  ck_assert_str_eq(rv.fixes[1].section, "[source]");
-  ck_assert_str_eq(rv.fixes[1].keys, "datestyle = DMY");
+  ck_assert_str_eq(rv.fixes[1].section, "[column \"d\"]");
+  ck_assert_str_eq(rv.fixes[1].keys, "format = 'DD/MM/YYYY'");
   ck_assert_int_eq(rv.fixes[1].takes, 2);
   ck_assert_int_eq(rv.fixes[1].of, 3);
   ck_assert_str_eq(rv.fixes[2].section, "[column \"q\"]");   /* 1.000 as a thousand */

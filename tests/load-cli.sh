@@ -554,6 +554,15 @@ cs -d "$dsn" -t html_t -r "$tmp/html.rej" "$tmp/html.csv" 2>"$err"; st=$?
   [ "$(grep -o '<script>' "$tmp/page.html" | wc -l)" = 1 ] &&
   [ "$(grep -c '^<tr class="r"' "$tmp/page.html")" = 5 ] && ! grep -q 'src="http\|href="http' "$tmp/page.html" &&
   ok || bad "rejects --html: exit $st/$st2: $(cat "$err")"
+# A constraint's columns are marked too: the key a DETAIL names (unique,
+# foreign key), the column of a CHECK PostgreSQL named itself.
+sql "CREATE TABLE html2_t (id int PRIMARY KEY, code text UNIQUE, qty int CHECK (qty > 0))"
+printf 'id,code,qty\n1,a,1\n2,a,1\n3,b,-1\n' >"$tmp/html2.csv"
+cs -d "$dsn" -t html2_t -r "$tmp/html2.rej" "$tmp/html2.csv" 2>"$err"; st=$?
+"$bin" rejects --html "$tmp/page2.html" "$tmp/html2.rej" 2>"$err"; st2=$?
+[ $st -eq 3 ] && [ $st2 -eq 0 ] && [ "$(grep -o '<td class="bad">[^<]*</td>' "$tmp/page2.html" | tr '\n' ' ')" = \
+  '<td class="bad">a</td> <td class="bad">-1</td> ' ] &&
+  ok || bad "rejects --html, a constraint's columns: exit $st/$st2: $(cat "$err"; grep -o '<table class="rec">.*</table>' "$tmp/page2.html")"
 if command -v chromium >/dev/null; then
   browse() {   # URL: the page's DOM after its script ran; console lines in $tmp/console
     timeout 120 chromium --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 \
