@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ exit_status(csvstage_code rc, const csvstage_result *res)
 {
   switch (rc) {
   case CSVSTAGE_OK:
-    return res->rejected > 0 ? EXIT_REJECTS : EXIT_LOADED;
+    return res && res->rejected > 0 ? EXIT_REJECTS : EXIT_LOADED;
   case CSVSTAGE_E_INVALID:
   case CSVSTAGE_E_CONFIG:
   case CSVSTAGE_E_PREFLIGHT:
@@ -36,6 +37,9 @@ exit_status(csvstage_code rc, const csvstage_result *res)
  * rolled back; the run stops with 128 + the signal's number. */
 static csvstage_session *volatile running;
 static volatile sig_atomic_t caught;
+/* --jobs: each worker's session (the lock's session is `running`). */
+#define MAX_JOBS 64
+static csvstage_session *volatile workers[MAX_JOBS];
 
 static void
 on_signal(int sig)
@@ -43,6 +47,9 @@ on_signal(int sig)
   caught = sig;
   if (running)
     csvstage_interrupt(running);
+  for (int i = 0; i < MAX_JOBS; i++)
+    if (workers[i])
+      csvstage_interrupt(workers[i]);
 }
 
 static void
@@ -121,6 +128,122 @@ settings_from(const options *opts)
   return s;
 }
 
+/* Loads one file over *session, trying again as --retry allows (a new
+ * session then, published in *slot for the signal handler). */
+static csvstage_code
+load_file(const options *opts, const csvstage_settings *settings, csvstage_session **session,
+          csvstage_session *volatile *slot, const char *file, int flags, csvstage_result *res,
+          csvstage_error *err)
+{
+  csvstage_code rc;
+
+  for (int attempt = 0, wait_s = 1;;) {
+    csvstage_session *again = NULL;
+    rc = csvstage_load(*session, settings, file, flags, res, err);
+    /* Retry only what is known to be safe: nothing committed, a file that
+     * can be read again, and no run-wide transaction lost with it. */
+    if (rc != CSVSTAGE_E_CONNLOST || res->outcome_unknown || attempt >= opts->retry ||
+        strcmp(file, "-") == 0 || opts->single_transaction || caught)
+      break;
+    report_error(stderr, err);
+    /* Each try to reconnect is one retry; the server may take a while. */
+    while (!again && attempt < opts->retry && !caught) {
+      attempt++;
+      report_line(stderr, "csvstage: retrying %s in %d s (retry %d of %d)", file, wait_s,
+                  attempt, opts->retry);
+      sleep((unsigned)wait_s);
+      wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
+      csvstage_error_clear(err);
+      if (!caught && !(again = csvstage_connect(opts->dbname, err)) && attempt < opts->retry)
+        report_error(stderr, err);
+    }
+    if (!again)
+      break;   /* err: the last failure */
+    *slot = again;
+    csvstage_disconnect(*session);
+    *session = again;
+    if (opts->verbosity >= 0 && opts->jobs <= 1)
+      csvstage_set_progress(*session, report_progress, stderr);
+  }
+  return rc;
+}
+
+/* --jobs N: the files loaded by N workers at once, each over its own
+ * session in its own transaction, under the run's one lock (held by the
+ * main session); each file's outcome is reported in the order given. */
+typedef struct file_slot {
+  int done;
+  csvstage_code rc;
+  csvstage_result res;
+  csvstage_error err;
+  struct timespec started, finished;
+} file_slot;
+
+typedef struct job_queue {
+  const options *opts;
+  char *const *files;
+  int nfiles, next;
+  file_slot *slots;
+  pthread_mutex_t mu;
+  pthread_cond_t done;
+} job_queue;
+
+typedef struct worker {
+  job_queue *q;
+  int id;
+} worker;
+
+static void *
+work(void *arg)
+{
+  worker *w = arg;
+  job_queue *q = w->q;
+  const options *opts = q->opts;
+  csvstage_settings *settings = settings_from(opts);   /* (read before: valid) */
+  csvstage_session *session = NULL;
+  csvstage_error cerr;
+
+  csvstage_error_clear(&cerr);
+  if (settings && !caught)
+    session = csvstage_connect(opts->dbname, &cerr);
+  workers[w->id] = session;
+  if (caught && session)
+    csvstage_interrupt(session);
+  for (;;) {
+    pthread_mutex_lock(&q->mu);
+    int i = q->next < q->nfiles ? q->next++ : -1;
+    pthread_mutex_unlock(&q->mu);
+    if (i < 0)
+      break;
+    file_slot *f = &q->slots[i];
+    csvstage_error_clear(&f->err);
+    memset(&f->res, 0, sizeof(f->res));
+    clock_gettime(CLOCK_REALTIME, &f->started);
+    if (!settings)
+      f->rc = f->err.code = CSVSTAGE_E_NOMEM, snprintf(f->err.message, sizeof(f->err.message),
+                                                      "out of memory");
+    else if (!session)
+      f->err = cerr, f->rc = cerr.code ? cerr.code : CSVSTAGE_E_CONNECT;
+    else if (caught)
+      f->rc = CSVSTAGE_E_INTERRUPTED, snprintf(f->err.message, sizeof(f->err.message),
+                                               "interrupted"), f->err.code = f->rc;
+    else
+      f->rc = load_file(opts, settings, &session, &workers[w->id], q->files[i],
+                        CSVSTAGE_LOCKED | CSVSTAGE_SEVERAL_FILES |
+                        (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
+                        (opts->force ? CSVSTAGE_FORCE : 0), &f->res, &f->err);
+    clock_gettime(CLOCK_REALTIME, &f->finished);
+    pthread_mutex_lock(&q->mu);
+    f->done = 1;
+    pthread_cond_broadcast(&q->done);
+    pthread_mutex_unlock(&q->mu);
+  }
+  workers[w->id] = NULL;
+  csvstage_disconnect(session);
+  csvstage_settings_free(settings);
+  return NULL;
+}
+
 static int
 load(const options *opts)
 {
@@ -131,13 +254,24 @@ load(const options *opts)
   csvstage_settings *settings;
   csvstage_session *session = NULL;
   summary *sum = NULL;
-  int worst = EXIT_LOADED;
+  int worst = EXIT_LOADED, jobs = opts->jobs > nfiles ? nfiles : opts->jobs;
   char why[512];
+  job_queue q = {.opts = opts, .files = files, .nfiles = nfiles};
+  pthread_t threads[MAX_JOBS];
+  worker ws[MAX_JOBS];
+  int started_jobs = 0;
 
   csvstage_error_clear(&err);
   settings = settings_from(opts);
   if (!settings)
     return EXIT_USAGE;
+  if (jobs > 1 && !csvstage_settings_order_free(settings)) {
+    report_line(stderr, "csvstage: --jobs loads the files in no set order: not with mode %s, "
+                "whose outcome depends on it (load them one by one)",
+                csvstage_settings_mode(settings));
+    csvstage_settings_free(settings);
+    return EXIT_USAGE;
+  }
   if (opts->summary_json && !(sum = summary_new())) {
     report_line(stderr, "csvstage: out of memory");
     csvstage_settings_free(settings);
@@ -149,54 +283,63 @@ load(const options *opts)
     worst = EXIT_FAILED;
     goto out;
   }
-  if (opts->verbosity >= 0)
+  if (opts->verbosity >= 0 && jobs <= 1)
     csvstage_set_progress(session, report_progress, stderr);
   running = session;
   if (caught)
     csvstage_interrupt(session);   /* a signal before the session existed */
+  if (jobs > 1) {
+    /* One lock for the run, held here; then the workers. */
+    if (csvstage_lock(session, settings, &err) != CSVSTAGE_OK) {
+      report_error(stderr, &err);
+      worst = exit_status(err.code, NULL);
+      goto out;
+    }
+    if (!(q.slots = calloc((size_t)nfiles, sizeof(*q.slots)))) {
+      report_line(stderr, "csvstage: out of memory");
+      worst = EXIT_FAILED;
+      goto out;
+    }
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.done, NULL);
+    for (; started_jobs < jobs; started_jobs++) {
+      ws[started_jobs] = (worker){.q = &q, .id = started_jobs};
+      if (pthread_create(&threads[started_jobs], NULL, work, &ws[started_jobs]) != 0)
+        break;
+    }
+    if (started_jobs == 0) {
+      report_line(stderr, "csvstage: cannot start a worker thread");
+      worst = EXIT_FAILED;
+      goto out;
+    }
+  }
   if (opts->single_transaction && csvstage_begin(session, &err) != CSVSTAGE_OK) {
     report_error(stderr, &err);
     worst = EXIT_FAILED;
     goto out;
   }
-  for (int i = 0; i < nfiles && !caught; i++) {
+  for (int i = 0; i < nfiles && (!caught || jobs > 1); i++) {
     csvstage_result res;
     csvstage_code rc;
     int status;
     struct timespec started, finished;
 
     csvstage_error_clear(&err);
-    clock_gettime(CLOCK_REALTIME, &started);
-    for (int attempt = 0, wait_s = 1;;) {
-      csvstage_session *again = NULL;
-      rc = csvstage_load(session, settings, files[i],
-                         (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
-                         (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0) |
-                         (opts->force ? CSVSTAGE_FORCE : 0), &res, &err);
-      /* Retry only what is known to be safe: nothing committed, a file that
-       * can be read again, and no run-wide transaction lost with it. */
-      if (rc != CSVSTAGE_E_CONNLOST || res.outcome_unknown || attempt >= opts->retry ||
-          strcmp(files[i], "-") == 0 || opts->single_transaction || caught)
-        break;
-      report_error(stderr, &err);
-      /* Each try to reconnect is one retry; the server may take a while. */
-      while (!again && attempt < opts->retry && !caught) {
-        attempt++;
-        report_line(stderr, "csvstage: retrying %s in %d s (retry %d of %d)", files[i], wait_s,
-                    attempt, opts->retry);
-        sleep((unsigned)wait_s);
-        wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
-        csvstage_error_clear(&err);
-        if (!caught && !(again = csvstage_connect(opts->dbname, &err)) && attempt < opts->retry)
-          report_error(stderr, &err);
-      }
-      if (!again)
-        break;   /* err: the last failure */
-      running = again;
-      csvstage_disconnect(session);
-      session = again;
-      if (opts->verbosity >= 0)
-        csvstage_set_progress(session, report_progress, stderr);
+    if (jobs > 1) {
+      /* The next file in the order given, once its worker is done. */
+      pthread_mutex_lock(&q.mu);
+      while (!q.slots[i].done)
+        pthread_cond_wait(&q.done, &q.mu);
+      pthread_mutex_unlock(&q.mu);
+      rc = q.slots[i].rc, res = q.slots[i].res, err = q.slots[i].err;
+      started = q.slots[i].started, finished = q.slots[i].finished;
+    } else {
+      clock_gettime(CLOCK_REALTIME, &started);
+      rc = load_file(opts, settings, &session, &running, files[i],
+                     (opts->dry_run ? CSVSTAGE_DRY_RUN : 0) |
+                     (nfiles > 1 ? CSVSTAGE_SEVERAL_FILES : 0) |
+                     (opts->force ? CSVSTAGE_FORCE : 0), &res, &err);
+      clock_gettime(CLOCK_REALTIME, &finished);
     }
     if (rc == CSVSTAGE_OK || rc == CSVSTAGE_E_REJECTS)
       report_result(stderr, &res, opts->verbosity);
@@ -207,7 +350,6 @@ load(const options *opts)
       worst = status;
     if (caught)
       worst = 128 + caught;
-    clock_gettime(CLOCK_REALTIME, &finished);
     if (sum)
       summary_add(sum, &res, rc, &err, status, &started, &finished);
     if (opts->single_transaction && status != EXIT_LOADED && status != EXIT_REJECTS)
@@ -238,6 +380,16 @@ load(const options *opts)
       summary_set_committed(sum, all, err.code == CSVSTAGE_E_UNKNOWN);
   }
 out:
+  for (int i = 0; i < started_jobs; i++)
+    pthread_join(threads[i], NULL);
+  if (q.slots) {
+    csvstage_error e;
+    csvstage_error_clear(&e);
+    csvstage_rollback(session, &e);   /* the run's lock */
+    pthread_mutex_destroy(&q.mu);
+    pthread_cond_destroy(&q.done);
+    free(q.slots);
+  }
   running = NULL;
   /* A summary that cannot be written is reported, but the exit status
    * still says what happened to the data. */

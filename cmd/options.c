@@ -63,6 +63,10 @@ const char options_usage[] =
   "                           whose content is in it for the table already\n"
   "      --force              with the ledger: load such a file again\n"
   "      --single-transaction load all the files or none: one transaction\n"
+  "      --jobs N             load N files at once, each over its own connection\n"
+  "                           in its own transaction (mode append only; the\n"
+  "                           files in no set order: a key in two of them is\n"
+  "                           taken from the one that gets there first)\n"
   "      --retry N            when the connection is lost and nothing was\n"
   "                           committed, reconnect and load the file again, up\n"
   "                           to N times (waiting 1, 2, 4 ... 30 s)\n"
@@ -83,7 +87,8 @@ const char options_usage[] =
   "is loading the table (nothing done: try again later).\n";
 
 enum { OPT_MAX_REJECTS = 256, OPT_WAIT, OPT_SUMMARY_JSON, OPT_LEDGER, OPT_FORCE, OPT_SINGLE,
-       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_HTML, OPT_SAMPLE, OPT_CREATE_TABLE, OPT_SOURCE };
+       OPT_RETRY, OPT_MODE, OPT_KEY, OPT_HTML, OPT_SAMPLE, OPT_CREATE_TABLE, OPT_JOBS,
+       OPT_SOURCE };
 
 /* The [source] keys the command line takes: option, key, value (NULL: the
  * option's argument). */
@@ -139,6 +144,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"html", required_argument, NULL, OPT_HTML},
     {"sample", required_argument, NULL, OPT_SAMPLE},
     {"create-table", required_argument, NULL, OPT_CREATE_TABLE},
+    {"jobs", required_argument, NULL, OPT_JOBS},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -201,6 +207,17 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     case OPT_SUMMARY_JSON: opts->summary_json = optarg; break;
     case OPT_HTML: opts->html = optarg; break;
     case OPT_CREATE_TABLE: opts->create_table = optarg; break;
+    case OPT_JOBS: {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (end == optarg || *end || v < 1 || v > 64) {
+        snprintf(why, whysize, "invalid --jobs '%s': give a number of files to load at once "
+                 "(1 to 64)", optarg);
+        return -1;
+      }
+      opts->jobs = (int)v;
+      break;
+    }
     case OPT_SAMPLE: {
       char *end;
       long long v = strtoll(optarg, &end, 10);
@@ -265,6 +282,11 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
   opts->nfiles = argc - optind;
   if (opts->action == ACTION_REJECTS && opts->nfiles == 0) {
     snprintf(why, whysize, "csvstage rejects: give the reject file to review");
+    return -1;
+  }
+  if (opts->jobs > 1 && opts->single_transaction) {
+    snprintf(why, whysize, "--jobs and --single-transaction exclude each other: the files of "
+             "--jobs commit each in its own transaction");
     return -1;
   }
   if (opts->create_table && (opts->action != ACTION_INIT || opts->table || opts->config)) {

@@ -26,6 +26,7 @@ typedef struct options {
   const char *html;         /* csvstage rejects --html: the page's path */
   long long sample;         /* csvstage init --sample: records to sniff */
   const char *create_table; /* csvstage init --create-table: the table's name */
+  int jobs;                 /* --jobs: files loaded at once (0, 1: one) */
   int ledger;               /* --ledger */
   const char *mode;         /* --mode: append, truncate, replace, upsert, insert-new */
   const char *key;          /* --key: the key's columns, comma-separated */

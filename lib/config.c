@@ -91,6 +91,18 @@ free_rule(cs_rule *r)
 }
 
 const char *
+csvstage_settings_mode(const csvstage_settings *s)
+{
+  return cs_mode_name(s ? s->mode : CS_MODE_APPEND);
+}
+
+int
+csvstage_settings_order_free(const csvstage_settings *s)
+{
+  return !s || s->mode == CS_MODE_APPEND;
+}
+
+const char *
 csvstage_settings_table(const csvstage_settings *s)
 {
   return s && s->table && *s->table ? s->table : NULL;

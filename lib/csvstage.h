@@ -109,6 +109,14 @@ csvstage_code csvstage_settings_set(csvstage_settings *s, const char *section,
                                     csvstage_error *err);
 
 /* [target] table as set (the config's, or the command line's), or NULL. */
+/* The settings' [target] mode, as the config spells it ("append"). */
+const char *csvstage_settings_mode(const csvstage_settings *s);
+
+/* Whether files loaded with these settings give the same outcome in any
+ * order (append: a key in two files aside, whose first loader wins): what
+ * --jobs needs. Truncate, replace, upsert and insert-new do not. */
+int csvstage_settings_order_free(const csvstage_settings *s);
+
 const char *csvstage_settings_table(const csvstage_settings *s);
 
 /* A connection to the server, reused by the loads made through it. */
@@ -344,9 +352,22 @@ enum {
   CSVSTAGE_SEVERAL_FILES = 1 << 1,  /* one of several files: a configured
                                        reject path without %f gets the
                                        input's name before its extension */
-  CSVSTAGE_FORCE = 1 << 2           /* with the ledger: load content that is
+  CSVSTAGE_FORCE = 1 << 2,          /* with the ledger: load content that is
                                        in it already */
+  CSVSTAGE_LOCKED = 1 << 3          /* the caller holds the table's run lock
+                                       in another session (csvstage_lock):
+                                       take none */
 };
+
+/*
+ * Takes the run's lock on the settings' table (the one each load takes)
+ * in a transaction of session's own, begun here and held until
+ * csvstage_rollback: loads over other sessions with CSVSTAGE_LOCKED then
+ * run under it, and another run is kept out (CSVSTAGE_E_BUSY, or it waits
+ * as the settings say). For several files at once (--jobs).
+ */
+csvstage_code csvstage_lock(csvstage_session *session, const csvstage_settings *settings,
+                            csvstage_error *err);
 
 /*
  * Loads one file ("-" or NULL: standard input) into the target the settings

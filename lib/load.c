@@ -382,7 +382,7 @@ prepare(load *l)
   if (!l->p.table)
     return -1;
   snprintf(l->res->table, sizeof(l->res->table), "%s", l->p.table->display_name);
-  if (cs_take_lock(&l->p, &l->q))
+  if (!(l->flags & CSVSTAGE_LOCKED) && cs_take_lock(&l->p, &l->q))
     return -1;
   if (s->ledger && !(l->flags & CSVSTAGE_FORCE)) {
     /* A regular file is hashed first: content loaded before is skipped

@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -13,6 +14,7 @@
 #include "error.h"
 #include "lock.h"
 #include "pg.h"
+#include "session.h"
 
 /*
  * One run per table at a time: a transaction-level advisory lock keyed on
@@ -73,4 +75,27 @@ cs_take_lock(plan *p, sql *q)
     cs_fail(q->err, CSVSTAGE_E_BUSY, "waited %g s for another csvstage run (backend pid %s) "
             "loading %s: try again later", s->lock_wait, holders, p->table->display_name);
   return -1;
+}
+
+csvstage_code
+csvstage_lock(csvstage_session *session, const csvstage_settings *settings, csvstage_error *err)
+{
+  plan p = {.session = session, .settings = settings};
+  sql q = {.conn = session ? session->conn : NULL, .err = err};
+  csvstage_code rc;
+
+  if (!session || !settings || !settings->table)
+    return cs_fail(err, CSVSTAGE_E_INVALID, "no session, or no table");
+  if ((rc = csvstage_begin(session, err)) != CSVSTAGE_OK)
+    return rc;
+  p.table = cs_table_load(session->conn, settings->table, err);
+  if (!p.table || cs_take_lock(&p, &q)) {
+    csvstage_error e;
+    rc = err && err->code ? err->code : CSVSTAGE_E_DB;
+    csvstage_error_clear(&e);
+    csvstage_rollback(session, &e);
+  }
+  cs_table_free(p.table);
+  free(q.b.data);
+  return rc;
 }
