@@ -276,6 +276,49 @@ held() {
 }
 release() { sql "DELETE FROM hold_flag WHERE t = '$1'"; }
 
+# --jobs N: several files at once, each in its own transaction, reported in
+# the order given, whatever order they finish in; the exit status and JSON
+# as one by one.
+sql "CREATE TABLE jobs_t (id int PRIMARY KEY, v text NOT NULL)"
+for n in 1 2 3 4 5; do
+  seq $((n * 100000)) $((n * 100000 + 19999)) | awk -v n=$n 'BEGIN { print "id,v" } { print $1 "," (n == 3 && $1 % 1000 == 0 ? "" : "x") }' >"$tmp/jobs$n.csv"
+done
+printf 'idx,v\n1,a\n' >"$tmp/jobs6.csv"
+cs -d "$dsn" -t jobs_t --jobs 3 -r "$tmp/jobs.rej" --summary-json "$tmp/jobs.json" "$tmp/jobs1.csv" \
+  "$tmp/jobs2.csv" "$tmp/jobs3.csv" "$tmp/jobs6.csv" "$tmp/jobs4.csv" "$tmp/jobs5.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && [ "$(sql 'SELECT count(*) FROM jobs_t')" = 99980 ] &&
+  [ "$(grep -o 'jobs[0-9].csv\( ->\|:\) ' "$err" | tr -d ' :\n')" = "jobs1.csv->jobs2.csv->jobs3.csv->jobs6.csvjobs4.csv->jobs5.csv->" ] &&
+  [ "$(jq -r '[.files[] | "\(.exit_code)/\(.loaded)"] | join(" ")' "$tmp/jobs.json")" = "0/20000 0/20000 3/19980 2/0 0/20000 0/20000" ] &&
+  ok || bad "--jobs 3, mixed outcomes: exit $st: $(cat "$err")"
+"$bin" -d "$dsn" -t jobs_t --jobs 2 --single-transaction "$tmp/jobs1.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q -- '--jobs and --single-transaction exclude each other' "$err" && ok || bad "--jobs --single-transaction: exit $st"
+"$bin" -d "$dsn" -t jobs_t --jobs 0 "$tmp/jobs1.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q "invalid --jobs '0'" "$err" && ok || bad "--jobs 0: exit $st"
+"$bin" -d "$dsn" -t jobs_t --jobs 2 --mode truncate "$tmp/jobs1.csv" "$tmp/jobs2.csv" 2>"$err"; st=$?
+[ $st -eq 2 ] && grep -q -- '--jobs loads the files in no set order: not with mode truncate' "$err" &&
+  [ "$(sql 'SELECT count(*) FROM jobs_t')" = 99980 ] && ok || bad "--jobs --mode truncate: exit $st: $(cat "$err")"
+# The run's lock is held once, by the run: while its workers load, one
+# advisory lock is granted for the table, and a second run exits 75. A
+# worker killed mid-load loses its own file (rolled back, exit 1); the
+# other file commits.
+sql "CREATE TABLE jobs2_t (id int PRIMARY KEY, v text NOT NULL)"
+hold jobs2_t
+"$bin" -d "$dsn" -t jobs2_t --jobs 2 -r "$tmp/jobs2.rej" "$tmp/jobs1.csv" "$tmp/jobs2.csv" 2>"$err" &
+pid=$!
+wait_for "SELECT (count(*) = 2)::int FROM pg_stat_activity WHERE application_name = 'csvstage' AND wait_event = 'PgSleep'"
+locks=$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 'jobs2_t'::regclass::oid AND objsubid = 1")
+"$bin" -d "$dsn" -t jobs2_t "$tmp/jobs3.csv" 2>"$tmp/err2"; st2=$?
+victim=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'csvstage' AND wait_event = 'PgSleep' ORDER BY pid LIMIT 1")
+sql "SELECT pg_terminate_backend($victim)" >/dev/null
+release jobs2_t
+wait $pid; st=$?
+[ "$locks" = 1 ] && [ $st2 -eq 75 ] && [ $st -eq 1 ] &&
+  [ "$(grep -c 'jobs[12].csv -> public.jobs2_t: 20000 records, 20000 loaded' "$err")" = 1 ] &&
+  [ "$(sql 'SELECT count(*) FROM jobs2_t')" = 20000 ] &&
+  [ "$(sql 'SELECT count(DISTINCT id / 100000) FROM jobs2_t')" = 1 ] &&
+  ok || bad "--jobs: the lock held once ($locks), a second run ($st2), a killed worker (exit $st): $(cat "$err" "$tmp/err2")"
+sql "DROP TRIGGER held ON jobs2_t"
+
 # SIGINT and SIGTERM during a load: canceled on the server, rolled back,
 # no reject file left behind, no backend left, exit 128 + the signal.
 sql "CREATE TABLE sig_t (id int PRIMARY KEY, v text NOT NULL)"
