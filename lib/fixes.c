@@ -1,8 +1,8 @@
 /* fixes.c: rejects that explain their own fix. When many of a column's
  * rejects are values written in a way a config line would read (decimal
- * commas, day-first dates, a NULL marker, words for booleans), csvstage
- * rejects proposes that line, tried first on those very values: how many of
- * them it would read. */
+ * commas, dates in a layout of their own, a NULL marker, words for
+ * booleans), csvstage rejects proposes that line, tried first on those very
+ * values: how many of them it would read. */
 #include <config.h>
 
 #include <stdio.h>
@@ -136,31 +136,6 @@ cs_number_fits(const char *v, char decimal, char thousands, int integer)
     return 0;
   /* a plain number needs no rule: it was rejected for something else */
   return groups > 0 || frac >= 0;
-}
-
-static int
-days_in(int month, int year)
-{
-  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
-    return 29;
-  return days[month - 1];
-}
-
-/* Whether v starts as A/B/YYYY (or with . or -) that reads as a real date
- * with A the day (dmy) or the month. */
-int
-cs_date_fits(const char *v, int dmy)
-{
-  int a, b, y, n = 0;
-  char s1, s2;
-
-  if (sscanf(v, "%2d%c%2d%c%4d%n", &a, &s1, &b, &s2, &y, &n) != 5 || s1 != s2 ||
-      !strchr("/.-", s1) || n < 8 || (v[n] && v[n] != ' ' && v[n] != 'T'))
-    return 0;
-  int day = dmy ? a : b, month = dmy ? b : a;
-  return month >= 1 && month <= 12 && day >= 1 && day <= days_in(month, y);
 }
 
 int

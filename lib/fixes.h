@@ -16,10 +16,6 @@ typedef struct cs_fixes cs_fixes;
  * fraction). */
 int cs_number_fits(const char *v, char decimal, char thousands, int integer);
 
-/* Whether v starts as a real calendar date A/B/YYYY (or . or -) with A the
- * day (dmy) or the month, then nothing or a time. */
-int cs_date_fits(const char *v, int dmy);
-
 /* Whether v is a common word for true (1) or false (0) beyond PostgreSQL's
  * own (ja, nein, oui, non, ...), or -1. */
 int cs_bool_word(const char *v);

@@ -32,7 +32,7 @@ static const char *const TYPES[] = {"boolean", "smallint", "integer", "bigint", 
 
 typedef struct column {
   char name[128];
-  long long values, blanks, markers, dmy, mdy, timed;
+  long long values, blanks, markers;
   long long eu, us, eu_int, us_int;   /* values read as 1.234,5 or 1,234.5 (or
                                          plain), and as integers so */
   long long eu_only, us_only;         /* values only one of them reads */
@@ -207,9 +207,6 @@ sniff_value(column *c, const cs_type *types, const char *v, size_t n)
     c->eu_only += eu && !us;
     c->us_only += us && !eu;
   }
-  c->dmy += cs_date_fits(t, 1);
-  c->mdy += cs_date_fits(t, 0);
-  c->timed += strchr(t, ':') != NULL;
   {
     int64_t ival;
     int w = cs_bool_word(t);
@@ -264,7 +261,6 @@ merge_first(column *c, const column *first)
   c->eu += first->eu, c->us += first->us, c->eu_int += first->eu_int;
   c->us_int += first->us_int, c->eu_only += first->eu_only;
   c->us_only += first->us_only, c->words += first->words;
-  c->dmy += first->dmy, c->mdy += first->mdy, c->timed += first->timed;
   for (int k = 0; k < NTYPES; k++)
     c->holds[k] &= first->holds[k] || first->values == 0;
   c->dates.values += first->dates.values;
@@ -403,7 +399,7 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
        * type is data) */
       int timed, ambiguous;
       int typeless = first[i].values == 1 &&
-                     (first[i].eu + first[i].us + first[i].dmy + first[i].mdy) == 0 &&
+                     (first[i].eu + first[i].us) == 0 &&
                      !cs_df_guess_best(&first[i].dates, &timed, &ambiguous);
       for (int k = 0; k < NTYPES && typeless; k++)
         typeless = !first[i].holds[k];
