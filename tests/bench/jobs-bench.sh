@@ -25,9 +25,17 @@ list=()
 for ((i = 1; i <= files; i++)); do
   f=$dir/jobs-$records-$i.csv
   if [ ! -s "$f" ]; then
-    # Each file its own ids: the generator's, shifted by a file's worth.
-    "$gen" "$records" | awk -F, -v OFS=, -v off=$(((i - 1) * records)) \
-      'NR == 1 { print; next } { $1 = $1 + off; print }' >"$f.tmp"
+    # Each file its own ids and e-mails (both unique): the generator's,
+    # shifted by a file's worth (its notes hold commas and line breaks).
+    "$gen" "$records" | python3 -c '
+import csv, sys
+off = int(sys.argv[1])
+r, w = csv.reader(sys.stdin), csv.writer(sys.stdout, lineterminator="\n")
+w.writerow(next(r))
+for row in r:
+    row[0] = str(int(row[0]) + off)
+    row[3] = "user%s@example.com" % row[0]
+    w.writerow(row)' $(((i - 1) * records)) >"$f.tmp"
     mv "$f.tmp" "$f"
   fi
   list+=("$f")
@@ -53,15 +61,16 @@ fresh() {
   fi
   psql -c "CHECKPOINT" >/dev/null
 }
-# The server's CPU seconds so far: every process of its data directory.
+# The server's CPU ticks so far: the postmaster's, its live children's, and
+# those of the children it has reaped (its cutime and cstime).
 server_cpu() {
-  local pids t=0
-  pids=$(pgrep -f "postgres.*$srv" || true)
-  for p in $pids; do
-    [ -r /proc/$p/stat ] || continue
-    t=$((t + $(awk '{ print $14 + $15 }' /proc/$p/stat)))
+  local pm t p
+  pm=$(head -n 1 "$srv/data/postmaster.pid" 2>/dev/null || pgrep -o -f "postgres.*$srv")
+  t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat")
+  for p in $(pgrep -P "$pm"); do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
   done
-  echo $t
+  echo "$t"
 }
 hz=$(getconf CLK_TCK)
 
@@ -78,13 +87,10 @@ run_case() {   # LABEL CMD...
   [ "$n" = $((files * records)) ] || { echo "jobs-bench: $label loaded $n rows" >&2; exit 1; }
   echo "$label $(cat "$srv/time.out") $(awk -v a="$after" -v b="$before" -v hz="$hz" 'BEGIN { printf "%.2f", (a - b) / hz }')" >>"$srv/times"
 }
-copy_all() {
-  for f in "${list[@]}"; do
-    command psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" -c "\\copy public.users FROM '$f' WITH (FORMAT csv, HEADER true)"
-  done
-}
+export BENCH_DSN=$dsn
+copy_each='for f in "$@"; do psql -X -q -v ON_ERROR_STOP=1 -d "$BENCH_DSN" -c "\\copy public.users FROM '"'"'$f'"'"' WITH (FORMAT csv, HEADER true)"; done'
 for ((r = 1; r <= runs; r++)); do
-  run_case copy bash -c "$(declare -f copy_all); dsn='$dsn'; list=(${list[*]}); copy_all"
+  run_case copy bash -c "$copy_each" copy "${list[@]}"
   for j in 1 2 4; do
     run_case "jobs$j" "$csvstage" -q -d "$dsn" -t public.users -r "$srv/rej.csv" --jobs $j "${list[@]}"
   done
