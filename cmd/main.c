@@ -15,6 +15,15 @@
 #include "report.h"
 #include "summary.h"
 
+/* Whether everything written to stdout went out: a write that failed
+ * before the flush (more than a buffer's worth, to a full disk) leaves
+ * only the error flag to say so. */
+static int
+stdout_ok(void)
+{
+  return fflush(stdout) == 0 && !ferror(stdout);
+}
+
 /* The exit status for a load's outcome: 2 when nothing could start. */
 static int
 exit_status(csvstage_code rc, const csvstage_result *res)
@@ -454,7 +463,7 @@ review(const options *opts)
                   csvstage_settings_table(settings));
   }
   csvstage_settings_free(settings);
-  if (fflush(stdout) != 0) {
+  if (!stdout_ok()) {
     report_line(stderr, "csvstage: cannot write to standard output: %s", strerror(errno));
     return EXIT_FAILED;
   }
@@ -479,7 +488,7 @@ init(const options *opts)
                                                 opts->create_table, opts->key, &text, &err)) {
       report_error(stderr, &err);
       status = err.code == CSVSTAGE_E_CONFIG ? EXIT_USAGE : EXIT_FAILED;
-    } else if (fputs(text, stdout) < 0 || fflush(stdout) != 0) {
+    } else if (fputs(text, stdout) < 0 || !stdout_ok()) {
       status = EXIT_FAILED;
     }
     free(text);
@@ -492,7 +501,7 @@ init(const options *opts)
       report_error(stderr, &err);
       return EXIT_FAILED;
     }
-    status = fputs(text, stdout) < 0 || fflush(stdout) != 0 ? EXIT_FAILED : EXIT_LOADED;
+    status = fputs(text, stdout) < 0 || !stdout_ok() ? EXIT_FAILED : EXIT_LOADED;
     free(text);
     return status;
   }
@@ -512,7 +521,7 @@ init(const options *opts)
     report_error(stderr, &err);
     status = err.code == CSVSTAGE_E_PREFLIGHT || err.code == CSVSTAGE_E_CONFIG ? EXIT_USAGE
                                                                                : EXIT_FAILED;
-  } else if (fputs(text, stdout) < 0 || fflush(stdout) != 0) {
+  } else if (fputs(text, stdout) < 0 || !stdout_ok()) {
     status = EXIT_FAILED;
   }
   free(text);
@@ -536,10 +545,10 @@ main(int argc, char **argv)
   switch (opts.action) {
   case ACTION_HELP:
     fputs(options_usage, stdout);
-    return fflush(stdout) == 0 ? EXIT_LOADED : EXIT_FAILED;
+    return stdout_ok() ? EXIT_LOADED : EXIT_FAILED;
   case ACTION_VERSION:
     printf("csvstage %s\n", csvstage_version());
-    return fflush(stdout) == 0 ? EXIT_LOADED : EXIT_FAILED;
+    return stdout_ok() ? EXIT_LOADED : EXIT_FAILED;
   case ACTION_REJECTS:
     return review(&opts);
   case ACTION_INIT:
