@@ -135,6 +135,8 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
     fprintf(out, "%sreject file: %s", sep, res->reject_file);
   if (res->commit_rechecked)
     fprintf(out, "%sthe connection was lost during COMMIT; a new one found it committed", sep);
+  if (res->note[0])
+    fprintf(out, "%snote: %s", sep, res->note);
   if (verbosity > 0 && res->staged > 0)
     fprintf(out, "%s%lld records took the staging path (doubtful, or refused by the "
                  "server), %lld of them tried one by one; the others went straight in", sep,

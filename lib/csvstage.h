@@ -249,6 +249,8 @@ typedef struct csvstage_result {
   long long other_rejects;    /* rejects in kinds beyond the table */
   int nfirst;                 /* the first rejects, in line order */
   csvstage_reject_line first[CSVSTAGE_FIRST_REJECTS];
+  char note[512];             /* what preflight found worth saying about
+                                 the target (rows on other servers), or "" */
 } csvstage_result;
 
 /* A reject file read back for an operator: what kinds of rejects it holds,

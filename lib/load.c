@@ -256,6 +256,7 @@ typedef struct load {
   const char **names;    /* the CSV's column names */
   cs_rejects *rj;
   char rpath[4096];      /* the reject file's path */
+  char servers[256];     /* the other servers the table's rows go to, or "" */
   cs_direct *d;
   long long staged, bulk, one;
   early early;
@@ -384,6 +385,24 @@ prepare(load *l)
   snprintf(l->res->table, sizeof(l->res->table), "%s", l->p.table->display_name);
   if (!(l->flags & CSVSTAGE_LOCKED) && cs_take_lock(&l->p, &l->q))
     return -1;
+  /* Rows that go to other servers (foreign tables, or foreign partitions):
+   * those commit each on its own, after this one's COMMIT is sent. */
+  sql_add(&l->q, "SELECT pg_catalog.string_agg(DISTINCT s.srvname, ', ') "
+                 "FROM pg_catalog.pg_partition_tree(%u) pt "
+                 "JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = pt.relid "
+                 "JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver",
+          l->p.table->oid);
+  PGresult *servers = sql_query(&l->q);
+  if (!servers)
+    return -1;
+  if (!PQgetisnull(servers, 0, 0)) {
+    snprintf(l->servers, sizeof(l->servers), "%s", PQgetvalue(servers, 0, 0));
+    snprintf(l->res->note, sizeof(l->res->note),
+             "%s stores rows on other servers (%s): they commit without two-phase commit, "
+             "so a failure during COMMIT can leave some of them committed and others not",
+             l->p.table->display_name, PQgetvalue(servers, 0, 0));
+  }
+  PQclear(servers);
   if (s->ledger && !(l->flags & CSVSTAGE_FORCE)) {
     /* A regular file is hashed first: content loaded before is skipped
      * without reading it again (standard input is checked at the end). */
@@ -482,8 +501,20 @@ commit(load *l)
   char xid[32];
   cs_commit_end how = cs_commit(l->conn, &l->session->interrupted, xid, sizeof(xid), l->err);
 
+  if (how == CS_ROLLED_BACK && l->err->code == CSVSTAGE_E_DB) {
+    /* Refused at COMMIT (a deferred check, or another server's part that
+     * would not commit): said as the COMMIT's failure, with what it may
+     * have left on the other servers, which commit first. */
+    csvstage_error e = *l->err;
+    csvstage_error_clear(l->err);
+    cs_fail(l->err, CSVSTAGE_E_DB, "%s: COMMIT failed, nothing committed%s%s%s: %s", res->file,
+            l->servers[0] ? " here; the other servers (" : "", l->servers,
+            l->servers[0] ? ") may have committed their part of it: check them" : "", e.message);
+    snprintf(l->err->sqlstate, sizeof(l->err->sqlstate), "%s", e.sqlstate);
+    return -1;
+  }
   if (how == CS_ROLLED_BACK)
-    return -1;   /* refused at COMMIT, or lost before it: said as usual */
+    return -1;   /* lost before COMMIT: said as usual */
   l->in_tx = 0;
   if (how == CS_ROLLED_BACK_AFTER_LOSS) {
     cs_lost_commit(l->err, how, res->file, xid, "");
