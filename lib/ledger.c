@@ -32,8 +32,26 @@ cs_ledger_lookup(plan *p, sql *q, const char *sha, int force, csvstage_result *r
   PGresult *r;
 
   snprintf(res->sha256, sizeof(res->sha256), "%s", sha);
-  /* Two first loads at once must not both create the schema. */
-  sql_add(q, "SELECT pg_advisory_xact_lock(%u::bigint << 32); %s", LOCK_SPACE, ledger_sql);
+  /* Two first loads at once must not both create the schema; once it is
+   * there, loads into other tables need not wait for each other here. */
+  r = cs_exec(q->conn, "SELECT pg_catalog.to_regclass('csvstage.loads') IS NULL", q->err);
+  if (!r)
+    return -1;
+  int missing = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  if (missing) {
+    sql_add(q, "SELECT pg_advisory_xact_lock(%u::bigint << 32); %s", LOCK_SPACE, ledger_sql);
+    if (sql_run(q, NULL))
+      return -1;
+  }
+  /* Two loads of this content into this table at once (--jobs, two names
+   * for one file) are one load: the second waits here for the first's
+   * COMMIT, then finds its row. */
+  sql_add(q, "SELECT pg_advisory_xact_lock(%d, pg_catalog.hashtext(", (int)LOCK_SPACE);
+  sql_literal(q, p->table->display_name);
+  sql_add(q, " || ' ' || ");
+  sql_literal(q, sha);
+  sql_add(q, "))");
   if (sql_run(q, NULL))
     return -1;
   /* An append of this content is a double load whenever it came. A load

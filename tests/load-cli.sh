@@ -297,6 +297,15 @@ cs -d "$dsn" -t jobs_t --jobs 3 -r "$tmp/jobs.rej" --summary-json "$tmp/jobs.jso
 "$bin" -d "$dsn" -t jobs_t --jobs 2 --mode truncate "$tmp/jobs1.csv" "$tmp/jobs2.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q -- '--jobs loads the files in no set order: not with mode truncate' "$err" &&
   [ "$(sql 'SELECT count(*) FROM jobs_t')" = 99980 ] && ok || bad "--jobs --mode truncate: exit $st: $(cat "$err")"
+# With the ledger, one content under two names in one --jobs run is one
+# load: the second waits for the first's COMMIT, then finds it and skips.
+sql "CREATE TABLE jobs3_t (id int, v text NOT NULL)"   # (no key to make the second wait)
+cp "$tmp/jobs1.csv" "$tmp/jobs1-again.csv"
+cs -d "$dsn" -t jobs3_t --jobs 2 --ledger -r "$tmp/jobs3.rej" "$tmp/jobs1.csv" "$tmp/jobs1-again.csv" 2>"$err"; st=$?
+[ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM jobs3_t')" = 20000 ] &&
+  [ "$(grep -c 'already loaded on .*: skipped' "$err")" = 1 ] &&
+  [ "$(sql "SELECT count(*) FROM csvstage.loads WHERE target = 'public.jobs3_t'")" = 1 ] &&
+  ok || bad "--jobs --ledger, one content twice: exit $st: $(cat "$err")"
 # The run's lock is held once, by the run: while its workers load, one
 # advisory lock is granted for the table, and a second run exits 75. A
 # worker killed mid-load loses its own file (rolled back, exit 1); the
