@@ -17,37 +17,11 @@ records=${BENCH_RECORDS:-250000}
 runs=${BENCH_RUNS:-3}
 dir=${BENCH_DIR:-bench-data}
 csvstage=./csvstage
-gen=tests/bench/gen-users
 [ -x "$csvstage" ] || { echo "jobs-bench: build first (./bootstrap)" >&2; exit 1; }
-[ -x "$gen" ] || make -s "$gen"
-mkdir -p "$dir"
-list=()
-for ((i = 1; i <= files; i++)); do
-  f=$dir/jobs-$records-$i.csv
-  if [ ! -s "$f" ]; then
-    # Each file its own ids and e-mails (both unique): the generator's,
-    # shifted by a file's worth (its notes hold commas and line breaks).
-    "$gen" "$records" | python3 -c '
-import csv, sys
-off = int(sys.argv[1])
-r, w = csv.reader(sys.stdin), csv.writer(sys.stdout, lineterminator="\n")
-w.writerow(next(r))
-for row in r:
-    row[0] = str(int(row[0]) + off)
-    row[3] = "user%s@example.com" % row[0]
-    w.writerow(row)' $(((i - 1) * records)) >"$f.tmp"
-    mv "$f.tmp" "$f"
-  fi
-  list+=("$f")
-done
+. tests/bench/parts.sh
+bench_parts jobs "$files" "$records"
 mb=$(du -cm "${list[@]}" | tail -n 1 | cut -f1)
-
-srv=$(mktemp -d /tmp/csvstage-jobs.XXXXXX)
-chmod 0755 "$srv"
-cleanup() { tests/pg-harness stop "$srv" >/dev/null 2>&1 || true; rm -rf "$srv"; }
-trap cleanup EXIT
-tests/pg-harness start "$srv" >/dev/null
-dsn=$(tests/pg-harness dsn "$srv")
+bench_server jobs
 psql() { command psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" "$@"; }
 psql -c "ALTER SYSTEM SET autovacuum = off" -c "ALTER SYSTEM SET max_wal_size = '20GB'" \
   -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" -c "SELECT pg_reload_conf()" >/dev/null

@@ -16,33 +16,9 @@ parts=${BENCH_PARTS:-2}
 records=${BENCH_RECORDS:-500000}
 runs=${BENCH_RUNS:-3}
 dir=${BENCH_DIR:-bench-data}
-gen=tests/bench/gen-users
-[ -x "$gen" ] || make -s "$gen"
-mkdir -p "$dir"
-list=()
-for ((i = 1; i <= parts; i++)); do
-  f=$dir/part-$records-$i.csv
-  if [ ! -s "$f" ]; then
-    "$gen" "$records" | python3 -c '
-import csv, sys
-off = int(sys.argv[1])
-r, w = csv.reader(sys.stdin), csv.writer(sys.stdout, lineterminator="\n")
-w.writerow(next(r))
-for row in r:
-    row[0] = str(int(row[0]) + off)
-    row[3] = "user%s@example.com" % row[0]
-    w.writerow(row)' $(((i - 1) * records)) >"$f.tmp"
-    mv "$f.tmp" "$f"
-  fi
-  list+=("$f")
-done
-
-srv=$(mktemp -d /tmp/csvstage-2pc.XXXXXX)
-chmod 0755 "$srv"
-cleanup() { tests/pg-harness stop "$srv" >/dev/null 2>&1 || true; rm -rf "$srv"; }
-trap cleanup EXIT
-tests/pg-harness start "$srv" >/dev/null
-dsn=$(tests/pg-harness dsn "$srv")
+. tests/bench/parts.sh
+bench_parts part "$parts" "$records"
+bench_server 2pc
 psql() { command psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" "$@"; }
 psql -c "ALTER SYSTEM SET max_prepared_transactions = 16" -c "ALTER SYSTEM SET autovacuum = off" \
   -c "ALTER SYSTEM SET max_wal_size = '20GB'" >/dev/null
