@@ -65,6 +65,8 @@ typedef struct key {
   uint64_t *bits;
   uint64_t mask;         /* blocks of 512 bits - 1 (a power of two) */
   int complete;          /* the record at hand: its key has no NULL */
+  int exact;             /* and every value of it is one the server holds
+                            as the client hashed it (valid, no DEFAULT) */
   uint64_t hash;         /* and hashes to this */
 } key;
 
@@ -73,6 +75,7 @@ typedef struct value {
   const char *s;         /* NULL: SQL NULL */
   size_t n;
   int is_default;        /* the DEFAULT marker */
+  int defaulted;         /* the DEFAULT's text, computed once (15) */
   int has_int;
   int64_t ival;          /* canonical integer, for keys */
   int rewritten;         /* s is in the number scratch, at offset `at` */
@@ -106,6 +109,9 @@ struct cs_direct {
   long long naside, refusals;
   long long doubtful;    /* records the client could not vouch for */
   long long inserted;    /* rows the table took (a trigger may drop some) */
+  int streaming;         /* the records set aside also go, as they come, by
+                            a COPY into the staging table (cs_direct_stream) */
+  cs_buf stream;         /* what that COPY has not been sent yet */
   cs_buf one;            /* scratch: one staging row */
   cs_buf numbers;        /* scratch: the record's numbers, as read with a
                             number column's separators */
@@ -276,6 +282,7 @@ cs_direct_free(cs_direct *d)
   free(d->row_end);
   free(d->stage_end);
   free(d->one.data);
+  free(d->stream.data);
   if (d->aside)
     fclose(d->aside);
   if (d->journal)
@@ -486,7 +493,7 @@ map_record(cs_direct *d, const cs_record *rec)
         if (d->marker)
           v->is_default = 1;
         else if (f->default_known && f->default_text)
-          v->s = f->default_text, v->n = strlen(f->default_text);
+          v->s = f->default_text, v->n = strlen(f->default_text), v->defaulted = 1;
         else if (!f->default_known || c->notnull)
           ok = 0;   /* a volatile DEFAULT (15), or a NULL DEFAULT: the server says */
       } else if (c->notnull || c->notnull_domain) {
@@ -517,11 +524,14 @@ map_record(cs_direct *d, const cs_record *rec)
   for (int k = 0; k < d->nkeys; k++) {
     key *kk = &d->keys[k];
     uint64_t h = (uint64_t)k;
-    int complete = 1;
+    int complete = 1, exact = 1;
     for (int j = 0; j < kk->ncols && complete; j++) {
-      const value *v = &d->vals[kk->fed[j]];
-      const fed_col *f = &p->fed[kk->fed[j]];
+      int fi = kk->fed[j];
+      const value *v = &d->vals[fi];
+      const fed_col *f = &p->fed[fi];
       size_t n = v->n;
+      if (v->is_default || v->defaulted || fi >= CS_VOUCHED_COLUMNS || !(d->vouched & (1LL << fi)))
+        exact = 0;
       if (!v->s || v->is_default) {
         complete = 0;   /* NULLs never conflict; a DEFAULT is the server's */
       } else if (v->has_int) {
@@ -534,6 +544,7 @@ map_record(cs_direct *d, const cs_record *rec)
       }
     }
     kk->complete = complete;
+    kk->exact = exact;
     kk->hash = h;
     if (complete)
       __builtin_prefetch(&kk->bits[(h & kk->mask) * 8], 1);
@@ -554,6 +565,17 @@ keys_seen(cs_direct *d)
     if (d->keys[k].complete && bloom_seen(&d->keys[k], d->keys[k].hash))
       seen = 1;
   return seen;
+}
+
+/* Whether every key of the record is one the server holds as it was
+ * hashed: then a later record of that key is seen in the filter. */
+static int
+keys_exact(const cs_direct *d)
+{
+  for (int k = 0; k < d->nkeys; k++)
+    if (!d->keys[k].exact)
+      return 0;
+  return 1;
 }
 
 /* Appends the record's row for the table (COPY text). */
@@ -585,7 +607,20 @@ encode_row(cs_direct *d)
   return 0;
 }
 
-/* Writes records' staging rows (n bytes, count records) to the aside file. */
+/* Sends what the staging table's COPY has not had yet. */
+static int
+stream_flush(cs_direct *d, csvstage_error *err)
+{
+  int rc = cs_copy_put(d->conn, d->stream.data, d->stream.len, err);
+
+  d->stream.len = 0;
+  if (rc != 0)
+    d->streaming = -1;   /* failed: cs_direct_stream_end ends it */
+  return rc;
+}
+
+/* Writes records' staging rows (n bytes, count records) to the aside file,
+ * and to the staging table's COPY when one is under way. */
 static int
 write_aside(cs_direct *d, const char *rows, size_t n, int count, csvstage_error *err)
 {
@@ -593,7 +628,46 @@ write_aside(cs_direct *d, const char *rows, size_t n, int count, csvstage_error 
     return cs_fail(err, CSVSTAGE_E_IO, "cannot write the records set aside to a temporary "
                    "file: %s", strerror(errno)), -1;
   d->naside += count;
+  if (d->streaming == 1) {
+    if (cs_buf_append(&d->stream, rows, n) != 0)
+      return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+    if (d->stream.len >= SEND_BYTES && stream_flush(d, err))
+      return -1;
+  }
   return 0;
+}
+
+int
+cs_direct_stream(cs_direct *d, const char *copy_sql, csvstage_error *err)
+{
+  if (cs_copy_begin(d->conn, copy_sql, err))
+    return -1;
+  d->streaming = 1;
+  return 0;
+}
+
+int
+cs_direct_streaming(const cs_direct *d)
+{
+  return d->streaming != 0;
+}
+
+int
+cs_direct_stream_end(cs_direct *d, const char *abort_reason, char *context,
+                     size_t context_size, csvstage_error *err)
+{
+  int failed = d->streaming == -1 || (d->stream.len > 0 && !abort_reason &&
+                                      stream_flush(d, err));
+
+  if (!d->streaming)
+    return 0;
+  d->streaming = 0;
+  d->stream.len = 0;
+  if (failed || abort_reason) {
+    cs_copy_end(d->conn, abort_reason ? abort_reason : "csvstage: send failed", NULL, NULL);
+    return -1;
+  }
+  return cs_copy_end_ctx(d->conn, NULL, NULL, err, context, context_size);
 }
 
 /* Sets chunk records [a, b) aside. */
@@ -843,6 +917,7 @@ int
 cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
 {
   int ok = map_record(d, rec);
+  long long tail = d->vouched;
 
   d->doubtful += !ok;
   if (ok && d->enabled) {
@@ -856,12 +931,12 @@ cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err)
       d->stage.len = stage_len;
       ok = 0;
     }
-  } else {
-    keys_seen(d);
+  } else if (!keys_seen(d) && keys_exact(d)) {
+    tail |= CS_STAGE_SURE;
   }
   if (!ok || !d->enabled) {
     d->one.len = 0;
-    if (cs_copy_encode(&d->one, rec, d->vouched) != 0)
+    if (cs_copy_encode(&d->one, rec, tail) != 0)
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
     return write_aside(d, d->one.data, d->one.len, 1, err);
   }

@@ -40,6 +40,21 @@ int cs_direct_add(cs_direct *d, const cs_record *rec, csvstage_error *err);
  * set aside. Returns 0 or -1 as cs_direct_add. */
 int cs_direct_finish(cs_direct *d, csvstage_error *err);
 
+/*
+ * With every record set aside (a key: upsert, insert-new), they can also
+ * go into the staging table as they are read, so that the server works
+ * while the client reads: copy_sql starts that COPY (nothing else may use
+ * the connection until it ends). cs_direct_stream_end ends it (or aborts
+ * it, with abort_reason): 0 when the server took every row, -1 with err
+ * filled and context (context_size bytes) holding the failure's CONTEXT.
+ * Either way the records stay set aside, for cs_fill_stage to send again.
+ */
+int cs_direct_stream(cs_direct *d, const char *copy_sql, csvstage_error *err);
+int cs_direct_stream_end(cs_direct *d, const char *abort_reason, char *context,
+                         size_t context_size, csvstage_error *err);
+/* Whether that COPY is under way. */
+int cs_direct_streaming(const cs_direct *d);
+
 /* Records set aside so far; of all records read, those whose values the
  * client could not vouch for (input its type refuses, NULL into NOT NULL),
  * whether or not the fast path was on. */

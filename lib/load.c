@@ -192,6 +192,13 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
   sql_reset(&q);
   if (!d)
     goto out;
+  /* With a key every record is staged: as it is read, so that the server
+   * copies while the client reads (not with --max-rejects, whose probes
+   * need the connection meanwhile). */
+  if (cs_mode_keyed(p->settings) && !e->limited &&
+      (cs_stage_create(p, &q) ||
+       cs_direct_stream(d, "SAVEPOINT csvstage_fill; COPY csvstage_stage FROM STDIN", err)))
+    goto out;
   while ((more = cs_reader_next(rd, &rec, err)) == 1) {
     if (rec.kind == CS_RECORD_REJECT) {
       int n = cs_pick_fields(p, rec.nfields, (const char *const *)rec.field, rec.len, picked, plens);
@@ -226,10 +233,13 @@ stage(plan *p, PGconn *conn, cs_input *in, cs_reader *rd, cs_rejects *rj, tally 
   *staged = cs_direct_set_aside(d);
   p->refusals = cs_direct_refusals(d);
   p->inserted = cs_direct_inserted(d);
-  if (*staged > 0 && cs_fill_stage(p, &q, d, 0))
+  if (cs_direct_streaming(d) ? cs_stage_streamed(p, &q, d)
+                              : *staged > 0 && cs_fill_stage(p, &q, d, 0))
     goto out;
   rc = 0;
 out:
+  if (d && cs_direct_streaming(d))
+    cs_direct_stream_end(d, "csvstage stopped reading the file", NULL, 0, NULL);
   *dp = d;   /* the caller's to free: settle may need it again */
   free(q.b.data);
   free(picked);

@@ -14,7 +14,12 @@
 
 /* Fed columns whose values the client can vouch for in a staged row's _ok
  * (a bit each). */
-#define CS_VOUCHED_COLUMNS 63
+#define CS_VOUCHED_COLUMNS 62
+/* And a bit for the record's keys: with a key (upsert, insert-new), set
+ * when no key of the record can have come earlier in the file (its Bloom
+ * filters had not seen it, and each value hashed is the one the server
+ * compares); predict.c's cs_predict_sure trusts it. */
+#define CS_STAGE_SURE (1LL << 62)
 
 typedef struct fed_col {
   int col;               /* index in table->cols */
@@ -85,6 +90,8 @@ typedef struct plan {
   long long tried;       /* records it tried one by one (a subtransaction
                             each) */
   int probing;           /* settle.c's csvstage_probe is made */
+  int suspects_kept;     /* csvstage_doubt holds every suspect's staged row
+                            (predict.c's cs_predict_sure) */
   enum {
     CS_SPLIT_NONE,       /* every record staged is in csvstage_stage */
     CS_SPLIT_MOVED,      /* those refuse.c refused are in csvstage_refused */

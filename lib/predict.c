@@ -307,6 +307,311 @@ suspect_fkey(plan *p, sql *q, cs_constraint *f)
   return sql_run(q, NULL);
 }
 
+/* "(value, ...)" of the n table columns cols, as the table would store
+ * them, in row s. */
+static void
+add_known_row(sql *q, const plan *p, const int *cols, int n)
+{
+  sql_add(q, "(");
+  for (int j = 0; j < n; j++) {
+    sql_add(q, j ? ", " : "");
+    cs_add_known_value(q, p, cols[j]);
+  }
+  sql_add(q, ")");
+}
+
+/* "value AS \"csvstage:<as>N\", ...": the n table columns cols, as the
+ * table would store them, in row s, as a subquery's output list. */
+static void
+add_known_list(sql *q, const plan *p, const int *cols, int n, const char *as)
+{
+  for (int j = 0; j < n; j++) {
+    sql_add(q, j ? ", " : "");
+    cs_add_known_value(q, p, cols[j]);
+    sql_add(q, " AS \"csvstage:%s%d\"", as, j);
+  }
+}
+
+/* "(x.a, x.b)" of the n table columns cols, in row x of the table (as an
+ * output list: without the parentheses). */
+static void
+add_row_columns(sql *q, const plan *p, const char *row, const int *cols, int n)
+{
+  sql_add(q, "(");
+  for (int j = 0; j < n; j++) {
+    sql_add(q, "%s%s.", j ? ", " : "", row);
+    sql_ident(q, p->table->cols[cols[j]].name);
+  }
+  sql_add(q, ")");
+}
+
+static void
+add_row_list(sql *q, const plan *p, const char *row, const int *cols, int n)
+{
+  for (int j = 0; j < n; j++) {
+    sql_add(q, "%s%s.", j ? ", " : "", row);
+    sql_ident(q, p->table->cols[cols[j]].name);
+  }
+}
+
+/* "(e.\"csvstage:uN\", ...)" */
+static void
+add_named_row(sql *q, const char *as, int n)
+{
+  sql_add(q, "(");
+  for (int j = 0; j < n; j++)
+    sql_add(q, "%se.\"csvstage:%s%d\"", j ? ", " : "", as, j);
+  sql_add(q, ")");
+}
+
+/* "(r.\"csvstage:cN\", ...)": the columns' values as the round's scan
+ * computed them once (sure_scan). */
+static void
+add_kept_row(sql *q, const int *cols, int n)
+{
+  sql_add(q, "(");
+  for (int j = 0; j < n; j++)
+    sql_add(q, "%sr.\"csvstage:c%d\"", j ? ", " : "", cols[j]);
+  sql_add(q, ")");
+}
+
+/*
+ * Through a row of the table (upsert, an update of unique key u's
+ * columns), a record not yet a suspect can meet one of round `round`:
+ * which: 0, its key finds a row holding a u value the suspect gives (its
+ * update may free the value for the suspect): the subquery of those keys;
+ * 1, it gives the u value held by the row the suspect's key finds (the
+ * suspect's update may free it): the subquery of those values.
+ */
+static void
+add_through_rows(sql *q, const plan *p, const cs_constraint *u, int round, int which)
+{
+  const int *give = which == 0 ? p->conflict : u->cols, *find = which == 0 ? u->cols : p->conflict;
+  int ngive = which == 0 ? p->nconflict : u->ncols, nfind = which == 0 ? u->ncols : p->nconflict;
+
+  sql_add(q, "SELECT ");
+  add_row_list(q, p, "x", give, ngive);
+  sql_add(q, " FROM %s x JOIN (SELECT ", p->table->sql_name);
+  add_known_list(q, p, u->cols, u->ncols, "u");
+  sql_add(q, ", ");
+  add_known_list(q, p, p->conflict, p->nconflict, "k");
+  sql_add(q, " FROM csvstage_doubt s WHERE s._round = %d) e ON ", round);
+  add_row_columns(q, p, "x", find, nfind);
+  sql_add(q, " = ");
+  add_named_row(q, which == 0 ? "u" : "k", nfind);
+  sql_add(q, " AND ");
+  add_row_columns(q, p, "x", give, ngive);
+  sql_add(q, " IS DISTINCT FROM ");
+  add_named_row(q, which == 0 ? "k" : "u", ngive);
+}
+
+/* Whether an upsert's update of unique key u can meet another record
+ * through a row of the table (cs_predict_sure). */
+static int
+through_rows(const plan *p, const cs_constraint *u, int target_empty)
+{
+  return p->nupdate > 0 && !target_empty && cs_plan_key_known(p) &&
+         cs_plan_predictable(p, u) && strcmp(u->name, p->conflict_index) != 0 && updates(p, u);
+}
+
+/*
+ * One round of cs_predict_sure: the records not yet in csvstage_doubt
+ * that share a unique value with one there (round 0 only) or meet one of
+ * round `round` through a row of the table, added as round + 1; *added:
+ * how many. Each record's key values are computed once, and the rows
+ * picked fetched by where they are.
+ */
+static int
+sure_scan(plan *p, sql *q, int round, int target_empty, long long *added)
+{
+  const cs_table *t = p->table;
+  int *kept = calloc((size_t)t->ncols + 1, sizeof(int));
+  int any = 0;
+
+  if (!kept)
+    return cs_fail(q->err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+  *added = 0;
+  sql_add(q, "INSERT INTO csvstage_doubt SELECT s.*, %d FROM csvstage_stage s WHERE s.ctid = "
+             "ANY (ARRAY(SELECT r.\"csvstage:at\" FROM (SELECT s.ctid AS \"csvstage:at\"",
+          round + 1);
+  for (int k = 0; k < t->nuniques; k++)
+    if (cs_plan_predictable(p, &t->uniques[k]))
+      for (int j = 0; j < t->uniques[k].ncols; j++)
+        kept[t->uniques[k].cols[j]] = 1;
+  for (int i = 0; i < t->ncols; i++)
+    if (kept[i]) {
+      sql_add(q, ", ");
+      cs_add_known_value(q, p, i);
+      sql_add(q, " AS \"csvstage:c%d\"", i);
+    }
+  free(kept);
+  sql_add(q, " FROM csvstage_stage s WHERE s._ok & %lld <> 0%s OFFSET 0) r WHERE false",
+          CS_STAGE_SURE,
+          round ? " AND NOT EXISTS (SELECT 1 FROM csvstage_doubt x WHERE x._line = s._line)" : "");
+  for (int k = 0; k < t->nuniques; k++) {
+    const cs_constraint *u = &t->uniques[k];
+    if (!cs_plan_predictable(p, u))
+      continue;
+    /* The first round: the records sharing a value with an unsure one
+     * (later rounds add none: two sure records share no value). */
+    if (round == 0) {
+      sql_add(q, " OR ");
+      add_kept_row(q, u->cols, u->ncols);
+      sql_add(q, " IN (SELECT ");
+      add_known_list(q, p, u->cols, u->ncols, "v");
+      sql_add(q, " FROM csvstage_doubt s)");
+      any = 1;
+    }
+    if (through_rows(p, u, target_empty))
+      for (int which = 0; which < 2; which++) {
+        sql_add(q, " OR ");
+        add_kept_row(q, which == 0 ? p->conflict : u->cols, which == 0 ? p->nconflict : u->ncols);
+        sql_add(q, " IN (");
+        add_through_rows(q, p, u, round, which);
+        sql_add(q, ")");
+        any = 1;
+      }
+  }
+  sql_add(q, "))");
+  if (!any) {
+    sql_reset(q);
+    return 0;
+  }
+  return sql_run(q, added);
+}
+
+/* Whether round `round`'s records can meet any other through a row of
+ * the table: 1, 0, or -1 with q's err filled (the scan is skipped when
+ * not: a round's records rarely can). */
+static int
+through_any(plan *p, sql *q, int round, int target_empty)
+{
+  const cs_table *t = p->table;
+  PGresult *r;
+  int any;
+
+  sql_add(q, "SELECT false");
+  for (int k = 0; k < t->nuniques; k++)
+    if (through_rows(p, &t->uniques[k], target_empty))
+      for (int which = 0; which < 2; which++) {
+        sql_add(q, " OR EXISTS (");
+        add_through_rows(q, p, &t->uniques[k], round, which);
+        sql_add(q, ")");
+      }
+  r = sql_query(q);
+  if (!r)
+    return -1;
+  any = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  return any;
+}
+
+/* Rounds of records met through rows before the full prediction takes
+ * over. */
+#define THROUGH_ROWS_ROUNDS 8
+
+/*
+ * With a key (upsert, insert-new), after the refusals: the suspects from
+ * the client's word. A record staged without CS_STAGE_SURE may share a
+ * unique key's value with an earlier record; the records sharing one with
+ * it are found by the server's own equality; then, round by round, the
+ * records that could meet a suspect through a row of the table
+ * (add_through_rows); then the foreign keys. Every other record shares no
+ * unique value with any other in the file (the filters have no false
+ * negatives, and a key the client does not hash as the server compares
+ * makes the load order-sensitive: not here), so the bulk INSERT of them,
+ * in file order, then the suspects one by one, ends as every record alone
+ * in file order would; what it does not foresee (a value already in
+ * another row, a CHECK on an update) makes the bulk fail, and settle.c
+ * predicts in full. csvstage_doubt holds the suspects' staged rows (so
+ * that each round reads them, not the staging table), csvstage_suspect
+ * their lines. Returns 1 when it found the suspects, 0 when it leaves them
+ * to cs_predict (nothing made), -1 with q's err filled.
+ */
+/* Rounds from round `from` on, till one adds no record; then
+ * csvstage_suspect from csvstage_doubt, and the foreign keys' suspects.
+ * Returns as cs_predict_sure. */
+static int
+sure_rounds(plan *p, sql *q, int from, int target_empty)
+{
+  const cs_table *t = p->table;
+  long long added = 0;
+
+  for (int round = from;; round++) {
+    int any = round == 0 ? 1 : through_any(p, q, round, target_empty);
+    if (any < 0)
+      return -1;
+    if (!any)
+      break;
+    if (round == from + THROUGH_ROWS_ROUNDS)
+      return cs_run(q->conn, "DROP TABLE csvstage_doubt", q->err) ? -1 : 0;
+    if (sure_scan(p, q, round, target_empty, &added))
+      return -1;
+    if (added == 0)
+      break;
+    if (cs_run(q->conn, "ANALYZE csvstage_doubt", q->err))
+      return -1;
+  }
+  if (cs_run(q->conn, "DROP TABLE IF EXISTS pg_temp.csvstage_suspect; "
+             "CREATE TEMP TABLE csvstage_suspect ON COMMIT DROP AS "
+             "SELECT _line FROM csvstage_doubt", q->err))
+    return -1;
+  for (int k = 0; k < t->nfkeys; k++)
+    if (cs_plan_predictable(p, &t->fkeys[k]) && suspect_fkey(p, q, &t->fkeys[k]))
+      return -1;
+  return cs_run(q->conn, "ANALYZE csvstage_suspect (_line)", q->err) ? -1 : 1;
+}
+
+int
+cs_predict_sure(plan *p, sql *q, int target_empty)
+{
+  sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_doubt; "
+             "CREATE TEMP TABLE csvstage_doubt ON COMMIT DROP AS SELECT s.*, 0 AS _round "
+             "FROM csvstage_stage s WHERE s._ok & %lld = 0; ANALYZE csvstage_doubt",
+          CS_STAGE_SURE);
+  if (sql_run(q, NULL))
+    return -1;
+  return sure_rounds(p, q, 0, target_empty);
+}
+
+int
+cs_predict_sure_held(plan *p, sql *q, int target_empty)
+{
+  const cs_table *t = p->table;
+  PGresult *r;
+  int round;
+
+  r = cs_exec(q->conn, "SELECT COALESCE(max(_round), 0) + 1 FROM csvstage_doubt", q->err);
+  if (!r)
+    return -1;
+  round = atoi(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  for (int k = 0; k < t->nuniques; k++) {
+    const cs_constraint *u = &t->uniques[k];
+    if (!cs_plan_predictable(p, u) || strcmp(u->name, p->conflict_index) == 0)
+      continue;
+    sql_add(q, "INSERT INTO csvstage_doubt SELECT s.*, %d FROM csvstage_stage s WHERE "
+               "s._ok & %lld <> 0 AND NOT EXISTS (SELECT 1 FROM csvstage_doubt x WHERE "
+               "x._line = s._line) AND EXISTS (SELECT 1 FROM %s x WHERE ",
+            round, CS_STAGE_SURE, t->sql_name);
+    add_row_columns(q, p, "x", u->cols, u->ncols);
+    sql_add(q, " = ");
+    add_known_row(q, p, u->cols, u->ncols);
+    if (cs_plan_key_known(p)) {
+      sql_add(q, " AND ");
+      add_row_columns(q, p, "x", p->conflict, p->nconflict);
+      sql_add(q, " IS DISTINCT FROM ");
+      add_known_row(q, p, p->conflict, p->nconflict);
+    }
+    sql_add(q, ")");
+    if (sql_run(q, NULL))
+      return -1;
+  }
+  if (cs_run(q->conn, "ANALYZE csvstage_doubt", q->err))
+    return -1;
+  return sure_rounds(p, q, round, target_empty);
+}
+
 /*
  * Fills csvstage_suspect with the lines of the records that may fail:
  * invalid input, NULL into NOT NULL, CHECK, unique keys, foreign keys.

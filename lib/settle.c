@@ -50,6 +50,11 @@
 #include "refuse.h"
 #include "settle.h"
 
+/* Statistics for the planner: the careful path joins on the stage's lines
+ * (the other columns' would cost more than they help: 0.3 s for 50,000
+ * records); one INSERT of every record needs none. */
+#define ANALYZE_STAGE "ANALYZE csvstage_stage (_line)"
+
 /* ---- inserting ---- */
 
 #define NOT_SUSPECT " WHERE NOT EXISTS (SELECT 1 FROM csvstage_suspect x WHERE x._line = s._line)"
@@ -161,6 +166,52 @@ insert_all_at_once(plan *p, sql *q, long long *bulk)
 }
 
 /*
+ * With a key, the suspects from the client's word (cs_predict_sure), then
+ * the bulk INSERT of the others, in a savepoint; should it meet a unique
+ * value a row holds, once more with the records giving such values among
+ * the suspects (cs_predict_sure_held). Returns 1 when it went in (the
+ * suspects are to go one by one), 0 when it did not (rolled back, no
+ * csvstage_suspect: cs_predict follows), -1 with q's err filled.
+ */
+static int
+insert_sure(plan *p, sql *q, int target_empty, long long *bulk)
+{
+  long long updated = p->updated, ignored = p->ignored;
+  int found = cs_predict_sure(p, q, target_empty);
+
+  for (int again = 0; found == 1; again++) {
+    char state[6];
+    /* (a foreign key's suspects are in csvstage_suspect only) */
+    p->suspects_kept = 1;
+    for (int k = 0; k < p->table->nfkeys; k++)
+      if (cs_plan_predictable(p, &p->table->fkeys[k]))
+        p->suspects_kept = 0;
+    if (cs_run(q->conn, "SAVEPOINT csvstage_sure", q->err))
+      return -1;
+    if (insert_staged(p, q, 0, bulk) == 0)
+      return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_sure", q->err) ? -1 : 1;
+    if (q->err->code != CSVSTAGE_E_DB || p->session->interrupted)
+      return -1;
+    snprintf(state, sizeof(state), "%s", q->err->sqlstate);
+    csvstage_error_clear(q->err);
+    *bulk = 0;
+    p->updated = updated;
+    p->ignored = ignored;
+    p->suspects_kept = 0;
+    if (cs_run(q->conn, "ROLLBACK TO SAVEPOINT csvstage_sure; RELEASE SAVEPOINT csvstage_sure",
+               q->err))
+      return -1;
+    /* A value already in the table, once: those records go with the
+     * suspects (cheaper than predicting every record in full). */
+    found = again == 0 && strcmp(state, "23505") == 0 ? cs_predict_sure_held(p, q, target_empty)
+                                                       : 0;
+  }
+  if (found < 0)
+    return -1;
+  return cs_run(q->conn, "DROP TABLE IF EXISTS pg_temp.csvstage_suspect", q->err) ? -1 : 0;
+}
+
+/*
  * "ex := whether record r's key finds a row;": before its INSERT, so that
  * a row written is known for an insert or an update. The key as the column
  * would hold it (numeric(5,2) rounds, an interval takes its fields), as
@@ -210,9 +261,11 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   sql_add(&body, "DECLARE r record; st text; msg text; det text; col text; con text; "
                  "n bigint := 0; k bigint; ex boolean := false; nu bigint := 0; ng bigint := 0; "
                  "tr bigint := 0; "
-                 "BEGIN FOR r IN SELECT s.* FROM csvstage_stage s%s ORDER BY s._line LOOP "
+                 "BEGIN FOR r IN SELECT s.* FROM %s ORDER BY s._line LOOP "
                  "tr := tr + 1; BEGIN ",
-          all ? "" : " WHERE s._line IN (SELECT _line FROM csvstage_suspect)");
+          all ? "csvstage_stage s"
+          : p->suspects_kept ? "csvstage_doubt s"   /* (no scan of the stage) */
+          : "csvstage_stage s WHERE s._line IN (SELECT _line FROM csvstage_suspect)");
   if (p->conflict_index)
     add_key_exists(&body, p);
   sql_add(&body, "EXECUTE ");
@@ -358,12 +411,22 @@ write_server_rejects(plan *p, PGconn *conn, cs_rejects *rj, tally *ty, csvstage_
   sql_add(&q, "COPY (SELECT r._line, r.st, r.col, r.con, r.msg, r.det, NULL::bytea");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", s.c%d", i + 1);
-  sql_add(&q, " FROM csvstage_reject r JOIN %s s ON s._line = r._line "
+  /* Moved: the refused records from their own table, the rest from the
+   * staging table, joined to those rejects only (none: a hash join of
+   * nothing reads no staging table). */
+  if (p->split == CS_SPLIT_MOVED) {
+    sql_add(&q, " FROM csvstage_reject r JOIN csvstage_refused s ON s._line = r._line "
+                "UNION ALL SELECT r._line, r.st, r.col, r.con, r.msg, r.det, NULL::bytea");
+    for (int i = 0; i < p->ncsv; i++)
+      sql_add(&q, ", s.c%d", i + 1);
+    sql_add(&q, " FROM (SELECT * FROM csvstage_reject r WHERE NOT EXISTS (SELECT 1 FROM "
+                "csvstage_refused x WHERE x._line = r._line)) r");
+  } else {
+    sql_add(&q, " FROM csvstage_reject r");
+  }
+  sql_add(&q, " JOIN %s s ON s._line = r._line "
               "UNION ALL SELECT u._line, u.st, '', '', u.msg, '', u.row",
-          p->split == CS_SPLIT_COPIED ? "csvstage_staged"
-          : p->split == CS_SPLIT_MOVED ? "(SELECT * FROM csvstage_stage UNION ALL "
-                                         "SELECT * FROM csvstage_refused)"
-          : "csvstage_stage");
+          p->split == CS_SPLIT_COPIED ? "csvstage_staged" : "csvstage_stage");
   for (int i = 0; i < p->ncsv; i++)
     sql_add(&q, ", NULL");
   sql_add(&q, " FROM csvstage_unconverted u ORDER BY 1) TO STDOUT");
@@ -526,12 +589,8 @@ copy_stage_rows(sql *q, cs_direct *d, int all, const char *table, long long from
  * after it; the rows before it go in first.
  */
 int
-cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
+cs_stage_create(plan *p, sql *q)
 {
-  long long from = 0, bad, none;
-  csvstage_error e, e2;
-  int r;
-
   /* In one transaction for several files, the last file's are still here. */
   sql_add(q, "DROP TABLE IF EXISTS pg_temp.csvstage_stage, pg_temp.csvstage_suspect, "
              "pg_temp.csvstage_reject, pg_temp.csvstage_unconverted, pg_temp.csvstage_staged, "
@@ -543,7 +602,38 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
   /* _ok: the client's word on the values (direct.c's vouched) */
   sql_add(q, ", _ok bigint) ON COMMIT DROP");
   p->split = CS_SPLIT_NONE;
-  if (sql_run(q, NULL))
+  return sql_run(q, NULL);
+}
+
+
+int
+cs_stage_streamed(plan *p, sql *q, cs_direct *d)
+{
+  char ctx[1024] = "";
+  csvstage_error e;
+
+  csvstage_error_clear(&e);
+  if (cs_direct_stream_end(d, NULL, ctx, sizeof(ctx), &e) == 0)
+    return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_fill", q->err);
+  /* A record whose bytes the server cannot convert: staged again, the
+   * careful way (cs_fill_stage). */
+  if (PQstatus(q->conn) != CONNECTION_OK || p->session->interrupted ||
+      (strcmp(e.sqlstate, "22P05") != 0 && strcmp(e.sqlstate, "22021") != 0)) {
+    *q->err = e;
+    return -1;
+  }
+  return cs_run(q->conn, "ROLLBACK TO SAVEPOINT csvstage_fill; RELEASE SAVEPOINT csvstage_fill",
+                q->err) ? -1 : cs_fill_stage(p, q, d, 0);
+}
+
+int
+cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
+{
+  long long from = 0, bad, none;
+  csvstage_error e, e2;
+  int r;
+
+  if (cs_stage_create(p, q))
     return -1;
   while ((r = copy_stage_rows(q, d, all, "csvstage_stage", from, -1, &bad, &e)) == 1) {
     /* The rows before it convert (the server names the first that does
@@ -564,10 +654,7 @@ cs_fill_stage(plan *p, sql *q, cs_direct *d, int all)
                     "DELETE FROM csvstage_unconverted a USING csvstage_unconverted b "
                     "WHERE a._line = b._line AND a.ctid > b.ctid", q->err))
     return -1;
-  /* (statistics for the planner: settle.c and refuse.c join on its lines;
-   * the other columns' would cost more than they help: 0.3 s for 50,000
-   * records) */
-  return cs_run(q->conn, "ANALYZE csvstage_stage (_line)", q->err);
+  return 0;
 }
 
 /*
@@ -659,11 +746,13 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   PGresult *r;
   int target_empty, found;
 
+  p->suspects_kept = 0;
   if (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q))
     return -1;
   if (p->strict) {
     res->row_by_row = 1;
-    return cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL) ||
+    return cs_run(conn, ANALYZE_STAGE, err) || cs_run(conn, reject_table, err) ||
+           cs_refuse(p, q, NULL) ||
            insert_one_by_one(p, q, 1, one) ? -1 : 0;
   }
   if (p->conflict_index && !p->deferrable_keys && cs_direct_doubtful(d) == 0) {
@@ -673,18 +762,27 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
     if (in == 1)
       return cs_run(conn, reject_table, err);   /* (empty: cs_settle_rejects reads it) */
   }
+  if (cs_run(conn, ANALYZE_STAGE, err))
+    return -1;
   sql_add(q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p->table->sql_name);
   r = sql_query(q);
   if (!r)
     return -1;
   target_empty = PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
-  if (cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL) ||
-      cs_predict(p, q, target_empty) ||
-      cs_run(conn, "SAVEPOINT csvstage_bulk", err))
+  if (cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL))
     return -1;
-  if (insert_staged(p, q, 0, bulk) == 0) {
-    if (cs_run(conn, "RELEASE SAVEPOINT csvstage_bulk", err) ||
+  found = 0;
+  if (p->conflict_index && !p->order_sensitive && !p->deferrable_keys) {
+    found = insert_sure(p, q, target_empty, bulk);
+    if (found < 0)
+      return -1;
+  }
+  if (found == 0 && (cs_predict(p, q, target_empty) ||
+                     cs_run(conn, "SAVEPOINT csvstage_bulk", err)))
+    return -1;
+  if (found == 1 || insert_staged(p, q, 0, bulk) == 0) {
+    if ((found == 0 && cs_run(conn, "RELEASE SAVEPOINT csvstage_bulk", err)) ||
         insert_one_by_one(p, q, 0, one))
       return -1;
   } else {
@@ -707,9 +805,11 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   /* Once more, in file order: the file's records, none in the table. */
   res->row_by_row = 1;
   res->reordered = 1;
+  p->suspects_kept = 0;
   p->inserted = *bulk = *one = 0;
   p->updated = p->ignored = 0;
   if (cs_run(conn, "ROLLBACK TO SAVEPOINT csvstage_data", err) || cs_fill_stage(p, q, d, 1) ||
+      cs_run(conn, ANALYZE_STAGE, err) ||
       (!cs_has_input_is_valid(p->session) && cs_create_validators(p, q)) ||
       cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL) ||
       insert_one_by_one(p, q, 1, one))

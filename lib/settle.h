@@ -16,6 +16,16 @@
 int cs_fill_stage(plan *p, sql *q, cs_direct *d, int all);
 
 /*
+ * Creates csvstage_stage (empty) and the tables beside it, for a COPY of
+ * the records as they are read (cs_direct_stream) in a savepoint named
+ * csvstage_fill; cs_stage_streamed ends that COPY: the stage is ready, or,
+ * should a record's bytes not convert from the source encoding, it is
+ * filled again by cs_fill_stage. Each returns 0, or -1 with q's err filled.
+ */
+int cs_stage_create(plan *p, sql *q);
+int cs_stage_streamed(plan *p, sql *q, cs_direct *d);
+
+/*
  * Settles the records in csvstage_stage: the rows each way put in go to
  * *bulk and *one (p->inserted is zeroed when the fast path's rows are
  * undone to settle the file again in order); res->row_by_row and

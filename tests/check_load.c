@@ -1575,6 +1575,36 @@ START_TEST(upsert_as_one_insert_on_conflict_per_record)
   ck_assert_str_eq(rows("SELECT string_agg(id || email, ',' ORDER BY id) FROM lt.k"),
                    "1z@x,2b@x,3c@x");
 
+  /* With a key repeated in the file (its records go one by one, after the
+   * others): a record that frees a value for an earlier one of them goes
+   * with them, in file order. 5 is refused, a@x being 1's until line 4. */
+  keyed_table();
+  ck_assert_int_eq(load("lt.k", "id,email,v\n5,a@x,5\n5,e@x,6\n1,z@x,1\n",
+                        "[target]\nmode = upsert\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "2:23505:");
+  ck_assert_str_eq(rows("SELECT string_agg(id || email || v, ',' ORDER BY id) FROM lt.k"),
+                   "1z@x1,2b@x2,3c@x3,5e@x6");
+  ck_assert_int_eq(res.updated, 1);
+  ck_assert_int_eq(res.inserted, 1);
+  /* And the other way round: 1's records free a@x before 7 takes it. */
+  keyed_table();
+  ck_assert_int_eq(load("lt.k", "id,email,v\n1,z@x,1\n1,y@x,2\n7,a@x,7\n",
+                        "[target]\nmode = upsert\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "none");
+  ck_assert_str_eq(rows("SELECT string_agg(id || email || v, ',' ORDER BY id) FROM lt.k"),
+                   "1y@x2,2b@x2,3c@x3,7a@x7");
+
+  /* A value another row holds (b@x, 2's), beside a repeated key: refused
+   * at its line, the rest in. */
+  keyed_table();
+  ck_assert_int_eq(load("lt.k", "id,email,v\n4,d@x,4\n4,d2@x,5\n8,b@x,8\n9,e@x,9\n",
+                        "[target]\nmode = upsert\n"), CSVSTAGE_OK);
+  ck_assert_str_eq(rejects(), "4:23505:");
+  ck_assert_str_eq(rows("SELECT string_agg(id || email || v, ',' ORDER BY id) FROM lt.k"),
+                   "1a@x1,2b@x2,3c@x3,4d2@x5,9e@x9");
+  ck_assert_int_eq(res.inserted, 2);
+  ck_assert_int_eq(res.updated, 1);
+
   /* update = names what changes; the rest of the row stays. */
   keyed_table();
   ck_assert_int_eq(load("lt.k", "id,email,v\n1,q@x,9\n8,h@x,8\n",
