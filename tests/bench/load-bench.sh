@@ -225,6 +225,17 @@ for ((run = 1; run <= runs; run++)); do
       -r "$srv/$mode.rejects.csv" "$clean"
     checks[$mode]=$(rows)
   done
+  # replace's floor: the same DELETE and COPY by hand, in one transaction,
+  # into the full table (readers see the old rows till COMMIT: each new
+  # row's index entries meet the old row's of its key).
+  if want modes; then
+    fresh_table relaxed
+    psql -c "\\copy public.users FROM '$clean' WITH (FORMAT csv, HEADER true)" -c "CHECKPOINT"
+    time_cmd copy-delete psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" \
+      -c "BEGIN" -c "DELETE FROM public.users" \
+      -c "\\copy public.users FROM '$clean' WITH (FORMAT csv, HEADER true)" -c "COMMIT"
+    checks[copy-delete]=$(rows)
+  fi
   # What COPY FREEZE would give after a TRUNCATE in the same transaction
   # (csvstage's COPYs run in savepoints, where FREEZE is refused): a bare
   # TRUNCATE + COPY, and the same with FREEZE, into the full relaxed table.
@@ -307,6 +318,16 @@ awk -v records="$records" -v pglr="$pgl_records" -v server="$server" \
     if ("copy-ignore-types10" in t)
       printf "types10 to COPY ... (ON_ERROR ignore) of the same file: %.2fx\n",
              median(t["types10"]) / median(t["copy-ignore-types10"])
+    # Against a reference of the same run: the ratio of the medians, and
+    # each run'"'"'s own (runs vary more than their ratios do).
+    split("upsert upsert-recipe upsert-dirty upsert-recipe replace copy-delete", pair, " ")
+    for (i = 1; i in pair; i += 2)
+      if ((pair[i] in t) && (pair[i + 1] in t)) {
+        k = split(t[pair[i]], a, " "); split(t[pair[i + 1]], b, " "); each = ""
+        for (j = 1; j <= k; j++) each = each sprintf(" %.2f", a[j] / b[j])
+        printf "%s to %s: %.2fx (each run:%s)\n", pair[i], pair[i + 1],
+               median(t[pair[i]]) / median(t[pair[i + 1]]), each
+      }
     for (i = 1; i <= n; i++)
       if (name[i] ~ /^dirty57-max-/)
         printf "%s to the whole file settled (dirty57): %.2f\n", name[i],
