@@ -332,19 +332,8 @@ add_known_list(sql *q, const plan *p, const int *cols, int n, const char *as)
   }
 }
 
-/* "(x.a, x.b)" of the n table columns cols, in row x of the table (as an
- * output list: without the parentheses). */
-static void
-add_row_columns(sql *q, const plan *p, const char *row, const int *cols, int n)
-{
-  sql_add(q, "(");
-  for (int j = 0; j < n; j++) {
-    sql_add(q, "%s%s.", j ? ", " : "", row);
-    sql_ident(q, p->table->cols[cols[j]].name);
-  }
-  sql_add(q, ")");
-}
-
+/* "x.a, x.b" of the n table columns cols, in row x of the table; and the
+ * same as a row, "(x.a, x.b)". */
 static void
 add_row_list(sql *q, const plan *p, const char *row, const int *cols, int n)
 {
@@ -352,6 +341,14 @@ add_row_list(sql *q, const plan *p, const char *row, const int *cols, int n)
     sql_add(q, "%s%s.", j ? ", " : "", row);
     sql_ident(q, p->table->cols[cols[j]].name);
   }
+}
+
+static void
+add_row_columns(sql *q, const plan *p, const char *row, const int *cols, int n)
+{
+  sql_add(q, "(");
+  add_row_list(q, p, row, cols, n);
+  sql_add(q, ")");
 }
 
 /* "(e.\"csvstage:uN\", ...)" */
@@ -510,24 +507,6 @@ through_any(plan *p, sql *q, int round, int target_empty)
  * over. */
 #define THROUGH_ROWS_ROUNDS 8
 
-/*
- * With a key (upsert, insert-new), after the refusals: the suspects from
- * the client's word. A record staged without CS_STAGE_SURE may share a
- * unique key's value with an earlier record; the records sharing one with
- * it are found by the server's own equality; then, round by round, the
- * records that could meet a suspect through a row of the table
- * (add_through_rows); then the foreign keys. Every other record shares no
- * unique value with any other in the file (the filters have no false
- * negatives, and a key the client does not hash as the server compares
- * makes the load order-sensitive: not here), so the bulk INSERT of them,
- * in file order, then the suspects one by one, ends as every record alone
- * in file order would; what it does not foresee (a value already in
- * another row, a CHECK on an update) makes the bulk fail, and settle.c
- * predicts in full. csvstage_doubt holds the suspects' staged rows (so
- * that each round reads them, not the staging table), csvstage_suspect
- * their lines. Returns 1 when it found the suspects, 0 when it leaves them
- * to cs_predict (nothing made), -1 with q's err filled.
- */
 /* Rounds from round `from` on, till one adds no record; then
  * csvstage_suspect from csvstage_doubt, and the foreign keys' suspects.
  * Returns as cs_predict_sure. */
@@ -562,6 +541,24 @@ sure_rounds(plan *p, sql *q, int from, int target_empty)
   return cs_run(q->conn, "ANALYZE csvstage_suspect (_line)", q->err) ? -1 : 1;
 }
 
+/*
+ * With a key (upsert, insert-new), after the refusals: the suspects from
+ * the client's word. A record staged without CS_STAGE_SURE may share a
+ * unique key's value with an earlier record; the records sharing one with
+ * it are found by the server's own equality; then, round by round, the
+ * records that could meet a suspect through a row of the table
+ * (add_through_rows); then the foreign keys. Every other record shares no
+ * unique value with any other in the file (the filters have no false
+ * negatives, and a key the client does not hash as the server compares
+ * makes the load order-sensitive: not here), so the bulk INSERT of them,
+ * in file order, then the suspects one by one, ends as every record alone
+ * in file order would; what it does not foresee (a value already in
+ * another row, a CHECK on an update) makes the bulk fail, and settle.c
+ * predicts in full. csvstage_doubt holds the suspects' staged rows (so
+ * that each round reads them, not the staging table), csvstage_suspect
+ * their lines. Returns 1 when it found the suspects, 0 when it leaves them
+ * to cs_predict (nothing made), -1 with q's err filled.
+ */
 int
 cs_predict_sure(plan *p, sql *q, int target_empty)
 {
@@ -578,6 +575,7 @@ int
 cs_predict_sure_held(plan *p, sql *q, int target_empty)
 {
   const cs_table *t = p->table;
+  long long held, n;
   PGresult *r;
   int round;
 
@@ -586,6 +584,7 @@ cs_predict_sure_held(plan *p, sql *q, int target_empty)
     return -1;
   round = atoi(PQgetvalue(r, 0, 0));
   PQclear(r);
+  held = 0;
   for (int k = 0; k < t->nuniques; k++) {
     const cs_constraint *u = &t->uniques[k];
     if (!cs_plan_predictable(p, u) || strcmp(u->name, p->conflict_index) == 0)
@@ -604,9 +603,15 @@ cs_predict_sure_held(plan *p, sql *q, int target_empty)
       add_known_row(q, p, p->conflict, p->nconflict);
     }
     sql_add(q, ")");
-    if (sql_run(q, NULL))
+    if (sql_run(q, &n))
       return -1;
+    held += n;
   }
+  /* None: the value met was not a row's before the load (a key nobody
+   * predicts, or a row written by the statement itself): predicting in
+   * full is what is left. */
+  if (held == 0)
+    return 0;
   if (cs_run(q->conn, "ANALYZE csvstage_doubt", q->err))
     return -1;
   return sure_rounds(p, q, round, target_empty);

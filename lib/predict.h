@@ -25,7 +25,8 @@ int cs_predict_sure(plan *p, sql *q, int target_empty);
  * After the bulk INSERT of the others met a unique value already in the
  * table: adds the records whose value of a unique key (not the upsert's)
  * a row holds, other than the one their key finds, and those they meet
- * through rows; csvstage_suspect anew. Returns as cs_predict_sure.
+ * through rows; csvstage_suspect anew. Returns as cs_predict_sure (0 too
+ * when no record gives such a value).
  */
 int cs_predict_sure_held(plan *p, sql *q, int target_empty);
 

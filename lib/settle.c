@@ -16,6 +16,9 @@
  *     for the doubtful rest), NULL into NOT NULL, CHECK constraints, keys
  *     that repeat within the file or exist in the table, foreign keys with
  *     no referenced row. A suspect may turn out fine: it only costs time.
+ *     With a key, the certain refusals (refuse.c) come first, and the
+ *     client's word on each record's keys picks the suspects
+ *     (predict.c's cs_predict_sure); the full pass only when that fails.
  *  3. Everything else goes in with one INSERT ... SELECT: no subtransaction
  *     per clean record.
  *  4. The suspects are then inserted one by one, in line order, each in its
