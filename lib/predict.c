@@ -484,8 +484,6 @@ static int
 through_any(plan *p, sql *q, int round, int target_empty)
 {
   const cs_table *t = p->table;
-  PGresult *r;
-  int any;
 
   sql_add(q, "SELECT false");
   for (int k = 0; k < t->nuniques; k++)
@@ -495,12 +493,7 @@ through_any(plan *p, sql *q, int round, int target_empty)
         add_through_rows(q, p, &t->uniques[k], round, which);
         sql_add(q, ")");
       }
-  r = sql_query(q);
-  if (!r)
-    return -1;
-  any = PQgetvalue(r, 0, 0)[0] == 't';
-  PQclear(r);
-  return any;
+  return sql_bool(q);
 }
 
 /* Rounds of records met through rows before the full prediction takes

@@ -711,9 +711,6 @@ cs_probe_rejects(plan *p, sql *q, cs_direct *d, long long from, long long to,
 static int
 out_of_order(plan *p, sql *q)
 {
-  PGresult *r;
-  int found;
-
   sql_add(q, "SELECT EXISTS (SELECT 1 FROM csvstage_reject WHERE st IN ('23505', '23P01') "
              "AND con <> ALL (ARRAY[");
   for (int i = 0; i < p->nexact; i++) {
@@ -721,12 +718,7 @@ out_of_order(plan *p, sql *q)
     sql_literal(q, p->exact[i]);
   }
   sql_add(q, "]::text[]))");
-  r = sql_query(q);
-  if (!r)
-    return -1;
-  found = PQgetvalue(r, 0, 0)[0] == 't';
-  PQclear(r);
-  return found;
+  return sql_bool(q);
 }
 
 /*
@@ -746,7 +738,6 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   csvstage_error *err = q->err;
   const char *reject_table = "CREATE TEMP TABLE csvstage_reject (_line bigint, st text, "
                              "col text, con text, msg text, det text) ON COMMIT DROP";
-  PGresult *r;
   int target_empty, found;
 
   p->suspects_kept = 0;
@@ -768,11 +759,9 @@ cs_settle(plan *p, sql *q, cs_direct *d, csvstage_result *res, long long *bulk, 
   if (cs_run(conn, ANALYZE_STAGE, err))
     return -1;
   sql_add(q, "SELECT NOT EXISTS (SELECT 1 FROM %s)", p->table->sql_name);
-  r = sql_query(q);
-  if (!r)
+  target_empty = sql_bool(q);
+  if (target_empty < 0)
     return -1;
-  target_empty = PQgetvalue(r, 0, 0)[0] == 't';
-  PQclear(r);
   if (cs_run(conn, reject_table, err) || cs_refuse(p, q, NULL))
     return -1;
   found = 0;

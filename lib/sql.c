@@ -107,3 +107,16 @@ sql_run(sql *q, long long *rows)
   PQclear(res);
   return 0;
 }
+
+int
+sql_bool(sql *q)
+{
+  PGresult *res = sql_query(q);
+  int yes;
+
+  if (!res)
+    return -1;
+  yes = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+  PQclear(res);
+  return yes;
+}

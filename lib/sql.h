@@ -41,4 +41,8 @@ PGresult *sql_query(sql *q);
  * 0, or -1 with err filled. */
 int sql_run(sql *q, long long *rows);
 
+/* Runs q, a query of one boolean, and resets it. Returns 1 (true), 0, or
+ * -1 with err filled. */
+int sql_bool(sql *q);
+
 #endif
