@@ -548,6 +548,16 @@ out:
   return rc;
 }
 
+/* Whether a COPY into the staging table failed on a row whose bytes the
+ * server cannot convert from the source encoding (the connection still
+ * usable): that record is the one to set apart. */
+static int
+unconvertible(PGconn *conn, const csvstage_error *e)
+{
+  return PQstatus(conn) == CONNECTION_OK &&
+         (strcmp(e->sqlstate, "22P05") == 0 || strcmp(e->sqlstate, "22021") == 0);
+}
+
 /*
  * COPYs rows [from, to) of the records set aside into table (csvstage_stage,
  * or csvstage_probe) in a savepoint. Returns 0; 1 when the server could not
@@ -573,8 +583,7 @@ copy_stage_rows(sql *q, cs_direct *d, int all, const char *table, long long from
   if (cs_copy_end_ctx(q->conn, NULL, NULL, e, ctx, sizeof(ctx)) == 0)
     return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_fill", q->err);
   line = cs_context_line(ctx, table);
-  if (PQstatus(q->conn) != CONNECTION_OK || line < 1 ||
-      (strcmp(e->sqlstate, "22P05") != 0 && strcmp(e->sqlstate, "22021") != 0)) {
+  if (line < 1 || !unconvertible(q->conn, e)) {
     *q->err = *e;
     return -1;
   }
@@ -608,7 +617,6 @@ cs_stage_create(plan *p, sql *q)
   return sql_run(q, NULL);
 }
 
-
 int
 cs_stage_streamed(plan *p, sql *q, cs_direct *d)
 {
@@ -620,8 +628,7 @@ cs_stage_streamed(plan *p, sql *q, cs_direct *d)
     return cs_run(q->conn, "RELEASE SAVEPOINT csvstage_fill", q->err);
   /* A record whose bytes the server cannot convert: staged again, the
    * careful way (cs_fill_stage). */
-  if (PQstatus(q->conn) != CONNECTION_OK || p->session->interrupted ||
-      (strcmp(e.sqlstate, "22P05") != 0 && strcmp(e.sqlstate, "22021") != 0)) {
+  if (p->session->interrupted || !unconvertible(q->conn, &e)) {
     *q->err = e;
     return -1;
   }
