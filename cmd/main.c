@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +138,28 @@ settings_from(const options *opts)
   return s;
 }
 
+/* Whether file can be read again from its start: a regular file (not
+ * standard input, a pipe, a FIFO or <(...), which hold only what is left). */
+static int
+rereadable(const char *file)
+{
+  struct stat st;
+
+  return strcmp(file, "-") != 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Whether a load that failed this way may be tried again: nothing
+ * committed, and the connection lost or the server's trouble passing (a
+ * lock or statement timeout, a deadlock, a shortage). */
+static int
+retryable(csvstage_code rc, const csvstage_result *res)
+{
+  return (rc == CSVSTAGE_E_CONNLOST || rc == CSVSTAGE_E_TRANSIENT) && !res->outcome_unknown;
+}
+
+static csvstage_session *join_run(const options *opts, const csvstage_settings *settings,
+                                   csvstage_error *err);
+
 /* Loads one file over *session, trying again as --retry allows (a new
  * session then, published in *slot for the signal handler). */
 static csvstage_code
@@ -151,9 +174,17 @@ load_file(const options *opts, const csvstage_settings *settings, csvstage_sessi
     rc = csvstage_load(*session, settings, file, flags, res, err);
     /* Retry only what is known to be safe: nothing committed, a file that
      * can be read again, and no run-wide transaction lost with it. */
-    if (rc != CSVSTAGE_E_CONNLOST || res->outcome_unknown || attempt >= opts->retry ||
-        strcmp(file, "-") == 0 || opts->single_transaction || caught)
+    if (!retryable(rc, res) || attempt >= opts->retry || opts->single_transaction || caught)
       break;
+    if (!rereadable(file)) {
+      /* What was read of a pipe is gone: a retry would load the rest as
+       * the whole file. */
+      report_error(stderr, err);
+      report_line(stderr, "csvstage: %s is not a regular file (standard input, a pipe or a "
+                  "FIFO): it cannot be read again from its start, so it is not retried; "
+                  "nothing of it was committed", strcmp(file, "-") == 0 ? "stdin" : file);
+      break;
+    }
     report_error(stderr, err);
     /* Each try to reconnect is one retry; the server may take a while. */
     while (!again && attempt < opts->retry && !caught) {
@@ -163,7 +194,16 @@ load_file(const options *opts, const csvstage_settings *settings, csvstage_sessi
       sleep((unsigned)wait_s);
       wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
       csvstage_error_clear(err);
-      if (!caught && !(again = csvstage_connect(opts->dbname, err)) && attempt < opts->retry)
+      /* A worker of --jobs takes its share of the run's lock again: busy
+       * if another run has the table now. */
+      if (!caught)
+        again = flags & CSVSTAGE_LOCKED ? join_run(opts, settings, err)
+                                        : csvstage_connect(opts->dbname, err);
+      if (!again && err->code == CSVSTAGE_E_BUSY) {
+        rc = CSVSTAGE_E_BUSY;
+        break;
+      }
+      if (!again && !caught && attempt < opts->retry)
         report_error(stderr, err);
     }
     if (!again)
@@ -200,7 +240,24 @@ typedef struct job_queue {
 typedef struct worker {
   job_queue *q;
   int id;
+  csvstage_session *session;   /* connected, holding its share of the run's
+                                  lock; or NULL, cerr saying why */
+  csvstage_error cerr;
 } worker;
+
+/* Connects a worker's session and takes its share of the run's lock (the
+ * share outlives the session that took the lock: csvstage_lock_share). */
+static csvstage_session *
+join_run(const options *opts, const csvstage_settings *settings, csvstage_error *err)
+{
+  csvstage_session *session = csvstage_connect(opts->dbname, err);
+
+  if (session && csvstage_lock_share(session, settings, err) != CSVSTAGE_OK) {
+    csvstage_disconnect(session);
+    session = NULL;
+  }
+  return session;
+}
 
 static void *
 work(void *arg)
@@ -209,12 +266,9 @@ work(void *arg)
   job_queue *q = w->q;
   const options *opts = q->opts;
   csvstage_settings *settings = settings_from(opts);   /* (read before: valid) */
-  csvstage_session *session = NULL;
-  csvstage_error cerr;
+  csvstage_session *session = w->session;
+  csvstage_error cerr = w->cerr;
 
-  csvstage_error_clear(&cerr);
-  if (settings && !caught)
-    session = csvstage_connect(opts->dbname, &cerr);
   workers[w->id] = session;
   if (caught && session)
     csvstage_interrupt(session);
@@ -269,6 +323,7 @@ load(const options *opts)
   pthread_t threads[MAX_JOBS];
   worker ws[MAX_JOBS];
   int started_jobs = 0;
+  int done = 0, cut = 0;   /* files whose outcome is known; a signal cut one short */
 
   csvstage_error_clear(&err);
   settings = settings_from(opts);
@@ -311,11 +366,23 @@ load(const options *opts)
     }
     pthread_mutex_init(&q.mu, NULL);
     pthread_cond_init(&q.done, NULL);
-    for (; started_jobs < jobs; started_jobs++) {
-      ws[started_jobs] = (worker){.q = &q, .id = started_jobs};
+    /* Each worker's session shares the lock while this one holds it;
+     * then this one lets go: the run stays locked as long as any worker's
+     * session lives, whatever ends this one (an idle timeout, say). */
+    for (int k = 0; k < jobs; k++) {
+      ws[k] = (worker){.q = &q, .id = k};
+      csvstage_error_clear(&ws[k].cerr);
+      if (!caught)
+        ws[k].session = join_run(opts, settings, &ws[k].cerr);
+    }
+    csvstage_error_clear(&err);
+    csvstage_rollback(session, &err);
+    csvstage_error_clear(&err);
+    for (; started_jobs < jobs; started_jobs++)
       if (pthread_create(&threads[started_jobs], NULL, work, &ws[started_jobs]) != 0)
         break;
-    }
+    for (int k = started_jobs; k < jobs; k++)
+      csvstage_disconnect(ws[k].session);
     if (started_jobs == 0) {
       report_line(stderr, "csvstage: cannot start a worker thread");
       worst = EXIT_FAILED;
@@ -357,13 +424,19 @@ load(const options *opts)
     status = exit_status(rc, &res);
     if (severity(status) > severity(worst))
       worst = status;
-    if (caught)
-      worst = 128 + caught;
+    if (rc == CSVSTAGE_E_INTERRUPTED)
+      cut = 1;
     if (sum)
       summary_add(sum, &res, rc, &err, status, &started, &finished);
+    done = i + 1;
     if (opts->single_transaction && status != EXIT_LOADED && status != EXIT_REJECTS)
       break;   /* all or none: none */
   }
+  /* A signal says 128 + its number only when it stopped something: a file
+   * rolled back or left unread. One that came while a COMMIT went through
+   * changes nothing: that file is loaded, and the status says so. */
+  if (caught && (cut || done < nfiles))
+    worst = 128 + caught;
   if (opts->single_transaction) {
     int all = worst == EXIT_LOADED || worst == EXIT_REJECTS;
     csvstage_error_clear(&err);
@@ -376,7 +449,9 @@ load(const options *opts)
       csvstage_error_clear(&e2);
       if (all) {
         report_error(stderr, &err);
-        worst = EXIT_FAILED;
+        /* (interrupted before COMMIT was sent: the server rolls back when
+         * the session ends) */
+        worst = err.code == CSVSTAGE_E_INTERRUPTED && caught ? 128 + caught : EXIT_FAILED;
       } else {
         csvstage_rollback(session, &e2);
       }
@@ -392,9 +467,6 @@ out:
   for (int i = 0; i < started_jobs; i++)
     pthread_join(threads[i], NULL);
   if (q.slots) {
-    csvstage_error e;
-    csvstage_error_clear(&e);
-    csvstage_rollback(session, &e);   /* the run's lock */
     pthread_mutex_destroy(&q.mu);
     pthread_cond_destroy(&q.done);
     free(q.slots);

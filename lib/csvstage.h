@@ -36,6 +36,10 @@ typedef enum csvstage_code {
   CSVSTAGE_E_INTERRUPTED = 12, /* csvstage_interrupt: rolled back */
   CSVSTAGE_E_UNKNOWN = 13,    /* the connection was lost during COMMIT and no
                                  server could say whether it committed */
+  CSVSTAGE_E_TRANSIENT = 14,  /* the server's trouble, no record's fault (a
+                                 lock or statement timeout, a deadlock or
+                                 serialization failure, a shortage of
+                                 resources, a shutdown): rolled back */
   CSVSTAGE_E_LAST             /* not a code: one past the last */
 } csvstage_code;
 
@@ -364,12 +368,24 @@ enum {
 /*
  * Takes the run's lock on the settings' table (the one each load takes)
  * in a transaction of session's own, begun here and held until
- * csvstage_rollback: loads over other sessions with CSVSTAGE_LOCKED then
- * run under it, and another run is kept out (CSVSTAGE_E_BUSY, or it waits
- * as the settings say). For several files at once (--jobs).
+ * csvstage_rollback; another run is kept out (CSVSTAGE_E_BUSY, or it waits
+ * as the settings say). For several files at once (--jobs): while it is
+ * held, each session that is to load with CSVSTAGE_LOCKED takes its share
+ * (csvstage_lock_share); then the lock's own session may let go
+ * (csvstage_rollback): the table stays locked while any sharing session
+ * lives, whatever ends the others.
  */
 csvstage_code csvstage_lock(csvstage_session *session, const csvstage_settings *settings,
                             csvstage_error *err);
+
+/*
+ * Takes session's share of a run's lock on the settings' table, held until
+ * the session ends. Only while csvstage_lock holds it in another session,
+ * or to join again after a lost connection: CSVSTAGE_E_BUSY (at once, no
+ * waiting) when another run has the table meanwhile.
+ */
+csvstage_code csvstage_lock_share(csvstage_session *session, const csvstage_settings *settings,
+                                  csvstage_error *err);
 
 /*
  * Loads one file ("-" or NULL: standard input) into the target the settings

@@ -29,6 +29,7 @@ static const char *const descriptions[] = {
   [CSVSTAGE_E_BUSY] = "another run is loading the same table",
   [CSVSTAGE_E_INTERRUPTED] = "interrupted",
   [CSVSTAGE_E_UNKNOWN] = "outcome of COMMIT unknown",
+  [CSVSTAGE_E_TRANSIENT] = "the server could not go on for now",
 };
 
 const char *

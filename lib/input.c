@@ -162,8 +162,50 @@ cs_compression_name(cs_compression c)
   return names[c];
 }
 
-static int open_archive(cs_input *in, const char *member, int sha256, const char *path,
-                        csvstage_error *err);
+/*
+ * The SHA-256 (hex, into hex[65]) of the regular file open as fd, read
+ * with pread so that the descriptor's position stays where it is: the file
+ * is opened once, and what is hashed is what is then read. Returns 0, or
+ * -1 with err filled.
+ */
+static int
+hash_fd(int fd, const char *name, char hex[65], csvstage_error *err)
+{
+  unsigned char md[EVP_MAX_MD_SIZE], *buf = NULL;
+  unsigned int n = 0;
+  EVP_MD_CTX *sha = NULL;
+  off_t at = 0;
+  ssize_t r;
+  int rc = -1;
+
+  buf = malloc(RAW_SIZE);
+  sha = EVP_MD_CTX_new();
+  if (!buf || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto out;
+  }
+  for (;;) {
+    r = pread(fd, buf, RAW_SIZE, at);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0 || EVP_DigestUpdate(sha, buf, (size_t)r) != 1)
+      break;
+    at += r;
+  }
+  if (r != 0 || EVP_DigestFinal_ex(sha, md, &n) != 1 || n != 32) {
+    cs_fail(err, CSVSTAGE_E_IO, "%s: read error: %s", name, strerror(errno));
+    goto out;
+  }
+  for (unsigned int i = 0; i < n; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  rc = 0;
+out:
+  EVP_MD_CTX_free(sha);
+  free(buf);
+  return rc;
+}
+
+static int open_archive(cs_input *in, const char *member, csvstage_error *err);
 
 cs_input *
 cs_input_open_member(const char *path, int sha256, const char *member, csvstage_error *err)
@@ -171,6 +213,7 @@ cs_input_open_member(const char *path, int sha256, const char *member, csvstage_
   cs_input *in = calloc(1, sizeof(*in));
   unsigned char magic[MAGIC_MAX];
   size_t got = 0;
+  struct stat st;
 
   if (!in)
     goto nomem;
@@ -204,6 +247,14 @@ cs_input_open_member(const char *path, int sha256, const char *member, csvstage_
     got += (size_t)r;
   }
   in->total_read = (long long)got;
+  if (sha256 && in->own_fd && fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    /* A regular file: hashed whole now, so that the ledger can skip
+     * content loaded before without reading it (a pipe is hashed as read). */
+    if (hash_fd(in->fd, in->name, in->sha_hex, err))
+      goto fail;
+    in->sha_done = 1;
+    sha256 = 0;
+  }
   in->sha = sha256 ? EVP_MD_CTX_new() : NULL;
   if (in->sha && EVP_DigestInit_ex(in->sha, EVP_sha256(), NULL) != 1) {
     EVP_MD_CTX_free(in->sha);
@@ -232,7 +283,7 @@ cs_input_open_member(const char *path, int sha256, const char *member, csvstage_
     memcpy(in->peek, magic, got);
     in->peek_len = got;
     if (in->format != CS_PLAIN) {
-      if (open_archive(in, member, sha256, path, err))
+      if (open_archive(in, member, err))
         goto fail;
       start_inflater(in);
     }
@@ -400,8 +451,7 @@ list_name(char *list, size_t size, int *n, const char *name)
  * second one found after it is an error then (cs_input_read's).
  */
 static int
-open_archive(cs_input *in, const char *member, int sha256, const char *path,
-             csvstage_error *err)
+open_archive(cs_input *in, const char *member, csvstage_error *err)
 {
   struct stat st;
   int seekable = in->format == CS_ZIP && fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -437,19 +487,12 @@ open_archive(cs_input *in, const char *member, int sha256, const char *path,
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory opening %s", in->name), -1;
     member = in->member;
     in->member_named = 1;   /* the listing made the choice */
-    /* Read from the start again; the file is hashed on its own, since
-     * libarchive reads it out of order. */
+    /* Read from the start again (a regular file, hashed at the open:
+     * libarchive reads it out of order). */
     if (lseek(in->fd, 0, SEEK_SET) != 0)
       return read_fail(in, err), -1;
     in->consumed = 0;
     in->raw_eof = 0;
-    if (sha256) {
-      EVP_MD_CTX_free(in->sha);
-      in->sha = NULL;
-      in->sha_done = 1;
-      if (cs_file_sha256(path, in->sha_hex, err) < 0)
-        return -1;
-    }
   }
   if (!(in->ar = new_archive(in, seekable, err)))
     return in->done ? 0 : -1;
@@ -864,50 +907,6 @@ cs_input_position(const cs_input *in)
   n = in->inf->consumed;
   pthread_mutex_unlock(&in->inf->mu);
   return n;
-}
-
-int
-cs_file_sha256(const char *path, char hex[65], csvstage_error *err)
-{
-  unsigned char md[EVP_MAX_MD_SIZE], *buf = NULL;
-  unsigned int n = 0;
-  EVP_MD_CTX *sha = NULL;
-  struct stat st;
-  int fd = -1, rc = -1;
-  long r;
-
-  if (!path || strcmp(path, "-") == 0)
-    return 0;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    cs_fail(err, CSVSTAGE_E_IO, "%s: %s", path, strerror(errno));
-    return -1;
-  }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return 0;
-  }
-  buf = malloc(RAW_SIZE);
-  sha = EVP_MD_CTX_new();
-  if (!buf || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-    cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    goto out;
-  }
-  while ((r = read_fd(fd, buf, RAW_SIZE)) > 0)
-    if (EVP_DigestUpdate(sha, buf, (size_t)r) != 1)
-      break;
-  if (r != 0 || EVP_DigestFinal_ex(sha, md, &n) != 1 || n != 32) {
-    cs_fail(err, CSVSTAGE_E_IO, "%s: read error: %s", path, strerror(errno));
-    goto out;
-  }
-  for (unsigned int i = 0; i < n; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  rc = 1;
-out:
-  EVP_MD_CTX_free(sha);
-  free(buf);
-  close(fd);
-  return rc;
 }
 
 const char *

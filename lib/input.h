@@ -59,18 +59,12 @@ cs_compression cs_input_compression(const cs_input *in);
 /* The zip member read, or NULL when the file is not a zip. */
 const char *cs_input_member(const cs_input *in);
 
-/* The SHA-256 (hex) of the bytes read from the file (compressed bytes for
- * gzip), once the whole content has been read; NULL before, when it was
- * not opened with cs_input_open_hashed, or when the hash failed. */
+/* The SHA-256 (hex) of the file's bytes (compressed bytes when
+ * compressed): of a regular file from the open on (hashed then, through the
+ * descriptor it is read from), of a pipe or standard input once the whole
+ * content has been read; NULL before, when it was not opened with
+ * cs_input_open_hashed, or when the hash failed. */
 const char *cs_input_sha256(cs_input *in);
-
-/*
- * The SHA-256 (hex, into hex[65]) of the regular file at path, read
- * through once, before loading it. Returns 1, 0 when path is standard
- * input or not a regular file (its hash comes from cs_input_sha256 as it
- * is read), or -1 with err filled when it cannot be read.
- */
-int cs_file_sha256(const char *path, char hex[65], csvstage_error *err);
 
 /* Closes the file (not stdin) and frees in. in may be NULL. */
 void cs_input_close(cs_input *in);

@@ -310,17 +310,14 @@ open_rejects(load *l)
   return l->rj ? 0 : -1;
 }
 
-/* Opens the input and its reader, and names the CSV's columns: the
- * header's, the configured ones, or 1, 2, ... */
+/* Opens the input's reader (the input is open), and names the CSV's
+ * columns: the header's, the configured ones, or 1, 2, ... */
 static int
-open_input(load *l)
+open_reader(load *l)
 {
   const csvstage_settings *s = l->settings;
   cs_reader_opts ro;
 
-  l->in = cs_input_open_member(l->path, s->ledger, s->member, l->err);
-  if (!l->in)
-    return -1;
   cs_settings_reader_opts(s, &ro);
   ro.header = s->header;
   ro.ncolumns = s->ncolumns;
@@ -413,12 +410,15 @@ prepare(load *l)
              l->p.table->display_name, PQgetvalue(servers, 0, 0));
   }
   PQclear(servers);
+  /* The input is opened once: what the ledger hashes is what is read. */
+  l->in = cs_input_open_member(l->path, s->ledger, s->member, l->err);
+  if (!l->in)
+    return -1;
   if (s->ledger && !(l->flags & CSVSTAGE_FORCE)) {
-    /* A regular file is hashed first: content loaded before is skipped
-     * without reading it again (standard input is checked at the end). */
-    char sha[65];
-    int got = cs_file_sha256(l->path, sha, l->err);
-    if (got < 0 || (got == 1 && cs_ledger_lookup(&l->p, &l->q, sha, 0, l->res)))
+    /* A regular file is hashed at the open: content loaded before is
+     * skipped without reading it (a pipe is checked at the end). */
+    const char *sha = cs_input_sha256(l->in);
+    if (sha && cs_ledger_lookup(&l->p, &l->q, sha, 0, l->res))
       return -1;
     if (l->res->skipped) {
       if (cs_run(l->conn, cs_rollback_sql(l->session), l->err))
@@ -427,7 +427,7 @@ prepare(load *l)
       return 1;
     }
   }
-  if (open_input(l) ||
+  if (open_reader(l) ||
       (l->p.ncsv > 0 && (cs_plan_build(&l->p, cs_input_name(l->in), l->err) != CSVSTAGE_OK ||
                          cs_mode_plan(&l->p, &l->q))) ||
       open_rejects(l))
@@ -509,7 +509,7 @@ commit(load *l)
 {
   csvstage_result *res = l->res;
   char xid[32];
-  cs_commit_end how = cs_commit(l->conn, &l->session->interrupted, xid, sizeof(xid), l->err);
+  cs_commit_end how = cs_session_commit(l->session, xid, sizeof(xid), l->err);
 
   if (how == CS_ROLLED_BACK && l->err->code == CSVSTAGE_E_DB) {
     /* Refused at COMMIT (a deferred check, or another server's part that
@@ -531,19 +531,23 @@ commit(load *l)
     return -1;
   }
   if (how == CS_COMMIT_UNKNOWN) {
-    /* If it did commit, its rejects are the only record of what did not
-     * go in: keep them. */
-    char more[sizeof(l->rpath) + 128] = "";
+    /* If it did commit, its rejects (in place already) are the only record
+     * of what did not go in: keep them, and the file they replaced. */
+    char more[2 * sizeof(l->rpath) + 160] = "", previous[sizeof(l->rpath)];
     cs_rejects *r = l->rj;
     l->rj = NULL;
     if (l->settings->ledger)
       snprintf(more, sizeof(more), ", or run the same command again: the ledger skips it "
                "if it was loaded");
-    if (res->rejected > 0 && cs_rejects_commit(r, NULL) == 0)
+    if (res->rejected > 0) {
+      cs_rejects_keep(r, 1, previous, sizeof(previous));
       snprintf(more + strlen(more), sizeof(more) - strlen(more),
-               "; its rejects, in case it did: %s", l->rpath);
-    else if (res->rejected == 0)
+               "; its rejects, in case it did: %s%s%s%s", l->rpath,
+               previous[0] ? " (the reject file there before is now " : "", previous,
+               previous[0] ? ")" : "");
+    } else {
       cs_rejects_discard(r);
+    }
     res->outcome_unknown = 1;
     cs_lost_commit(l->err, how, res->file, xid, more);
     return -1;
@@ -590,7 +594,16 @@ finish(load *l)
       cs_ledger_record(&l->p, &l->q, l->in, (l->flags & CSVSTAGE_FORCE) != 0, res))
     return -1;
   if (l->session->interrupted)
-    return -1;   /* the last moment to stop: COMMIT would not be canceled */
+    return -1;
+  /* The rejects in place before COMMIT: a committed load never lacks
+   * them, and one whose rejects cannot be placed does not commit. */
+  if (!res->skipped && cs_rejects_place(l->rj, l->err)) {
+    char msg[sizeof(l->err->message)];
+    cs_strlcpy_utf8(msg, l->err->message, sizeof(msg));
+    csvstage_error_clear(l->err);
+    return cs_fail(l->err, CSVSTAGE_E_IO, "%s: %s: nothing of it was committed", res->file, msg),
+           -1;
+  }
   if (res->skipped) {
     /* Loaded before: nothing of this run stays, its rejects included. */
     if (cs_run(l->conn, cs_rollback_sql(l->session), l->err))
@@ -620,14 +633,16 @@ finish(load *l)
     snprintf(res->reject_file, sizeof(res->reject_file), "%s", l->rpath);
   {
     cs_rejects *r = l->rj;
+    char note[sizeof(res->note)];
     l->rj = NULL;
-    if (cs_rejects_commit(r, l->err) != 0 && res->committed)
-      /* The load is in; only the report of its rejects failed. */
-      res->reject_file[0] = '\0';
+    /* (Only an earlier run's file that could not be removed: the load's
+     * outcome stands, the note says it.) */
+    if (cs_rejects_keep(r, 0, note, sizeof(note)) != 0 && !res->note[0])
+      snprintf(res->note, sizeof(res->note), "%s", note);
   }
   if (over)
     return over_error(l);
-  return cs_failed(l->err) ? l->err->code : CSVSTAGE_OK;
+  return CSVSTAGE_OK;
 }
 
 /* A failed load: says what happened, rolls the file back, zeroes the
@@ -656,6 +671,16 @@ fail(load *l)
     cs_fail(err, CSVSTAGE_E_CONNLOST, "the connection to the server was lost while loading "
             "%s (%s): nothing of it was committed; load it again when the server is back",
             res->file, msg);
+  } else if (err->code == CSVSTAGE_E_TRANSIENT && !res->outcome_unknown) {
+    /* A lock or statement timeout, a deadlock, a shortage: no record's
+     * fault, so no reject; the file goes back whole. */
+    csvstage_error e = *err;
+    csvstage_error_clear(err);
+    cs_fail(err, CSVSTAGE_E_TRANSIENT, "%s: the server could not go on (%s%s%s): no record's "
+            "fault, so nothing was rejected and nothing of it was committed; load it again "
+            "(--retry N does so by itself)", res->file, e.message, e.sqlstate[0] ? ", SQLSTATE " : "",
+            e.sqlstate);
+    snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", e.sqlstate);
   }
   if (l->in_tx && PQstatus(l->conn) == CONNECTION_OK) {
     csvstage_error ignored;

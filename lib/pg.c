@@ -64,6 +64,16 @@ cs_connect(const char *conninfo, csvstage_error *err)
   return conn;
 }
 
+int
+cs_transient(const char *sqlstate)
+{
+  if (!sqlstate)
+    return 0;
+  return strncmp(sqlstate, "40", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
+         strncmp(sqlstate, "57", 2) == 0 || strncmp(sqlstate, "08", 2) == 0 ||
+         strcmp(sqlstate, "55P03") == 0;
+}
+
 csvstage_code
 cs_fail_result(csvstage_error *err, PGconn *conn, const PGresult *res)
 {
@@ -71,7 +81,8 @@ cs_fail_result(csvstage_error *err, PGconn *conn, const PGresult *res)
   const char *primary;
 
   code = (conn && PQstatus(conn) == CONNECTION_BAD) ? CSVSTAGE_E_CONNLOST
-                                                    : CSVSTAGE_E_DB;
+         : res && cs_transient(PQresultErrorField(res, PG_DIAG_SQLSTATE)) ? CSVSTAGE_E_TRANSIENT
+                                                                          : CSVSTAGE_E_DB;
   if (!err || cs_failed(err))
     return code;
   primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;

@@ -58,9 +58,24 @@ cs_commit_end cs_commit_recheck(PGconn *lost, const char *xid, int seconds,
                                 const volatile sig_atomic_t *stop);
 
 /*
+ * Whether an error of this SQLSTATE is the server's passing trouble, never
+ * a record's fault: classes 40 (deadlock, serialization failure), 53
+ * (insufficient resources), 57 (a cancel, a statement timeout, a
+ * shutdown), 08 (connection), and 55P03 (a lock timeout). Such an error
+ * ends the attempt (the file rolls back; --retry may try again); it never
+ * becomes a reject. CS_TRANSIENT_SQL(st) is the same test in SQL, for the
+ * handlers that catch a record's errors on the server (they re-raise it).
+ */
+int cs_transient(const char *sqlstate);
+#define CS_TRANSIENT_SQL(st) \
+  "(left(" st ", 2) IN ('40', '53', '57', '08') OR " st " = '55P03')"
+
+/*
  * Records the error carried by res (may be NULL: then the connection's
  * error message) into err, with SQLSTATE, DETAIL, HINT, table, column and
- * constraint. Returns the code recorded.
+ * constraint. Returns the code recorded: CSVSTAGE_E_CONNLOST when the
+ * connection is gone, CSVSTAGE_E_TRANSIENT for cs_transient's SQLSTATEs,
+ * else CSVSTAGE_E_DB.
  */
 csvstage_code cs_fail_result(csvstage_error *err, PGconn *conn,
                              const PGresult *res);

@@ -47,7 +47,7 @@ cs_add_error_fn(sql *q, const cs_column *c)
    * variables escapes that block's own handler) */
   sql_add(q, "BEGIN NULL; END; RETURN NULL; EXCEPTION WHEN others THEN GET STACKED DIAGNOSTICS "
              "st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL; "
-             "RETURN ARRAY[");
+             "IF " CS_TRANSIENT_SQL("st") " THEN RAISE; END IF; RETURN ARRAY[");
   sql_literal(q, c->name);
   sql_add(q, ", st, msg, det]; END");
 }

@@ -1,9 +1,12 @@
 /* rejects.c: the reject file: where it goes (cs_rejects_path), written
- * beside that path and renamed into place, so that the path always holds a
- * whole file. */
+ * beside that path (a file with no name where the system allows) and
+ * renamed into place before COMMIT, so that the path always holds a whole
+ * file and a committed load never lacks its rejects. */
+#define _GNU_SOURCE   /* O_TMPFILE */
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,13 @@ const char *const cs_reject_meta[7] = {
 
 struct cs_rejects {
   char *path;
-  char *tmp_path;
+  char *tmp_path;       /* the file's name until placed, or NULL: a file
+                           with no name yet (O_TMPFILE), which a killed run
+                           cannot leave behind */
+  char *dir;            /* path's directory */
+  char *previous;       /* once placed: the file path held before, kept
+                           under this name until the outcome is known */
+  int placed;           /* the rows are at path */
   FILE *out;
   FILE *early;          /* malformed records, [line][len][row] each */
   long long nearly_left;
@@ -127,11 +136,58 @@ write_out(cs_rejects *r, const char *data, size_t n, csvstage_error *err)
   return 0;
 }
 
+/* A name beside path that nothing holds: path.TAG-XXXXXX, created empty
+ * (0600) when create, else only reserved and removed again (then free for
+ * a link to take). Returns it (malloc'd) or NULL with errno set. */
+static char *
+fresh_name(const char *path, const char *tag, int create)
+{
+  char *name = malloc(strlen(path) + strlen(tag) + 9);
+  int fd;
+
+  if (!name)
+    return errno = ENOMEM, NULL;
+  sprintf(name, "%s.%s-XXXXXX", path, tag);
+  fd = mkstemp(name);
+  if (fd < 0) {
+    int e = errno;
+    free(name);
+    return errno = e, NULL;
+  }
+  close(fd);
+  if (!create)
+    unlink(name);
+  return name;
+}
+
+/*
+ * The file to write the rejects to, in path's directory (so that a
+ * directory that does not exist or cannot be written fails at once, and
+ * the rename into place stays within one file system): one with no name
+ * (O_TMPFILE) where the kernel, the file system and /proc allow naming it
+ * later, else a named temporary file (r->tmp_path). Returns the fd, or -1
+ * with errno set.
+ */
+static int
+create_file(cs_rejects *r)
+{
+#ifdef O_TMPFILE
+  if (access("/proc/self/fd", X_OK) == 0) {
+    int fd = open(r->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+      return fd;
+  }
+#endif
+  r->tmp_path = fresh_name(r->path, "tmp", 1);
+  return r->tmp_path ? open(r->tmp_path, O_WRONLY | O_CLOEXEC) : -1;
+}
+
 cs_rejects *
 cs_rejects_open(const char *path, char delimiter, char quote, const char *null_marker,
                 const char *const *names, int n, csvstage_error *err)
 {
   cs_rejects *r = calloc(1, sizeof(*r));
+  const char *slash;
   int fd = -1;
 
   if (!r)
@@ -141,16 +197,16 @@ cs_rejects_open(const char *path, char delimiter, char quote, const char *null_m
   r->early_line = -1;
   r->null_marker = strdup(null_marker ? null_marker : "");
   r->path = strdup(path);
-  r->tmp_path = malloc(strlen(path) + 16);
-  if (!r->null_marker || !r->path || !r->tmp_path)
+  slash = strrchr(path, '/');
+  r->dir = !slash          ? strdup(".")
+           : slash == path ? strdup("/")
+                           : strndup(path, (size_t)(slash - path));
+  if (!r->null_marker || !r->path || !r->dir)
     goto nomem;
-  sprintf(r->tmp_path, "%s.tmp-XXXXXX", path);
-  fd = mkstemp(r->tmp_path);   /* mode 0600 */
+  fd = create_file(r);   /* mode 0600 */
   if (fd < 0) {
     cs_fail(err, CSVSTAGE_E_IO, "cannot create the reject file %s: %s", path,
             strerror(errno));
-    free(r->tmp_path);
-    r->tmp_path = NULL;
     goto fail;
   }
   r->out = fdopen(fd, "w");
@@ -261,30 +317,100 @@ cs_rejects_count(const cs_rejects *r)
   return r ? r->rows : 0;
 }
 
+/* Makes the directory's entries (the rename) durable. */
+static int
+sync_dir(const char *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+  if (fd < 0)
+    return -1;
+  rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+/* Gives the file written so far a name beside path (the temporary one it
+ * has, or a fresh one for a file without a name). Returns 0 or -1 (errno). */
+static int
+name_file(cs_rejects *r)
+{
+  char proc[64];
+
+  if (r->tmp_path)
+    return 0;
+  r->tmp_path = fresh_name(r->path, "tmp", 0);
+  if (!r->tmp_path)
+    return -1;
+  snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fileno(r->out));
+  if (linkat(AT_FDCWD, proc, AT_FDCWD, r->tmp_path, AT_SYMLINK_FOLLOW) != 0) {
+    int e = errno;
+    free(r->tmp_path);
+    r->tmp_path = NULL;
+    return errno = e, -1;
+  }
+  return 0;
+}
+
 int
-cs_rejects_commit(cs_rejects *r, csvstage_error *err)
+cs_rejects_place(cs_rejects *r, csvstage_error *err)
+{
+  struct stat st;
+
+  if (r->rows == 0 || r->placed)
+    return 0;
+  if (name_file(r) != 0)
+    goto fail;
+  /* What path held (an earlier run's rejects) stays, under another name,
+   * until this load's outcome is known. */
+  if (lstat(r->path, &st) == 0) {
+    if (!(r->previous = fresh_name(r->path, "previous", 0)))
+      goto fail;
+    if (link(r->path, r->previous) != 0) {
+      free(r->previous);
+      r->previous = NULL;
+      goto fail;
+    }
+  } else if (errno != ENOENT) {
+    goto fail;
+  }
+  if (rename(r->tmp_path, r->path) != 0)
+    goto fail;
+  free(r->tmp_path);
+  r->tmp_path = NULL;
+  r->placed = 1;
+  if (sync_dir(r->dir) != 0)
+    goto fail;
+  return 0;
+fail:
+  cs_fail(err, CSVSTAGE_E_IO, "cannot put the reject file in place at %s: %s", r->path,
+          strerror(errno));
+  return -1;
+}
+
+int
+cs_rejects_keep(cs_rejects *r, int keep_previous, char *note, size_t n)
 {
   int rc = 0;
 
-  if (fclose(r->out) != 0) {
-    r->out = NULL;
-    cs_fail(err, CSVSTAGE_E_IO, "%s: %s", r->tmp_path, strerror(errno));
-    cs_rejects_discard(r);
-    return -1;
-  }
-  r->out = NULL;
-  if (r->rows > 0) {
-    if (rename(r->tmp_path, r->path) != 0) {
-      cs_fail(err, CSVSTAGE_E_IO, "cannot move the reject file into place at %s: %s",
-              r->path, strerror(errno));
-      rc = -1;
-    } else {
-      free(r->tmp_path);
-      r->tmp_path = NULL;
+  if (!r)
+    return 0;
+  if (note && n)
+    note[0] = '\0';
+  if (r->placed) {
+    if (r->previous && keep_previous) {
+      if (note && n)
+        snprintf(note, n, "%s", r->previous);
+    } else if (r->previous) {
+      unlink(r->previous);
     }
-  } else if (unlink(r->path) != 0 && errno != ENOENT) {
-    cs_fail(err, CSVSTAGE_E_IO, "cannot remove the old reject file %s: %s",
-            r->path, strerror(errno));
+    free(r->previous);
+    r->previous = NULL;
+    r->placed = 0;
+  } else if (r->rows == 0 && unlink(r->path) != 0 && errno != ENOENT) {
+    /* An earlier run's file that no longer says what was rejected. */
+    if (note && n)
+      snprintf(note, n, "cannot remove the old reject file %s: %s", r->path, strerror(errno));
     rc = -1;
   }
   cs_rejects_discard(r);
@@ -296,6 +422,14 @@ cs_rejects_discard(cs_rejects *r)
 {
   if (!r)
     return;
+  if (r->placed) {
+    /* Nothing of this load stays: path holds what it held before. */
+    if (r->previous)
+      rename(r->previous, r->path);
+    else
+      unlink(r->path);
+    sync_dir(r->dir);
+  }
   if (r->out)
     fclose(r->out);
   if (r->early)
@@ -303,6 +437,8 @@ cs_rejects_discard(cs_rejects *r)
   if (r->tmp_path)
     unlink(r->tmp_path);
   free(r->tmp_path);
+  free(r->previous);
+  free(r->dir);
   free(r->path);
   free(r->null_marker);
   free(r->buf.data);

@@ -1,5 +1,6 @@
 /* rejects.h: the reject file: CSV, rows in line order, written to a
- * temporary file beside its path and renamed into place (private). */
+ * temporary file beside its path and renamed into place before COMMIT
+ * (private). */
 #ifndef CSVSTAGE_REJECTS_H
 #define CSVSTAGE_REJECTS_H
 
@@ -56,11 +57,26 @@ int cs_rejects_add(cs_rejects *r, const cs_reject_row *row, csvstage_error *err)
 /* Writes what is left of the early rejects and flushes to disk. */
 int cs_rejects_finish(cs_rejects *r, csvstage_error *err);
 
-/* Renames the file into place (rows > 0), or removes both the temporary
- * file and any file at path (no rows), then frees r. */
-int cs_rejects_commit(cs_rejects *r, csvstage_error *err);
+/*
+ * Puts the file in place at path (after cs_rejects_finish, before COMMIT):
+ * named beside it, then renamed over it, the directory synced; what path
+ * held is kept under another name until cs_rejects_keep or
+ * cs_rejects_discard. No rows: nothing is done. Returns 0, or -1 with err
+ * filled (naming path): the load must not commit.
+ */
+int cs_rejects_place(cs_rejects *r, csvstage_error *err);
 
-/* Removes the temporary file, leaves path alone, frees r. r may be NULL. */
+/*
+ * The load's outcome is known and its rejects stay: the file placed (or,
+ * with no rows, no file: an earlier run's file at path is removed). What
+ * path held before is removed, or with keep_previous kept and its name
+ * written to note. Frees r (may be NULL). Returns 0, or -1 when an old
+ * file could not be removed (note says so; the load's outcome stands).
+ */
+int cs_rejects_keep(cs_rejects *r, int keep_previous, char *note, size_t n);
+
+/* Nothing of the load stays: a file placed is taken back (path holds what
+ * it held before), the temporary one removed; frees r. r may be NULL. */
 void cs_rejects_discard(cs_rejects *r);
 
 long long cs_rejects_count(const cs_rejects *r);

@@ -61,6 +61,25 @@ cs_lost_commit(csvstage_error *err, cs_commit_end how, const char *what, const c
                  CS_RECHECK_SECONDS, what, xid, more);
 }
 
+cs_commit_end
+cs_session_commit(csvstage_session *s, char *xid, size_t xidsize, csvstage_error *err)
+{
+  cs_commit_end how;
+
+  /* committing first, then the look at interrupted: a signal between the
+   * two is seen by neither as a cancel, and honoured once COMMIT is done. */
+  s->committing = 1;
+  if (s->interrupted) {
+    s->committing = 0;
+    xid[0] = '\0';
+    cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted before COMMIT");
+    return CS_ROLLED_BACK;
+  }
+  how = cs_commit(s->conn, NULL, xid, xidsize, err);
+  s->committing = 0;
+  return how;
+}
+
 csvstage_code
 csvstage_commit(csvstage_session *session, csvstage_error *err)
 {
@@ -76,7 +95,7 @@ csvstage_commit(csvstage_session *session, csvstage_error *err)
     return cs_fail(err, CSVSTAGE_E_INVALID, "no transaction begun");
   session->outer = 0;
   session->nemptied = 0;
-  how = cs_commit(session->conn, &session->interrupted, xid, sizeof(xid), err);
+  how = cs_session_commit(session, xid, sizeof(xid), err);
   if (how == CS_COMMITTED || how == CS_COMMITTED_AFTER_LOSS)
     return CSVSTAGE_OK;
   if (how == CS_ROLLED_BACK)
@@ -103,6 +122,11 @@ csvstage_interrupt(csvstage_session *session)
 
   if (!session)
     return;
+  /* During COMMIT only a second signal cancels (cs_session_commit). */
+  if (session->committing && !session->interrupted) {
+    session->interrupted = 1;
+    return;
+  }
   session->interrupted = 1;
   if (session->cancel)
     PQcancel(session->cancel, buf, sizeof(buf));

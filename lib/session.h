@@ -19,6 +19,8 @@ struct csvstage_session {
                                      files, a savepoint each */
   PGcancel *cancel;               /* made at connect: PQcancel is signal-safe */
   volatile sig_atomic_t interrupted;
+  volatile sig_atomic_t committing; /* COMMIT is (about to be) sent: a signal
+                                     no longer cancels (cs_session_commit) */
   unsigned int *emptied;          /* tables a file of the outer transaction
                                      emptied (mode truncate or replace): the
                                      run's later files add to them */
@@ -46,6 +48,18 @@ cs_has_input_is_valid(const csvstage_session *s)
  */
 csvstage_code cs_lost_commit(csvstage_error *err, cs_commit_end how, const char *what,
                              const char *xid, const char *more);
+
+/*
+ * COMMIT of the session's transaction, its outcome found out whatever
+ * arrives meanwhile: from here on a signal (csvstage_interrupt) is noted,
+ * not acted on, so that the reply (or, the connection lost, txid_status)
+ * says what the server did; only a second signal cancels (a COMMIT that
+ * waits on a synchronous standby then ends, committed here). Interrupted
+ * before: nothing is sent, CS_ROLLED_BACK with err CSVSTAGE_E_INTERRUPTED.
+ * Returns as cs_commit.
+ */
+cs_commit_end cs_session_commit(csvstage_session *s, char *xid, size_t xidsize,
+                                csvstage_error *err);
 
 /* The SQL that ends a file's work without keeping any of it: ROLLBACK, or
  * back to the file's savepoint inside csvstage_begin's transaction. */

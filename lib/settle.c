@@ -307,7 +307,8 @@ insert_one_by_one(plan *p, sql *q, int all, long long *rows)
   sql_add(&body, ""
                  "EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS "
                  "st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, "
-                 "col = COLUMN_NAME, con = CONSTRAINT_NAME; ");
+                 "col = COLUMN_NAME, con = CONSTRAINT_NAME; "
+                 "IF " CS_TRANSIENT_SQL("st") " THEN RAISE; END IF; ");
   /* Bad input for a type names no column: find the first that fails. */
   size_t case_start = body.b.len;
   int nwhen = 0;
