@@ -306,26 +306,45 @@ cs -d "$dsn" -t jobs3_t --jobs 2 --ledger -r "$tmp/jobs3.rej" "$tmp/jobs1.csv" "
   [ "$(grep -c 'already loaded on .*: skipped' "$err")" = 1 ] &&
   [ "$(sql "SELECT count(*) FROM csvstage.loads WHERE target = 'public.jobs3_t'")" = 1 ] &&
   ok || bad "--jobs --ledger, one content twice: exit $st: $(cat "$err")"
-# The run's lock is held once, by the run: while its workers load, one
-# advisory lock is granted for the table, and a second run exits 75. A
-# worker killed mid-load loses its own file (rolled back, exit 1); the
-# other file commits.
+# The run's lock is held by the run: while its workers load, each holds
+# its share (the session that took it has let go), and a second run exits
+# 75. A worker killed mid-load loses its own file (rolled back, exit 1);
+# the other file commits.
 sql "CREATE TABLE jobs2_t (id int PRIMARY KEY, v text NOT NULL)"
 hold jobs2_t
 "$bin" -d "$dsn" -t jobs2_t --jobs 2 -r "$tmp/jobs2.rej" "$tmp/jobs1.csv" "$tmp/jobs2.csv" 2>"$err" &
 pid=$!
 wait_for "SELECT (count(*) = 2)::int FROM pg_stat_activity WHERE application_name = 'csvstage' AND wait_event = 'PgSleep'"
-locks=$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 'jobs2_t'::regclass::oid AND objsubid = 1")
+locks=$(sql "SELECT string_agg(objsubid || ':' || mode, ' ' ORDER BY objsubid, mode) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 'jobs2_t'::regclass::oid")
 "$bin" -d "$dsn" -t jobs2_t "$tmp/jobs3.csv" 2>"$tmp/err2"; st2=$?
 victim=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'csvstage' AND wait_event = 'PgSleep' ORDER BY pid LIMIT 1")
 sql "SELECT pg_terminate_backend($victim)" >/dev/null
 release jobs2_t
 wait $pid; st=$?
-[ "$locks" = 1 ] && [ $st2 -eq 75 ] && [ $st -eq 1 ] &&
+[ "$locks" = "2:ShareLock 2:ShareLock" ] && [ $st2 -eq 75 ] && [ $st -eq 1 ] &&
   [ "$(grep -c 'jobs[12].csv -> public.jobs2_t: 20000 records, 20000 loaded' "$err")" = 1 ] &&
   [ "$(sql 'SELECT count(*) FROM jobs2_t')" = 20000 ] &&
   [ "$(sql 'SELECT count(DISTINCT id / 100000) FROM jobs2_t')" = 1 ] &&
   ok || bad "--jobs: the lock held once ($locks), a second run ($st2), a killed worker (exit $st): $(cat "$err" "$tmp/err2")"
+sql "DROP TRIGGER held ON jobs2_t"
+# The run's lock outlives the session that took it: with an idle timeout
+# that ends that session (and pg_terminate_backend of whatever is idle), a
+# second run still exits 75 while the workers load, and the first loads
+# both files.
+sql "TRUNCATE jobs2_t"
+hold jobs2_t
+PGOPTIONS='-c idle_in_transaction_session_timeout=300' "$bin" -d "$dsn" -t jobs2_t --jobs 2 \
+  -r "$tmp/jobs2.rej" "$tmp/jobs1.csv" "$tmp/jobs2.csv" 2>"$err" &
+pid=$!
+wait_for "SELECT (count(*) = 2)::int FROM pg_stat_activity WHERE application_name = 'csvstage' AND wait_event = 'PgSleep'"
+sleep 1
+"$bin" -d "$dsn" -t jobs2_t "$tmp/jobs3.csv" 2>"$tmp/err2"; st2=$?
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'csvstage' AND state LIKE 'idle%'" >/dev/null
+"$bin" -d "$dsn" -t jobs2_t "$tmp/jobs3.csv" 2>"$tmp/err3"; st3=$?
+release jobs2_t
+wait $pid; st=$?
+[ $st2 -eq 75 ] && [ $st3 -eq 75 ] && [ $st -eq 0 ] && [ "$(sql 'SELECT count(*) FROM jobs2_t')" = 40000 ] &&
+  ok || bad "--jobs, the lock's session ended: second runs $st2 and $st3, the run $st: $(cat "$err" "$tmp/err2" "$tmp/err3")"
 sql "DROP TRIGGER held ON jobs2_t"
 
 # SIGINT and SIGTERM during a load: canceled on the server, rolled back,
@@ -462,8 +481,8 @@ if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
     tr -d ' \n' <"$tmp/commit.json" | grep -q '"committed":false,.*"outcome_unknown":true' &&
     [ "$(sql "SELECT txid_status(${xid:-0})")" = committed ] && [ "$(sql 'SELECT count(*) FROM commit_t')" = 1000 ] \
     && ok || bad "COMMIT lost, no server: exit $st: $(cat "$err")"
-  # ... and SIGINT while csvstage waits for a server to ask: still unknown
-  # (not "rolled back"), exit 130.
+  # ... and SIGINT while csvstage waits for a server to ask: noted, not
+  # acted on (COMMIT was sent): still unknown, never "rolled back", exit 1.
   sql "TRUNCATE commit_t"
   PGOPTIONS='-c synchronous_commit=on' "$bin" -d "$dsn" -t commit_t -r "$tmp/commit.rej" "$tmp/commit.csv" 2>"$err" &
   pid=$!
@@ -473,9 +492,32 @@ if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
   kill -INT $pid
   wait $pid; st=$?
   "$src/tests/pg-harness" start "$CSVSTAGE_TEST_DIR"
-  sql "ALTER SYSTEM RESET synchronous_standby_names" && sql "SELECT pg_reload_conf()" >/dev/null
-  [ $st -eq 130 ] && grep -q "whether the load of .*commit.csv committed is unknown" "$err" &&
+  [ $st -eq 1 ] && grep -q "whether the load of .*commit.csv committed is unknown" "$err" &&
     ! grep -q "rolled back" "$err" && ok || bad "SIGINT after a lost COMMIT: exit $st: $(cat "$err")"
+
+  # SIGTERM while COMMIT is under way: noted, not acted on; the reject file
+  # is in place before COMMIT is sent. A second SIGTERM cancels the wait
+  # for the standby (committed here): exit 3, the rows and rejects there,
+  # and the JSON says committed.
+  sql "TRUNCATE commit_t"
+  rm -f "$tmp"/commit.rej*
+  PGOPTIONS='-c synchronous_commit=on' "$bin" -d "$dsn" -t commit_t -r "$tmp/commit.rej" \
+    --summary-json "$tmp/commit.json" "$tmp/commit.csv" 2>"$err" &
+  pid=$!
+  wait_for "$at_commit AND wait_event = 'SyncRep'"
+  placed=$(grep -c '^1002,23502,v,' "$tmp/commit.rej" 2>/dev/null)
+  kill -TERM $pid
+  sleep 1
+  alive=$(kill -0 $pid 2>/dev/null && echo yes)
+  kill -TERM $pid
+  wait $pid; st=$?
+  [ "$placed" = 1 ] && [ "$alive" = yes ] && [ $st -eq 3 ] &&
+    grep -q 'commit.csv -> public.commit_t: 1001 records, 1000 loaded, 1 rejected' "$err" &&
+    [ "$(sql 'SELECT count(*) FROM commit_t')" = 1000 ] && grep -q '^1002,23502,v,' "$tmp/commit.rej" &&
+    tr -d ' \n' <"$tmp/commit.json" | grep -q '"committed":true' &&
+    [ "$(ls "$tmp" | grep -c '^commit.rej')" = 1 ] \
+    && ok || bad "SIGTERM during COMMIT: placed $placed, alive $alive, exit $st: $(cat "$err"; ls "$tmp")"
+  sql "ALTER SYSTEM RESET synchronous_standby_names" && sql "SELECT pg_reload_conf()" >/dev/null
 fi
 # --retry: the server goes away mid-load and comes back; the file is loaded
 # again from the start, once, all of it.
@@ -494,6 +536,75 @@ if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
     [ "$(sql 'SELECT count(*) FROM retry_t')" = 1000000 ] \
     && ok || bad "--retry: exit $st: $(cat "$err")"
 fi
+# --retry never reads a pipe again: what was read of it is gone, so the
+# rest would be loaded as the whole file. Backend terminated mid-load:
+# exit 1, nothing committed, not retried, said why.
+if [ -n "${CSVSTAGE_TEST_DIR:-}" ]; then
+  sql "TRUNCATE retry_t"
+  mkfifo "$tmp/fifo"
+  for how in fifo stdin; do
+    hold retry_t
+    if [ $how = fifo ]; then
+      cat "$tmp/big.csv" >"$tmp/fifo" &
+      "$bin" -d "$dsn" -t retry_t -r "$tmp/retry.rej" --retry 3 "$tmp/fifo" 2>"$err" &
+    else
+      cat "$tmp/big.csv" | "$bin" -d "$dsn" -t retry_t -r "$tmp/retry.rej" --retry 3 - 2>"$err" &
+    fi
+    pid=$!
+    held
+    sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'csvstage'" >/dev/null
+    release retry_t
+    wait $pid; st=$?
+    [ $st -eq 1 ] && grep -q 'is not a regular file (standard input, a pipe or a FIFO): it cannot be read again from its start, so it is not retried; nothing of it was committed' "$err" &&
+      ! grep -q retrying "$err" && [ "$(sql 'SELECT count(*) FROM retry_t')" = 0 ] \
+      && ok || bad "--retry, $how: exit $st: $(cat "$err")"
+    wait
+  done
+  sql "DROP TRIGGER held ON retry_t"
+fi
+# A lock timeout is no record's fault: another session holds a SHARE lock,
+# lock_timeout ends the wait: exit 1, nothing committed, nothing rejected,
+# the ledger does not have it.
+sql "CREATE TABLE lockto_t (id int PRIMARY KEY, v text NOT NULL)"
+printf 'id,v\n1,a\n2,\n3,c\n' >"$tmp/lockto.csv"
+psql -X -q "$dsn" -c "BEGIN" -c "LOCK TABLE lockto_t IN SHARE MODE" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null &
+locker=$!
+wait_for "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'lockto_t' AND l.mode = 'ShareLock' AND l.granted"
+PGOPTIONS='-c lock_timeout=300' "$bin" -d "$dsn" -t lockto_t -r "$tmp/lockto.rej" --ledger "$tmp/lockto.csv" 2>"$err"; st=$?
+wait $locker
+[ $st -eq 1 ] && grep -q "lockto.csv: the server could not go on (.*SQLSTATE 55P03): no record's fault, so nothing was rejected and nothing of it was committed" "$err" &&
+  [ "$(sql 'SELECT count(*) FROM lockto_t')" = 0 ] && [ ! -e "$tmp/lockto.rej" ] &&
+  [ "$(sql "SELECT count(*) FROM csvstage.loads WHERE target = 'public.lockto_t'")" = 0 ] \
+  && ok || bad "lock timeout: exit $st: $(cat "$err")"
+cs -d "$dsn" -t lockto_t -r "$tmp/lockto.rej" "$tmp/lockto.csv" 2>"$err"; st=$?
+[ $st -eq 3 ] && [ "$(sql 'SELECT count(*) FROM lockto_t')" = 2 ] && ok || bad "lock timeout, then again: exit $st: $(cat "$err")"
+
+# The reject file is put in place before COMMIT: its directory removed
+# during the load, the load rolls back, naming the path. SIGKILL leaves no
+# temporary file in the reject directory.
+sql "CREATE TABLE rejdir_t (id int PRIMARY KEY, v text NOT NULL)"
+hold rejdir_t
+for how in removed killed; do
+  mkdir -p "$tmp/rd"
+  "$bin" -d "$dsn" -t rejdir_t -r "$tmp/rd/r.csv" "$tmp/lockto.csv" 2>"$err" &
+  pid=$!
+  held
+  if [ $how = removed ]; then rm -rf "$tmp/rd"; else kill -KILL $pid; fi
+  release rejdir_t
+  wait $pid; st=$?
+  if [ $how = removed ]; then
+    [ $st -eq 1 ] && grep -q "cannot put the reject file in place at $tmp/rd/r.csv: No such file or directory" "$err" &&
+      grep -q 'r.csv: No such file or directory: nothing of it was committed' "$err" &&
+      [ "$(sql 'SELECT count(*) FROM rejdir_t')" = 0 ] && ok || bad "reject directory removed: exit $st: $(cat "$err")"
+  else
+    [ $st -eq 137 ] && [ -z "$(ls -A "$tmp/rd")" ] && [ "$(sql 'SELECT count(*) FROM rejdir_t')" = 0 ] &&
+      ok || bad "SIGKILL: exit $st, left: $(ls -A "$tmp/rd")"
+  fi
+  hold rejdir_t
+done
+release rejdir_t
+sql "DROP TRIGGER held ON rejdir_t"
+
 cs -d "$dsn" -t retry_t --retry=many "$tmp/big.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q "invalid --retry 'many'" "$err" && ok || bad "--retry=many: exit $st"
 
