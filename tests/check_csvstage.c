@@ -63,6 +63,7 @@ main(int argc, char **argv)
     srunner_add_suite(sr, make_config_suite());
     srunner_add_suite(sr, make_validate_suite());
     srunner_add_suite(sr, make_datefmt_suite());
+    srunner_add_suite(sr, make_rejects_suite());
   } else if (strcmp(which, "db") == 0) {
     if (!getenv("CSVSTAGE_TEST_DSN")) {
       fprintf(stderr, "check_csvstage: CSVSTAGE_TEST_DSN is not set: run "

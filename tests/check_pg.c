@@ -166,6 +166,30 @@ START_TEST(unique_violation_names_the_constraint)
 }
 END_TEST
 
+/* The server's passing trouble is told apart from a record's fault: the
+ * classes csvstage never turns into a reject, from the server itself. */
+START_TEST(transient_errors_are_told_apart)
+{
+  static const char *const yes[] = {"40001", "40P01", "53100", "53200", "57014", "57P01",
+                                    "08006", "55P03"};
+  static const char *const no[] = {"23505", "23502", "22P02", "55006", "42501", "P0001", ""};
+  csvstage_error err;
+
+  for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+    ck_assert_msg(cs_transient(yes[i]), "%s", yes[i]);
+  for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+    ck_assert_msg(!cs_transient(no[i]), "%s", no[i]);
+  ck_assert(!cs_transient(NULL));
+  csvstage_error_clear(&err);
+  ck_assert_ptr_null(cs_exec(conn, "SET statement_timeout = 10; SELECT pg_sleep(1)", &err));
+  ck_assert_int_eq(err.code, CSVSTAGE_E_TRANSIENT);
+  ck_assert_str_eq(err.sqlstate, "57014");
+  csvstage_error_clear(&err);
+  ck_assert_ptr_null(cs_exec(conn, "RESET statement_timeout; SELECT 1/0", &err));
+  ck_assert_int_eq(err.code, CSVSTAGE_E_DB);
+}
+END_TEST
+
 START_TEST(lost_connection_is_told_apart)
 {
   csvstage_error err;
@@ -295,6 +319,7 @@ make_pg_suite(void)
   tcase_add_test(tc, harness_server_is_on_a_unix_socket);
   tcase_add_test(tc, harness_server_runs_unprivileged);
   tcase_add_test(tc, application_name_is_csvstage);
+  tcase_add_test(tc, transient_errors_are_told_apart);
   tcase_add_test(tc, application_name_from_conninfo_wins);
   tcase_add_test(tc, syntax_error_carries_sqlstate);
   tcase_add_test(tc, not_null_violation_names_table_and_column);

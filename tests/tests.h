@@ -13,6 +13,7 @@ Suite *make_copyenc_suite(void);
 Suite *make_config_suite(void);
 Suite *make_validate_suite(void);
 Suite *make_datefmt_suite(void);
+Suite *make_rejects_suite(void);
 
 /* Suites that need the PostgreSQL started by tests/pg-harness. */
 Suite *make_pg_suite(void);
