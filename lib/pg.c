@@ -217,8 +217,7 @@ cs_commit_recheck(PGconn *lost, const char *xid, int seconds, const volatile sig
 }
 
 cs_commit_end
-cs_commit(PGconn *conn, const volatile sig_atomic_t *stop, char *xid, size_t xidsize,
-          csvstage_error *err)
+cs_commit(PGconn *conn, char *xid, size_t xidsize, csvstage_error *err)
 {
   csvstage_error e;
   PGresult *r;
@@ -234,7 +233,7 @@ cs_commit(PGconn *conn, const volatile sig_atomic_t *stop, char *xid, size_t xid
     if (cs_run(conn, "COMMIT", &e) == 0)
       return CS_COMMITTED;
     end = e.code == CSVSTAGE_E_CONNLOST
-            ? cs_commit_recheck(conn, xid, CS_RECHECK_SECONDS, stop)
+            ? cs_commit_recheck(conn, xid, CS_RECHECK_SECONDS, NULL)
             : CS_ROLLED_BACK;   /* refused: a deferred constraint, say */
   }
   if (end != CS_COMMITTED_AFTER_LOSS && err && !cs_failed(err))

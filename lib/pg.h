@@ -33,8 +33,9 @@ int cs_run(PGconn *conn, const char *sql, csvstage_error *err);
  * COMMIT, knowing what became of it. The transaction's id is read first;
  * when the connection is lost during COMMIT, a new connection with the same
  * parameters asks the server (txid_status, made for this) for up to
- * CS_RECHECK_SECONDS, or until *stop is set, while the server restarts or
- * the old backend ends. err is filled for every end but CS_COMMITTED and
+ * CS_RECHECK_SECONDS while the server restarts or the old backend ends (a
+ * signal does not cut the question short: the exit status must say what
+ * the server did). err is filled for every end but CS_COMMITTED and
  * CS_COMMITTED_AFTER_LOSS: the server's error (a deferred constraint), or
  * the loss. xid gets the transaction's id ("" if it could not be read), for
  * a later txid_status when the end is CS_COMMIT_UNKNOWN.
@@ -47,8 +48,7 @@ typedef enum cs_commit_end {
   CS_ROLLED_BACK_AFTER_LOSS,   /* lost during COMMIT; the server undid it */
   CS_COMMIT_UNKNOWN            /* lost during COMMIT; no server to ask */
 } cs_commit_end;
-cs_commit_end cs_commit(PGconn *conn, const volatile sig_atomic_t *stop, char *xid, size_t xidsize,
-                        csvstage_error *err);
+cs_commit_end cs_commit(PGconn *conn, char *xid, size_t xidsize, csvstage_error *err);
 
 /* cs_commit's question after a loss: a new connection made like `lost`
  * asks what became of transaction xid, for up to `seconds`. Returns

@@ -75,7 +75,7 @@ cs_session_commit(csvstage_session *s, char *xid, size_t xidsize, csvstage_error
     cs_fail(err, CSVSTAGE_E_INTERRUPTED, "interrupted before COMMIT");
     return CS_ROLLED_BACK;
   }
-  how = cs_commit(s->conn, NULL, xid, xidsize, err);
+  how = cs_commit(s->conn, xid, xidsize, err);
   s->committing = 0;
   return how;
 }
