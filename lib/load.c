@@ -511,10 +511,13 @@ commit(load *l)
   char xid[32];
   cs_commit_end how = cs_session_commit(l->session, xid, sizeof(xid), l->err);
 
-  if (how == CS_ROLLED_BACK && l->err->code == CSVSTAGE_E_DB) {
+  if (how == CS_ROLLED_BACK && (l->err->code == CSVSTAGE_E_DB ||
+                                (l->err->code == CSVSTAGE_E_TRANSIENT && l->servers[0]))) {
     /* Refused at COMMIT (a deferred check, or another server's part that
      * would not commit): said as the COMMIT's failure, with what it may
-     * have left on the other servers, which commit first. */
+     * have left on the other servers, which commit first. With other
+     * servers even a transient refusal (a shard's lost connection, 08006)
+     * is no failure to retry: a shard may hold its part committed. */
     csvstage_error e = *l->err;
     csvstage_error_clear(l->err);
     cs_fail(l->err, CSVSTAGE_E_DB, "%s: COMMIT failed, nothing committed%s%s%s: %s", res->file,
