@@ -29,6 +29,9 @@ const char options_usage[] =
   "      --null TEXT          the text that means NULL (an empty field)\n"
   "      --header, --no-header  whether the first line names the columns (it does)\n"
   "      --trim               trim spaces around every value\n"
+  "      --ragged pad|error   pad: a record's missing last fields are NULL and\n"
+  "                           empty fields past the last column are dropped;\n"
+  "                           error (the default): such records are rejected\n"
   "      --columns A,B,...    the CSV's column names (for a file without a header)\n"
   "      --ignore A,B,...     CSV columns that feed nothing\n"
   "      --datestyle DMY|MDY|YMD  the order of dates such as 09/12/2026\n"
@@ -75,7 +78,7 @@ const char options_usage[] =
   "      --summary-json FILE  write what happened to each file as JSON to FILE\n"
   "                           (- for standard output)\n"
   "  csvstage init:\n"
-  "      --sample N           read N records to sniff the file (1000)\n"
+  "      --sample N           read N records to sniff the file (20000)\n"
   "      --create-table NAME  print a CREATE TABLE NAME for the file instead of a\n"
   "                           config (the sniffed types; NOT NULL where no value\n"
   "                           is blank; a primary key on --key's columns)\n"
@@ -105,7 +108,7 @@ static const struct {
   {"member", "member", NULL},       {"true", "true", NULL},
   {"false", "false", NULL},       {"decimal", "decimal", NULL},
   {"thousands", "thousands", NULL}, {"format", "format", NULL},
-  {"timezone", "timezone", NULL},
+  {"timezone", "timezone", NULL},   {"ragged", "ragged", NULL},
 };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
@@ -169,6 +172,7 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"thousands", required_argument, NULL, OPT_SOURCE + 14},
     {"format", required_argument, NULL, OPT_SOURCE + 15},
     {"timezone", required_argument, NULL, OPT_SOURCE + 16},
+    {"ragged", required_argument, NULL, OPT_SOURCE + 17},
     {NULL, 0, NULL, 0},
   };
   int c;

@@ -30,6 +30,7 @@ enum {
   SEEN_SOURCE_TRUE = 1 << 20, SEEN_SOURCE_FALSE = 1 << 21,
   SEEN_SOURCE_DECIMAL = 1 << 22, SEEN_SOURCE_THOUSANDS = 1 << 23,
   SEEN_SOURCE_FORMAT = 1 << 24, SEEN_TIMEZONE = 1 << 25, SEEN_FORMAT = 1 << 8,
+  SEEN_RAGGED = 1 << 26,
 };
 
 csvstage_settings *
@@ -151,6 +152,7 @@ cs_settings_reader_opts(const csvstage_settings *s, cs_reader_opts *o)
   o->quote = s->quote;
   o->null_marker = s->null_marker;
   o->encoding = s->encoding;
+  o->ragged = s->ragged;
 }
 
 int
@@ -469,6 +471,17 @@ source_key(parse_ctx *c, const char *key, const char *v)
   } else if (strcmp(key, "trim") == 0) {
     if (once(c, &s->seen, SEEN_TRIM, key) || parse_bool(v, &s->trim))
       return c->why[0] ? -1 : fail(c, "trim must be true or false");
+  } else if (strcmp(key, "ragged") == 0) {
+    if (once(c, &s->seen, SEEN_RAGGED, key))
+      return -1;
+    if (strcmp(v, "pad") == 0)
+      s->ragged = 1;
+    else if (strcmp(v, "error") == 0)
+      s->ragged = 0;
+    else
+      return fail(c, "ragged must be pad (a record's missing last fields are NULL, empty "
+                     "fields past the last column dropped) or error (such records are "
+                     "rejected), not '%s'", v);
   } else if (strcmp(key, "encoding") == 0) {
     if (once(c, &s->seen, SEEN_ENCODING, key))
       return -1;
@@ -527,8 +540,8 @@ source_key(parse_ctx *c, const char *key, const char *v)
                     &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
-                   "encoding, null, columns, ignore, trim, datestyle, format, timezone, member, true, "
-                   "false, decimal, thousands)", key);
+                   "encoding, null, columns, ignore, trim, ragged, datestyle, format, timezone, member, "
+                   "true, false, decimal, thousands)", key);
   }
   if (s->delimiter == s->quote)
     return fail(c, "delimiter and quote must differ");

@@ -164,6 +164,8 @@ write_head(draft *d, const csvstage_settings *settings, const char *input_name)
     out(&d->b, &d->failed, "format = '%s'\n", settings->format);
   if (settings->timezone)
     out(&d->b, &d->failed, "timezone = %s\n", settings->timezone);
+  if (settings->ragged)
+    out(&d->b, &d->failed, "ragged = pad\n");
   for (int c = 0; c < d->ncsv; c++) {
     if (d->used[c])
       continue;

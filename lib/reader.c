@@ -113,6 +113,7 @@ struct cs_reader {
   int ncols;
   int reading_header;
   int finished;
+  int ragged;                 /* cs_reader_opts.ragged */
 
   cs_reader_stats st;
 };
@@ -554,6 +555,33 @@ reset_record(cs_reader *r)
   r->nomem = 0;
 }
 
+/* ragged = pad: empty fields past the last column dropped (a delimiter
+ * that ends every line), the fields a short record lacks made NULL.
+ * Returns -1 when out of memory (r->nomem). */
+static int
+even_out(cs_reader *r)
+{
+  int was = r->nf;
+
+  while (r->nf > r->ncols && (r->flen[r->nf - 1] == SIZE_MAX || r->flen[r->nf - 1] == 0))
+    r->nf--;
+  r->st.long_records += was > r->ncols && r->nf == r->ncols;
+  r->st.short_records += r->nf < r->ncols;
+  if (r->nf < r->ncols) {
+    int cap = r->fcap;
+    if (grow((void **)&r->fofs, sizeof(size_t), &cap, r->ncols) ||
+        (cap = r->fcap, grow((void **)&r->flen, sizeof(size_t), &cap, r->ncols)) ||
+        (cap = r->fcap, grow((void **)&r->fptr, sizeof(char *), &cap, r->ncols)))
+      return r->nomem = 1, -1;
+    r->fcap = cap;
+    for (; r->nf < r->ncols; r->nf++) {
+      r->fofs[r->nf] = 0;
+      r->flen[r->nf] = SIZE_MAX;
+    }
+  }
+  return 0;
+}
+
 /* Fills rec from the record that just ended. */
 static void
 emit(cs_reader *r, cs_record *rec)
@@ -630,6 +658,10 @@ next_record(cs_reader *r, cs_record *rec, csvstage_error *err)
     if (r->rec_done) {
       if (r->bad && parser_init(r) != 0)
         return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory"), -1;
+      if (r->ragged && !r->bad && !r->reading_header && r->ncols > 0 && r->nf != r->ncols &&
+          even_out(r) != 0)
+        return cs_fail(err, CSVSTAGE_E_NOMEM, "%s:%lld: out of memory",
+                       cs_input_name(r->in), r->rec_line), -1;
       emit(r, rec);
       r->in_record = 0;
       if (!r->finished)
@@ -767,6 +799,7 @@ cs_reader_open(cs_input *in, const cs_reader_opts *opts, csvstage_error *err)
   r->delimiter = opts->delimiter;
   r->quote = opts->quote;
   r->header = opts->header;
+  r->ragged = opts->ragged;
   r->max_field = opts->max_field ? opts->max_field : CS_DEFAULT_MAX_FIELD;
   r->encoding = strdup(opts->encoding ? opts->encoding : "UTF8");
   if (!r->encoding)

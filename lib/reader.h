@@ -21,6 +21,10 @@ typedef struct cs_reader_opts {
   const char *encoding;     /* source encoding name; "UTF8" (default) turns
                                on UTF-8 validation */
   size_t max_field;         /* bytes; 0 = CS_DEFAULT_MAX_FIELD */
+  int ragged;               /* records shorter than the columns get NULL for
+                               the fields they lack, and empty fields past
+                               the last column are dropped (ragged = pad);
+                               0: such records are malformed (22P04) */
 } cs_reader_opts;
 
 /* Fills o with the defaults above. */
@@ -82,6 +86,8 @@ typedef struct cs_reader_stats {
   long long blank_lines;
   long long lines;
   long long buffered;       /* bytes taken from the input, not yet read */
+  long long short_records;  /* ragged = pad: records that lacked fields */
+  long long long_records;   /* ... and that had empty fields past the last */
 } cs_reader_stats;
 void cs_reader_get_stats(const cs_reader *r, cs_reader_stats *st);
 

@@ -75,6 +75,7 @@ struct csvstage_settings {
   char **ignore;        /* CSV columns that feed nothing */
   int nignore;
   int trim;             /* strip white space around every value */
+  int ragged;           /* ragged = pad: cs_reader_opts.ragged */
   char *member;         /* the zip archive's file to read; NULL: its only one */
   cs_words words;       /* every boolean column's words, unless its own */
   cs_number_format number; /* every number column's, unless its own */

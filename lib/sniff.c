@@ -24,11 +24,13 @@
 #define HEAD_BYTES (1 << 20)   /* read to tell the dialect */
 #define MAX_COLUMNS 256
 
-/* The types tried, narrowest first (each one's values are the next's). */
-static const char *const TYPES[] = {"boolean", "smallint", "integer", "bigint", "numeric",
-                                    "date", "timestamp without time zone",
-                                    "timestamp with time zone", "uuid"};
-#define NTYPES ((int)(sizeof(TYPES) / sizeof(TYPES[0])))
+/* The types tried, narrowest first (each one's values are the next's).
+ * No smallint or integer: a sample cannot prove that a later value fits
+ * (a 1,001st id of 40000 would be rejected); bigint costs little. */
+enum { T_BOOLEAN, T_BIGINT, T_NUMERIC, T_DATE, T_TIMESTAMP, T_TIMESTAMPTZ, T_UUID, NTYPES };
+static const char *const TYPES[NTYPES] = {"boolean", "bigint", "numeric", "date",
+                                          "timestamp without time zone",
+                                          "timestamp with time zone", "uuid"};
 
 typedef struct column {
   char name[128];
@@ -38,6 +40,9 @@ typedef struct column {
   long long eu_only, us_only;         /* values only one of them reads */
   long long words;                    /* values that are words for true or
                                          false (PostgreSQL's, or others') */
+  long long zeros;                    /* numbers written with leading zeros
+                                         (00501: a code, not a number) */
+  long long offsets;                  /* times with a UTC offset (-08:00, Z) */
   char yes[4][16], no[4][16];         /* the other words seen */
   int nyes, nno;
   int holds[NTYPES];         /* every value so far valid for TYPES[k] */
@@ -159,6 +164,45 @@ find_encoding(const char *s, size_t n, int *sure)
   return c1 ? "WIN1252" : "LATIN1";
 }
 
+/* Whether t (n bytes) is a number written with a leading zero: 00501,
+ * -007, 01.5 (not 0, 0.5 or 0,5). */
+static int
+leading_zero(const char *t, size_t n)
+{
+  size_t i = t[0] == '-' || t[0] == '+';
+
+  if (i + 1 >= n || t[i] != '0' || t[i + 1] < '0' || t[i + 1] > '9')
+    return 0;
+  while (i < n && t[i] >= '0' && t[i] <= '9')
+    i++;
+  if (i < n && (t[i] == '.' || t[i] == ',')) {
+    i++;
+    if (i == n)
+      return 0;
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+      i++;
+  }
+  return i == n;
+}
+
+/* Whether t (n bytes), a time of day after a date, ends with a UTC offset:
+ * Z, +01, -08:00, +0530. The server's timestamp without time zone drops
+ * it silently. */
+static int
+has_offset(const char *t, size_t n)
+{
+  size_t d = 0;
+
+  if (!memchr(t, ':', n))
+    return 0;   /* no time: 2024-01-01's -01 is the day */
+  if (n > 1 && (t[n - 1] == 'Z' || t[n - 1] == 'z') && t[n - 2] >= '0' && t[n - 2] <= '9')
+    return 1;
+  while (d < n && d < 5 && ((t[n - 1 - d] >= '0' && t[n - 1 - d] <= '9') || t[n - 1 - d] == ':'))
+    d++;
+  return d >= 2 && d < n && (t[n - 1 - d] == '+' || t[n - 1 - d] == '-') &&
+         strchr(t, ':') < t + n - 1 - d;
+}
+
 /* Counts one value of column c. */
 static void
 sniff_value(column *c, const cs_type *types, const char *v, size_t n)
@@ -196,9 +240,14 @@ sniff_value(column *c, const cs_type *types, const char *v, size_t n)
     if (c->holds[k] && cs_value_check(&types[k], t, n, &ival) != CS_VALID)
       c->holds[k] = 0;
   }
+  c->zeros += leading_zero(t, n);
+  c->offsets += c->holds[T_TIMESTAMPTZ] && has_offset(t, n);
   {
     int plain = strspn(t, "0123456789") == n ||
                 ((t[0] == '-' || t[0] == '+') && n > 1 && strspn(t + 1, "0123456789") == n - 1);
+    /* 0 and 1 are numbers: a boolean column is one of words only */
+    if (plain)
+      c->holds[T_BOOLEAN] = 0;
     int eu = cs_number_fits(t, ',', '.', 0), us = cs_number_fits(t, '.', ',', 0);
     c->eu += eu || plain;
     c->us += us || plain;
@@ -236,10 +285,16 @@ column_type(const column *c, char style, const char **why, const char **format)
   *format = NULL;
   if (c->values == 0)
     return *why = "no value in the sample", "text";
-  if (style && !c->holds[0] && !c->holds[3] && (style == 'e' ? c->eu : c->us) == c->values) {
+  if (c->zeros > 0 && (c->holds[T_BIGINT] || c->holds[T_NUMERIC] ||
+                       (style && (style == 'e' ? c->eu : c->us) == c->values)))
+    return *why = "leading zeros: a code, kept as written", "text";
+  if (style && !c->holds[T_BOOLEAN] && !c->holds[T_BIGINT] &&
+      (style == 'e' ? c->eu : c->us) == c->values) {
     *why = style == 'e' ? "written 1.234,5" : "written 1,234.5";
     return (style == 'e' ? c->eu_int : c->us_int) == c->values ? "bigint" : "numeric";
   }
+  if (c->holds[T_TIMESTAMP] && c->offsets > 0)
+    return *why = "with UTC offsets", "timestamp with time zone";
   for (int k = 0; k < NTYPES; k++)
     if (c->holds[k])
       return TYPES[k];
@@ -261,6 +316,7 @@ merge_first(column *c, const column *first)
   c->eu += first->eu, c->us += first->us, c->eu_int += first->eu_int;
   c->us_int += first->us_int, c->eu_only += first->eu_only;
   c->us_only += first->us_only, c->words += first->words;
+  c->zeros += first->zeros, c->offsets += first->offsets;
   for (int k = 0; k < NTYPES; k++)
     c->holds[k] &= first->holds[k] || first->values == 0;
   c->dates.values += first->dates.values;
@@ -285,6 +341,9 @@ typedef struct sniffed {
   int fields;                /* fields on most of the first lines */
   int header, typed_cols;
   long records;              /* sampled, the header aside */
+  int whole;                 /* the sample is the whole file */
+  long long short_records;   /* records that lack fields (ragged = pad) */
+  long long long_records;    /* ... that end with empty fields past the header */
   char style;                /* numbers: 'e' 1.234,5, 'u' 1,234.5, 0 */
   int ncols;
   column *cols;              /* per column: its values' counts */
@@ -325,7 +384,7 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
   memset(sn, 0, sizeof(*sn));
   sn->fields = 1;
   if (sample <= 0)
-    sample = 1000;
+    sample = 20000;
   if (!(head = malloc(HEAD_BYTES)) || !(sn->cols = calloc(MAX_COLUMNS, sizeof(column))) ||
       !(sn->first = calloc(MAX_COLUMNS, sizeof(column))))
     goto nomem;
@@ -349,6 +408,7 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
   o.delimiter = sn->delimiter;
   o.encoding = sn->encoding;
   o.header = 0;
+  o.ragged = 1;   /* short records are data too; counted, then proposed */
   if (!(rd = cs_reader_open(in, &o, err)))
     goto fail;
   /* The first record apart: names, or the first data. */
@@ -378,6 +438,13 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
   }
   if (more < 0 && records == 0)
     goto fail;
+  sn->whole = more == 0;
+  {
+    cs_reader_stats st;
+    cs_reader_get_stats(rd, &st);
+    sn->short_records = st.short_records;
+    sn->long_records = st.long_records;
+  }
   csvstage_error_clear(err);
   sn->ncols = ncols;
   /* How the file writes numbers: the style only it reads, most often. */
@@ -505,6 +572,10 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
       sn.header ? (sn.typed_cols ? "the first line's values are not of their columns' types"
                                  : "a guess: every column is text; the first line's values differ")
                 : "the first line is data like the rest");
+  if (sn.short_records || sn.long_records)
+    put(&b, "ragged = pad              ; of the records sampled, %lld lack fields at the end, "
+            "%lld end with empty fields past the last column\n", sn.short_records,
+        sn.long_records);
   if (!sn.header) {
     put(&b, "columns = ");
     for (int i = 0; i < sn.ncols; i++)
@@ -585,7 +656,8 @@ csvstage_sniff_settings(const char *path, long long sample, csvstage_settings *s
     snprintf(buf, sizeof(buf), "\"%c\"", sn.delimiter);
   if ((rc = set(s, "source", "delimiter", buf, err)) ||
       (rc = set(s, "source", "encoding", sn.encoding, err)) ||
-      (rc = set(s, "source", "header", sn.header ? "true" : "false", err)))
+      (rc = set(s, "source", "header", sn.header ? "true" : "false", err)) ||
+      ((sn.short_records || sn.long_records) && (rc = set(s, "source", "ragged", "pad", err))))
     goto out;
   if (!sn.header) {
     buf[0] = '\0';
@@ -682,7 +754,8 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
     goto out;
   }
   failed |= cs_buf_printf(&b, "-- csvstage init --create-table: %s, from %s (%ld records "
-                              "sampled)\nCREATE TABLE ", table, path, sn.records) != 0;
+                              "%s)\nCREATE TABLE ", table, path, sn.records,
+                          sn.whole ? "read, the whole file" : "sampled: no NOT NULL") != 0;
   for (int i = 0; i < PQntuples(res); i++) {
     if (!(q = cs_quote_ident(session->conn, PQgetvalue(res, i, 0), err))) {
       rc = err->code;
@@ -699,8 +772,11 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
       rc = err->code;
       goto out;
     }
+    /* NOT NULL only from the whole file: a sample cannot prove that no
+     * later value is blank. */
     failed |= cs_buf_printf(&b, "  %s %s%s%s", q, t,
-                            sn.cols[i].blanks || sn.cols[i].markers || sn.cols[i].values == 0
+                            !sn.whole || sn.cols[i].blanks || sn.cols[i].markers ||
+                                sn.cols[i].values == 0
                               ? "" : " NOT NULL",
                             i + 1 < sn.ncols || key ? "," : "") != 0;
     PQfreemem(q);

@@ -270,6 +270,51 @@ START_TEST(short_and_long_records_are_rejected)
 }
 END_TEST
 
+/* ragged = pad: what a short record lacks is NULL, empty fields past the
+ * last column (a delimiter ending every line) go, a field with text past
+ * the last column is still extra data: nothing with a value is dropped. */
+START_TEST(ragged_pad_fills_short_records_and_keeps_extra_data)
+{
+  static const char csv[] = "a,b,c\n1,2\n1,2,3,\n1,2,3,4\n1,2,3,,\n1\n1,\"\",\n";
+  const char *path = temp_file(csv, sizeof(csv) - 1);
+  csvstage_error err;
+  cs_reader_opts o;
+  cs_input *in;
+  cs_reader *r;
+  cs_record rec;
+  cs_reader_stats st;
+
+  cs_reader_opts_init(&o);
+  o.ragged = 1;
+  EXPECT(dump_path(path, &o, NULL),
+         "H: a|b|c\n"
+         "2-2: 1|2|<NULL>\n"
+         "3-3: 1|2|3\n"
+         "4-4: !22P04 extra data after last expected column [1,2,3,4\\n]\n"
+         "5-5: 1|2|3\n"
+         "6-6: 1|<NULL>|<NULL>\n"
+         "7-7: 1||<NULL>\n");
+  csvstage_error_clear(&err);
+  ck_assert_ptr_nonnull(in = cs_input_open(path, &err));
+  ck_assert_ptr_nonnull(r = cs_reader_open(in, &o, &err));
+  while (cs_reader_next(r, &rec, &err) == 1)
+    ;
+  cs_reader_get_stats(r, &st);
+  ck_assert_int_eq(st.short_records, 2);
+  ck_assert_int_eq(st.long_records, 2);
+  ck_assert_int_eq(st.rejects, 1);
+  cs_reader_free(r);
+  cs_input_close(in);
+  unlink(path);
+  /* Without it, the same records are malformed. */
+  o.ragged = 0;
+  EXPECT(DUMPO("a,b,c\n1,2\n1,2,3,\n", &o),
+         "H: a|b|c\n"
+         "2-2: !22P04 missing data for column \"c\" [1,2\\n]\n"
+         "3-3: !22P04 extra data after last expected column [1,2,3,\\n]\n");
+}
+END_TEST
+
 START_TEST(unterminated_quote_is_reported_where_it_opened)
 {
   EXPECT(DUMP("a,b\n1,x\n2,\"open\n3,y\n4,z\n"),
@@ -703,6 +748,7 @@ make_reader_suite(void)
   tcase_add_test(tc, blank_lines_are_skipped_and_counted);
   tcase_add_test(tc, last_line_without_newline);
   tcase_add_test(tc, short_and_long_records_are_rejected);
+  tcase_add_test(tc, ragged_pad_fills_short_records_and_keeps_extra_data);
   tcase_add_test(tc, unterminated_quote_is_reported_where_it_opened);
   tcase_add_test(tc, reading_resumes_after_a_bad_quote);
   tcase_add_test(tc, invalid_utf8_is_22021_with_its_offset);
