@@ -685,6 +685,75 @@ by_name(const void *a, const void *b)
   return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
+/* Past this many columns, empty or repeated names are an error rather
+ * than renamed (the renaming compares every name with every other). */
+#define RENAME_MAX_COLUMNS 10000
+
+/* Does any of names[0..n) other than names[self] equal name? */
+static int
+name_taken(char **names, int n, int self, const char *name)
+{
+  for (int j = 0; j < n; j++)
+    if (j != self && strcmp(names[j], name) == 0)
+      return 1;
+  return 0;
+}
+
+int
+cs_header_rename(char **names, int n)
+{
+  int renamed = 0, clean = 1;
+
+  if (n <= 0)
+    return 0;
+  for (int i = 0; i < n && clean; i++)
+    clean = names[i][0] != '\0';
+  if (clean) {   /* the common case, in n log n: any name twice? */
+    named *byname = malloc((size_t)n * sizeof(named));
+    if (!byname)
+      return -1;
+    for (int i = 0; i < n; i++)
+      byname[i].name = names[i], byname[i].index = i;
+    qsort(byname, (size_t)n, sizeof(named), by_name);
+    for (int i = 1; i < n && clean; i++)
+      clean = strcmp(byname[i - 1].name, byname[i].name) != 0;
+    free(byname);
+    if (clean)
+      return 0;
+  }
+  if (n > RENAME_MAX_COLUMNS)
+    return -2;
+  for (int i = 0; i < n; i++) {
+    char *base, *name;
+    size_t size;
+    int k = 0;
+    if (names[i][0] == '\0') {
+      free(names[i]);
+      if (!(names[i] = malloc(24)))
+        return -1;
+      snprintf(names[i], 24, "column%d", i + 1);
+      renamed++;
+      if (!name_taken(names, i, -1, names[i]))
+        continue;
+    } else if (!name_taken(names, i, -1, names[i])) {
+      continue;   /* no earlier column has it */
+    } else {
+      renamed++;
+    }
+    base = names[i];
+    size = strlen(base) + 16;
+    if (!(name = malloc(size)))
+      return -1;
+    do
+      snprintf(name, size, "%s_%d", base, ++k);
+    while (name_taken(names, n, i, name));
+    names[i] = name;
+    free(base);
+  }
+  return renamed;
+}
+
+
 static csvstage_code
 read_header(cs_reader *r, csvstage_error *err)
 {
@@ -710,41 +779,26 @@ read_header(cs_reader *r, csvstage_error *err)
     return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
   r->ncols = rec.nfields;
   for (i = 0; i < rec.nfields; i++) {
-    if (!rec.field[i] || rec.len[i] == 0) {
-      cs_fail(err, CSVSTAGE_E_FORMAT, "%s:%lld: header column %d has no name",
-              cs_input_name(r->in), rec.line, i + 1);
-      goto bad;
-    }
-    r->cols[i] = strndup(rec.field[i], rec.len[i]);
+    r->cols[i] = rec.field[i] ? strndup(rec.field[i], rec.len[i]) : strdup("");
     if (!r->cols[i])
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    if (strlen(r->cols[i]) != rec.len[i]) {
+    if (rec.field[i] && strlen(r->cols[i]) != rec.len[i]) {
       cs_fail(err, CSVSTAGE_E_FORMAT, "%s:%lld: header column %d holds a NUL byte",
               cs_input_name(r->in), rec.line, i + 1);
       goto bad;
     }
   }
-  /* Duplicate names would make "which column feeds what" ambiguous. A
-   * pairwise check would hang on a million-column header: sort instead. */
   {
-    named *byname = malloc((size_t)r->ncols * sizeof(named));
-    if (!byname)
+    int renamed = cs_header_rename(r->cols, r->ncols);
+    if (renamed == -1)
       return cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
-    for (i = 0; i < r->ncols; i++) {
-      byname[i].name = r->cols[i];
-      byname[i].index = i;
+    if (renamed == -2) {
+      cs_fail(err, CSVSTAGE_E_FORMAT, "%s:%lld: the header's %d columns hold empty or "
+              "repeated names, and csvstage renames them only up to %d columns: fix the "
+              "header", cs_input_name(r->in), rec.line, r->ncols, RENAME_MAX_COLUMNS);
+      goto bad;
     }
-    qsort(byname, (size_t)r->ncols, sizeof(named), by_name);
-    for (i = 1; i < r->ncols; i++)
-      if (strcmp(byname[i - 1].name, byname[i].name) == 0) {
-        cs_fail(err, CSVSTAGE_E_FORMAT,
-                "%s:%lld: duplicate column name \"%s\" in the header (columns %d and %d)",
-                cs_input_name(r->in), rec.line, byname[i].name,
-                byname[i - 1].index + 1, byname[i].index + 1);
-        free(byname);
-        goto bad;
-      }
-    free(byname);
+    r->st.renamed_columns = renamed;
   }
   r->st.records = 0;
   return CSVSTAGE_OK;

@@ -88,8 +88,19 @@ typedef struct cs_reader_stats {
   long long buffered;       /* bytes taken from the input, not yet read */
   long long short_records;  /* ragged = pad: records that lacked fields */
   long long long_records;   /* ... and that had empty fields past the last */
+  int renamed_columns;      /* header names made up (empty) or suffixed
+                               (repeated): cs_header_rename */
 } cs_reader_stats;
 void cs_reader_get_stats(const cs_reader *r, cs_reader_stats *st);
+
+/*
+ * Names header columns as DuckDB's sniffer does: an empty name becomes
+ * columnN (N its position from 1), a name an earlier column has gets _1,
+ * _2, ... (the first suffix no column has). names[i] are malloc'd and may
+ * be replaced. Returns how many were renamed, -1 when out of memory, -2
+ * when the names need renaming and there are too many of them.
+ */
+int cs_header_rename(char **names, int n);
 
 void cs_reader_free(cs_reader *r);
 

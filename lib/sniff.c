@@ -340,6 +340,8 @@ typedef struct sniffed {
   int sure;                  /* the encoding is valid UTF-8 */
   int fields;                /* fields on most of the first lines */
   int header, typed_cols;
+  int year_names;            /* the header names years (country,1960,1961) */
+  int renamed;               /* header names made up or suffixed */
   long records;              /* sampled, the header aside */
   int whole;                 /* the sample is the whole file */
   long long short_records;   /* records that lack fields (ragged = pad) */
@@ -365,6 +367,16 @@ column_name(const sniffed *sn, int i, char *buf, size_t n)
     return sn->first[i].name;
   snprintf(buf, n, "column%d", i + 1);
   return buf;
+}
+
+/* The year a name or value is (1800-2100, four digits), else 0. */
+static int
+year(const char *t)
+{
+  if (strlen(t) != 4 || strspn(t, "0123456789") != 4)
+    return 0;
+  int y = atoi(t);
+  return y >= 1800 && y <= 2100 ? y : 0;
 }
 
 static csvstage_code
@@ -452,30 +464,61 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
   for (int i = 0; i < ncols; i++)
     eu_only += cols[i].eu_only, us_only += cols[i].us_only;
   sn->style = eu_only > us_only ? 'e' : us_only > eu_only ? 'u' : 0;
-  /* A header: the first record's values are all there, and one of them is
-   * not of its column's type (a name over numbers); with text columns
-   * only, distinct values are taken for names (said as a guess). */
-  int named = 1, typed_miss = 0, distinct = 1;   /* typed_miss: typed columns whose
-                                                    first value is of a type */
+  /* A header, as DuckDB decides it: the first record does not fit the
+   * types of the records below. Here: every typed column whose first value
+   * is not blank would change its type with it, and at least one does (a
+   * data record's one odd value among values that fit is data); blank or
+   * repeated names are then named (cs_header_rename). The wide tables of
+   * statistics name columns by year (country,1960,1961 over 4.82,4.65):
+   * every typed column's first value a year, rising, over values that are
+   * not years, is a header too. With text columns only, distinct values
+   * are taken for names (said as a guess). */
+  int named = 1, distinct = 1, misses = 0, fits = 0;
+  int years = 0, rising = 1, year_like_below = 0, last_year = 0;
   for (int i = 0; i < ncols; i++) {
-    const char *why, *fmt, *t = column_type(&cols[i], sn->style, &why, &fmt);
+    const char *why, *fmt, *fmt2, *t = column_type(&cols[i], sn->style, &why, &fmt);
     named &= first[i].values == 1;
-    if (strcmp(t, "text") != 0) {
-      sn->typed_cols++;
-      /* a name: of no type and no date layout at all (a value of another
-       * type is data) */
-      int timed, ambiguous;
-      int typeless = first[i].values == 1 &&
-                     (first[i].eu + first[i].us) == 0 &&
-                     !cs_df_guess_best(&first[i].dates, &timed, &ambiguous);
-      for (int k = 0; k < NTYPES && typeless; k++)
-        typeless = !first[i].holds[k];
-      typed_miss += !typeless;
-    }
     for (int j = 0; j < i; j++)
       distinct &= strcmp(first[i].name, first[j].name) != 0;
+    if (strcmp(t, "text") == 0)
+      continue;
+    sn->typed_cols++;
+    if (first[i].values == 0)
+      continue;   /* blank: neither a name nor a value of the type */
+    column both = cols[i];
+    merge_first(&both, &first[i]);
+    const char *t2 = column_type(&both, sn->style, &why, &fmt2);
+    if (strcmp(t, t2) != 0 || (fmt != fmt2 && (!fmt || !fmt2 || strcmp(fmt, fmt2) != 0)))
+      misses++;
+    else
+      fits++;
+    int y = year(first[i].name);
+    years += y != 0;
+    rising &= y > last_year;
+    last_year = y;
+    year_like_below += year(cols[i].first) != 0;
   }
-  sn->header = named && distinct && typed_miss == 0;
+  sn->header = sn->typed_cols ? (misses > 0 && fits == 0)
+                              : (named && distinct);
+  if (!sn->header && sn->typed_cols >= 2 && years == sn->typed_cols && fits == years && rising &&
+      year_like_below * 2 < years)
+    sn->header = sn->year_names = 1;
+  if (sn->header) {   /* the names the reader will give: blank and repeated ones named */
+    char *names[MAX_COLUMNS];
+    int k = 0, renamed;
+    for (; k < ncols; k++)
+      if (!(names[k] = strdup(first[k].name)))
+        break;
+    renamed = k == ncols ? cs_header_rename(names, ncols) : -1;
+    for (int i = 0; i < k; i++) {
+      if (renamed >= 0)
+        snprintf(first[i].name, sizeof(first[i].name), "%s", names[i]);
+      free(names[i]);
+    }
+    if (renamed == -1)
+      goto nomem;
+    sn->renamed = renamed;
+  }
   if (!sn->header)   /* the first record is data too */
     for (int i = 0; i < ncols; i++)
       merge_first(&cols[i], &first[i]);
@@ -569,9 +612,13 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
       sn.sure ? "every byte read is valid UTF-8"
               : "a guess: not valid UTF-8; bytes 0x80-0x9F decide between WIN1252 and LATIN1");
   put(&b, "header = %s%*s; %s\n", sn.header ? "true" : "false", sn.header ? 13 : 12, "",
-      sn.header ? (sn.typed_cols ? "the first line's values are not of their columns' types"
+      sn.header ? (sn.year_names ? "the first line names years, over values that are not"
+                   : sn.typed_cols ? "the first line's values are not of their columns' types"
                                  : "a guess: every column is text; the first line's values differ")
                 : "the first line is data like the rest");
+  if (sn.renamed)
+    put(&b, "; the header has %d blank or repeated names: named as DuckDB names them "
+            "(column2, name_1)\n", sn.renamed);
   if (sn.short_records || sn.long_records)
     put(&b, "ragged = pad              ; of the records sampled, %lld lack fields at the end, "
             "%lld end with empty fields past the last column\n", sn.short_records,

@@ -618,7 +618,8 @@ bad_input() {   # NAME WANT_STATUS GREP_PATTERN: loads $tmp/NAME into bad_t
 printf 'id,name\n' >"$tmp/header.csv"; bad_input header.csv 0 'header.csv -> public.bad_t: 0 records'
 head -c 3000 /dev/urandom >"$tmp/binary.csv"; printf '\377\376' | dd of="$tmp/binary.csv" conv=notrunc 2>/dev/null
 bad_input binary.csv 1 'binary.csv:1: cannot read the header'
-printf 'id,id\n1,2\n' >"$tmp/dupnames.csv"; bad_input dupnames.csv 1 'duplicate column name "id" in the header'
+# A repeated name is named as DuckDB names it (id_1), and then feeds nothing.
+printf 'id,id\n1,2\n' >"$tmp/dupnames.csv"; bad_input dupnames.csv 2 'no column of table public.bad_t for CSV column "id_1"'
 printf 'id,name\n1,a' >"$tmp/nonewline.csv"; bad_input nonewline.csv 0 '1 record, 1 loaded'
 printf 'id,name\n2,caf\351\n3,ok\n' >"$tmp/latin1.csv"; bad_input latin1.csv 3 'latin1.csv:2: invalid byte sequence for encoding "UTF8": 0xe9'
 printf 'name); DROP TABLE bad_t; --,id\nx,4\n' >"$tmp/hostile.csv"
@@ -881,6 +882,33 @@ cs -d "$dsn" -t ragged_t --ragged pad -r "$tmp/trail.rej" "$tmp/trail.csv" 2>"$e
 cs -d "$dsn" -t ragged_t --ragged maybe "$tmp/trail.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'ragged must be pad .* or error .*, not .maybe.' "$err" &&
   ok || bad "--ragged maybe: exit $st: $(cat "$err")"
+# Headers no value type gives away (each seen in a real file): years over
+# numbers, names over integers where one name (Y) is a boolean word, R's
+# unnamed row-name column, a repeated name. The three steps take row 1 as
+# the header and load every record; a headerless file with years in its
+# first record (and below) stays headerless.
+printf 'country,1960,1961,1962\nAruba,4.82,4.65,\nChile,3.1,2.9,3.0\n' >"$tmp/h_wide.csv"
+printf 'obsid,X,Y\n1,10,20\n2,11,21\n3,12,22\n' >"$tmp/h_obs.csv"
+printf '"","cond","age"\n"1","a",30\n"2","b",41\n' >"$tmp/h_r.csv"
+printf 'id,name,name\n1,Ann,Lee\n2,Bob,Ray\n' >"$tmp/h_dup.csv"
+for h in 'h_wide:Aruba 4.82 4.65, Chile 3.1 2.9 3.0' 'h_obs:1 10 20, 2 11 21, 3 12 22' \
+         'h_r:1 a 30, 2 b 41' 'h_dup:1 Ann Lee, 2 Bob Ray'; do
+  n=${h%%:*} rows=${h#*:}   # (cs sets want)
+  "$bin" init -d "$dsn" --create-table "$n" "$tmp/$n.csv" >"$tmp/$n.sql" 2>"$err" &&
+    sql "$(cat "$tmp/$n.sql")" >/dev/null &&
+    "$bin" init -d "$dsn" -t "$n" "$tmp/$n.csv" >"$tmp/$n.conf" 2>>"$err" &&
+    cs -d "$dsn" -c "$tmp/$n.conf" -r "$tmp/$n.rej" "$tmp/$n.csv" 2>>"$err"; st=$?
+  [ $st -eq 0 ] && grep -q '^header = true$' "$tmp/$n.conf" &&
+    got=$(sql "SELECT string_agg(concat_ws(' ', VARIADIC array_remove(string_to_array(trim(both '()' from t::text), ','), '')), ', ' ORDER BY t::text) FROM $n t") &&
+    [ "$got" = "$rows" ] &&
+    ok || bad "init, header of $n: exit $st, rows $got: $(cat "$err" "$tmp/$n.sql" "$tmp/$n.conf")"
+done
+grep -q '^  "column1" bigint NOT NULL,$' "$tmp/h_r.sql" && grep -q '^  "name_1" text NOT NULL$' "$tmp/h_dup.sql" &&
+  "$bin" init "$tmp/h_r.csv" 2>"$err" | grep -q '^; the header has 1 blank or repeated names' &&
+  ok || bad "init, named header columns: $(cat "$tmp/h_r.sql" "$tmp/h_dup.sql")"
+printf 'Ann,1901,1950\nBob,1920,1990\nCy,1930,2001\n' >"$tmp/h_years.csv"
+"$bin" init "$tmp/h_years.csv" >"$tmp/h_years.conf" 2>"$err" &&
+  grep -q '^header = false ' "$tmp/h_years.conf" && ok || bad "init, years as data: $(cat "$err" "$tmp/h_years.conf")"
 "$bin" init -d "$dsn" --create-table rt_x --key nope "$tmp/tabh.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'no column "nope"' "$err" && ok || bad "--create-table --key nope: exit $st: $(cat "$err")"
 "$bin" init -d "$dsn" --create-table rt_x --key note "$tmp/tabh.csv" 2>"$err"; st=$?
