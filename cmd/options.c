@@ -24,7 +24,8 @@ const char options_usage[] =
   "  -t, --table NAME         target table, may be schema-qualified\n"
   "  -r, --rejects FILE       reject file (overrides the configuration)\n"
   "      --delimiter C        the field delimiter (\",\"; tab for a tab)\n"
-  "      --quote C            the quote character (\")\n"
+  "      --quote C|none       the quote character (\"); none: no quoting, every\n"
+  "                           byte is data and a record is one line\n"
   "      --encoding NAME      the file's encoding (UTF8, LATIN1, WIN1252, ...)\n"
   "      --null TEXT          the text that means NULL (an empty field)\n"
   "      --header, --no-header  whether the first line names the columns (it does)\n"
@@ -32,6 +33,9 @@ const char options_usage[] =
   "      --ragged pad|error   pad: a record's missing last fields are NULL and\n"
   "                           empty fields past the last column are dropped;\n"
   "                           error (the default): such records are rejected\n"
+  "      --comment PREFIX     lines starting with PREFIX (#) are comments: skipped\n"
+  "                           and counted\n"
+  "      --skip N             skip the first N lines (a preamble before the header)\n"
   "      --columns A,B,...    the CSV's column names (for a file without a header)\n"
   "      --ignore A,B,...     CSV columns that feed nothing\n"
   "      --datestyle DMY|MDY|YMD  the order of dates such as 09/12/2026\n"
@@ -109,6 +113,7 @@ static const struct {
   {"false", "false", NULL},       {"decimal", "decimal", NULL},
   {"thousands", "thousands", NULL}, {"format", "format", NULL},
   {"timezone", "timezone", NULL},   {"ragged", "ragged", NULL},
+  {"comment", "comment", NULL},     {"skip", "skip", NULL},
 };
 
 /* "N" or "P%", N a non-negative integer, P a percentage in [0, 100]. */
@@ -173,6 +178,8 @@ options_parse(options *opts, int argc, char **argv, char *why, size_t whysize)
     {"format", required_argument, NULL, OPT_SOURCE + 15},
     {"timezone", required_argument, NULL, OPT_SOURCE + 16},
     {"ragged", required_argument, NULL, OPT_SOURCE + 17},
+    {"comment", required_argument, NULL, OPT_SOURCE + 18},
+    {"skip", required_argument, NULL, OPT_SOURCE + 19},
     {NULL, 0, NULL, 0},
   };
   int c;

@@ -122,6 +122,12 @@ report_result(FILE *out, const csvstage_result *res, int verbosity)
           res->rejected);
   if (res->dropped > 0)
     fprintf(out, ", %lld dropped by a trigger", res->dropped);
+  if (res->skipped_lines > 0)
+    fprintf(out, ", %lld preamble line%s skipped", res->skipped_lines,
+            res->skipped_lines == 1 ? "" : "s");
+  if (res->comment_lines > 0)
+    fprintf(out, ", %lld comment line%s skipped", res->comment_lines,
+            res->comment_lines == 1 ? "" : "s");
   fprintf(out, ", %.2f s (%.*f records/s)%s", res->elapsed_s, rate < 10 ? 1 : 0, rate,
           res->dry_run ? " [dry run: rolled back]" : "");
   for (int i = 0; i < res->ngroups; i++) {

@@ -88,6 +88,8 @@ summary_add(summary *s, const csvstage_result *res, csvstage_code rc,
   put(f, "inserted", json_object_new_int64(res->inserted));
   put(f, "updated", json_object_new_int64(res->updated));
   put(f, "ignored", json_object_new_int64(res->ignored));
+  put(f, "comment_lines", json_object_new_int64(res->comment_lines));
+  put(f, "skipped_lines", json_object_new_int64(res->skipped_lines));
   put(f, "mode", json_object_new_string(res->mode[0] ? res->mode : "append"));
   put(f, "stopped_at_line", res->stopped_at > 0 ? json_object_new_int64(res->stopped_at) : NULL);
   put(f, "rejects_by_sqlstate", by);

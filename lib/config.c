@@ -30,7 +30,7 @@ enum {
   SEEN_SOURCE_TRUE = 1 << 20, SEEN_SOURCE_FALSE = 1 << 21,
   SEEN_SOURCE_DECIMAL = 1 << 22, SEEN_SOURCE_THOUSANDS = 1 << 23,
   SEEN_SOURCE_FORMAT = 1 << 24, SEEN_TIMEZONE = 1 << 25, SEEN_FORMAT = 1 << 8,
-  SEEN_RAGGED = 1 << 26,
+  SEEN_RAGGED = 1 << 26, SEEN_COMMENT = 1 << 27, SEEN_SKIP = 1 << 28,
 };
 
 csvstage_settings *
@@ -117,6 +117,7 @@ csvstage_settings_free(csvstage_settings *s)
   free(s->encoding);
   free(s->null_marker);
   free(s->member);
+  free(s->comment);
   free(s->format);
   free(s->timezone);
   free_words(&s->words);
@@ -153,6 +154,8 @@ cs_settings_reader_opts(const csvstage_settings *s, cs_reader_opts *o)
   o->null_marker = s->null_marker;
   o->encoding = s->encoding;
   o->ragged = s->ragged;
+  o->comment = s->comment;
+  o->skip = s->skip;
 }
 
 int
@@ -462,9 +465,32 @@ source_key(parse_ctx *c, const char *key, const char *v)
         s->delimiter == '\n' || s->delimiter == '\r')
       return c->why[0] ? -1 : fail(c, "delimiter must be one character (write \";\" or tab for those)");
   } else if (strcmp(key, "quote") == 0) {
-    if (once(c, &s->seen, SEEN_QUOTE, key) || parse_char(v, &s->quote) ||
-        s->quote == '\n' || s->quote == '\r')
-      return c->why[0] ? -1 : fail(c, "quote must be one character");
+    if (once(c, &s->seen, SEEN_QUOTE, key))
+      return -1;
+    if (strcasecmp(v, "none") == 0)
+      s->quote = '\0';   /* every byte is data; a record is one line */
+    else if (parse_char(v, &s->quote) || !s->quote || s->quote == '\n' || s->quote == '\r')
+      return fail(c, "quote must be one character, or none (no quoting: every byte is data)");
+  } else if (strcmp(key, "comment") == 0) {
+    if (once(c, &s->seen, SEEN_COMMENT, key))
+      return -1;
+    char *prefix = unquote(v, strlen(v));
+    if (!prefix)
+      return fail(c, "out of memory");
+    if (strlen(prefix) > 8 || strpbrk(prefix, "\r\n")) {
+      free(prefix);
+      return fail(c, "comment must be the prefix of a comment line, up to 8 bytes (e.g. #)");
+    }
+    free(s->comment);
+    s->comment = *prefix ? prefix : (free(prefix), NULL);
+  } else if (strcmp(key, "skip") == 0) {
+    char *end;
+    if (once(c, &s->seen, SEEN_SKIP, key))
+      return -1;
+    errno = 0;
+    s->skip = strtoll(v, &end, 10);
+    if (!*v || *end || errno || s->skip < 0 || !isdigit((unsigned char)v[0]))
+      return fail(c, "skip must be a number of lines (0 or more), not '%s'", v);
   } else if (strcmp(key, "header") == 0) {
     if (once(c, &s->seen, SEEN_HEADER, key) || parse_bool(v, &s->header))
       return c->why[0] ? -1 : fail(c, "header must be true or false");
@@ -540,11 +566,14 @@ source_key(parse_ctx *c, const char *key, const char *v)
                     &s->ignore, &s->nignore, v);
   } else {
     return fail(c, "unknown key '%s' in [source] (known: delimiter, quote, header, "
-                   "encoding, null, columns, ignore, trim, ragged, datestyle, format, timezone, member, "
+                   "encoding, null, columns, ignore, trim, ragged, comment, skip, datestyle, format, "
+                   "timezone, member, "
                    "true, false, decimal, thousands)", key);
   }
   if (s->delimiter == s->quote)
     return fail(c, "delimiter and quote must differ");
+  if (s->comment && (s->comment[0] == s->delimiter || (s->quote && s->comment[0] == s->quote)))
+    return fail(c, "comment cannot start with the delimiter or the quote");
   return 0;
 }
 

@@ -215,6 +215,9 @@ typedef struct csvstage_result {
                                  updated (mode upsert) */
   long long ignored;          /* records whose key found a row, left out
                                  (mode insert-new) */
+  long long comment_lines;    /* lines that are no record: comments ([source]
+                                 comment) */
+  long long skipped_lines;    /* ... and a preamble ([source] skip) */
   char mode[16];              /* [target] mode: append, truncate, replace,
                                  upsert, insert-new */
   long long bytes;            /* input bytes read (compressed, for gzip) */

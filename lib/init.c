@@ -132,7 +132,7 @@ write_words(draft *d, const cs_words *w)
 static void
 write_head(draft *d, const csvstage_settings *settings, const char *input_name)
 {
-  char delim[8], qbuf[600];
+  char delim[8], quote[8], qbuf[600];
   int any = 0;
 
   out(&d->b, &d->failed, "; csvstage config for loading %s into %s (written by csvstage init).\n"
@@ -143,8 +143,16 @@ write_head(draft *d, const csvstage_settings *settings, const char *input_name)
     snprintf(delim, sizeof(delim), "tab");
   else
     snprintf(delim, sizeof(delim), "\"%c\"", settings->delimiter);
-  out(&d->b, &d->failed, "[source]\ndelimiter = %s\nquote = %c\nheader = %s\nencoding = %s\n",
-      delim, settings->quote, settings->header ? "true" : "false", settings->encoding);
+  if (settings->quote)
+    snprintf(quote, sizeof(quote), "%c", settings->quote);
+  else
+    snprintf(quote, sizeof(quote), "none");
+  out(&d->b, &d->failed, "[source]\ndelimiter = %s\nquote = %s\nheader = %s\nencoding = %s\n",
+      delim, quote, settings->header ? "true" : "false", settings->encoding);
+  if (settings->comment)
+    out(&d->b, &d->failed, "comment = %s\n", ini_value(settings->comment, qbuf, sizeof(qbuf)));
+  if (settings->skip)
+    out(&d->b, &d->failed, "skip = %lld\n", settings->skip);
   if (!settings->header && settings->ncolumns) {
     out(&d->b, &d->failed, "columns = ");
     for (int i = 0; i < settings->ncolumns; i++)

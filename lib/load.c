@@ -577,6 +577,8 @@ finish(load *l)
     return -1;
   cs_reader_get_stats(l->rd, &st);
   res->records = st.records;
+  res->comment_lines = st.comment_lines;
+  res->skipped_lines = st.skipped_lines;
   res->rejected = cs_rejects_count(l->rj);
   /* What the server wrote (inserted or updated): a record a trigger
    * dropped is neither loaded nor rejected nor ignored. */

@@ -60,8 +60,12 @@ limited_realloc(void *ptr, size_t size)
 
 struct cs_reader {
   cs_input *in;
-  char delimiter, quote;
+  char delimiter, quote;      /* quote '\0': none */
   int header;
+  char *comment;              /* comment prefix, or NULL */
+  size_t comment_len;
+  long long skip_left;        /* preamble lines still to skip */
+  int dropping;               /* inside a skipped line too long to hold */
   char *null_marker;
   size_t null_len;
   char *encoding;
@@ -300,7 +304,7 @@ skip_scan(cs_reader *r, const char *s, size_t n)
       if (c == r->delimiter)
         r->skip_field_start = 1;
       else {
-        if (c == r->quote && r->skip_field_start)
+        if (r->quote && c == r->quote && r->skip_field_start)
           r->skip_state = SKIP_IN_QUOTES;
         r->skip_field_start = 0;
       }
@@ -463,8 +467,16 @@ feed(cs_reader *r, size_t n, size_t t)
     r->rec_line = r->line;
     r->rec_done = 0;
   }
-  if (!r->bad)
+  if (!r->bad) {
     validate(r, s, n);
+    /* With no quote a record is one line: a bad one needs no parsing to
+     * find its end (and a NUL, libcsv's stand-in quote, is never parsed). */
+    if (r->bad && !r->quote && !r->skipping) {
+      r->skipping = 1;
+      r->skip_state = SKIP_OUTSIDE;
+      r->skip_field_start = 0;
+    }
+  }
   if (r->skipping) {
     skip_scan(r, s, n);
     if (t > 0 && r->skip_state != SKIP_IN_QUOTES) {
@@ -494,6 +506,39 @@ feed(cs_reader *r, size_t n, size_t t)
   }
 }
 
+/* Whether the line starting at buf[pos] (n bytes of it at hand) is not
+ * read at all: a preamble line (skip = N) or a comment. Only between
+ * records: inside a quoted field a # is data. */
+static int
+drops_line(const cs_reader *r, size_t n)
+{
+  if (r->in_record)
+    return 0;
+  return r->dropping || r->skip_left > 0 ||
+         (r->comment && n >= r->comment_len &&
+          memcmp(r->buf + r->pos, r->comment, r->comment_len) == 0);
+}
+
+/* Drops n line bytes and t terminator bytes (t = 0: part of a line too
+ * long to hold; the rest is dropped when it comes). */
+static void
+drop(cs_reader *r, size_t n, size_t t)
+{
+  if (!r->dropping) {
+    if (r->skip_left > 0) {
+      r->skip_left--;
+      r->st.skipped_lines++;
+    } else {
+      r->st.comment_lines++;
+    }
+  }
+  r->pos += n + t;
+  r->dropping = t == 0;
+  if (t > 0)
+    r->line++;
+  r->fed_partial = t == 0;
+}
+
 /* Feeds the next line (or as much of a huge one as fits). Returns 1 when
  * something was fed, 0 at the end of the input, -1 on error. */
 static int
@@ -509,12 +554,20 @@ feed_next_line(cs_reader *r, csvstage_error *err)
         /* A CR at the end of what we have: CRLF or CR? Read on to know. */
       } else {
         size_t t = (r->buf[eol] == '\r' && eol + 1 < r->len && r->buf[eol + 1] == '\n') ? 2 : 1;
+        if (drops_line(r, eol - r->pos)) {
+          drop(r, eol - r->pos, t);
+          continue;
+        }
         feed(r, eol - r->pos, t);
         return 1;
       }
     } else if (r->eof) {
       if (r->pos == r->len)
         return 0;
+      if (drops_line(r, r->len - r->pos)) {
+        drop(r, r->len - r->pos, 0);
+        return 0;
+      }
       feed(r, r->len - r->pos, 0);
       return 1;
     }
@@ -534,6 +587,10 @@ feed_next_line(cs_reader *r, csvstage_error *err)
         back++;
       else if (back > 0)
         back = 0;   /* continuation bytes after ASCII: invalid anyway */
+      if (drops_line(r, n)) {
+        drop(r, n, 0);
+        continue;
+      }
       feed(r, n - back, 0);
       return 1;
     }
@@ -810,6 +867,30 @@ bad:
 
 /* ---- the API ------------------------------------------------------------- */
 
+/*
+ * A reject file csvstage wrote from this source is read back with the
+ * source's config (to fix and load it again, or to review it): its first
+ * line is its header, and it is quoted with " even when the source has no
+ * quote. Tells it by that header's start. Returns 0, or -1 with err set.
+ */
+static int
+reject_file(cs_reader *r, csvstage_error *err)
+{
+  char start[32];
+  int n = snprintf(start, sizeof(start), "_line%c_sqlstate%c", r->delimiter, r->delimiter);
+
+  while (!r->eof && r->len - r->pos < (size_t)n && r->len < r->cap)
+    if (refill(r, err) < 0)
+      return -1;
+  if (r->len - r->pos < (size_t)n || memcmp(r->buf + r->pos, start, (size_t)n) != 0)
+    return 0;
+  r->st.reject_file = 1;
+  r->skip_left = 0;
+  if (!r->quote)
+    r->quote = '"';
+  return 0;
+}
+
 /* Names n columns "1", "2", ... for input without a header. Returns 0, or
  * -1 when out of memory (cs_reader_free releases what was made). */
 static int
@@ -840,10 +921,17 @@ cs_reader_open(cs_input *in, const cs_reader_opts *opts, csvstage_error *err)
     cs_reader_opts_init(&defaults);
     opts = &defaults;
   }
-  if (opts->delimiter == opts->quote || opts->delimiter == '\n' ||
+  if (opts->delimiter == opts->quote || !opts->delimiter || opts->delimiter == '\n' ||
       opts->delimiter == '\r' || opts->quote == '\n' || opts->quote == '\r') {
     cs_fail(err, CSVSTAGE_E_INVALID,
             "the delimiter and the quote must differ and be neither CR nor LF");
+    return NULL;
+  }
+  if (opts->comment && *opts->comment &&
+      (strpbrk(opts->comment, "\r\n") || opts->comment[0] == opts->delimiter ||
+       (opts->quote && opts->comment[0] == opts->quote))) {
+    cs_fail(err, CSVSTAGE_E_INVALID, "the comment prefix cannot hold a line end or "
+            "start with the delimiter or the quote");
     return NULL;
   }
   r = calloc(1, sizeof(*r));
@@ -854,6 +942,12 @@ cs_reader_open(cs_input *in, const cs_reader_opts *opts, csvstage_error *err)
   r->quote = opts->quote;
   r->header = opts->header;
   r->ragged = opts->ragged;
+  r->skip_left = opts->skip > 0 ? opts->skip : 0;
+  if (opts->comment && *opts->comment) {
+    if (!(r->comment = strdup(opts->comment)))
+      goto nomem;
+    r->comment_len = strlen(r->comment);
+  }
   r->max_field = opts->max_field ? opts->max_field : CS_DEFAULT_MAX_FIELD;
   r->encoding = strdup(opts->encoding ? opts->encoding : "UTF8");
   if (!r->encoding)
@@ -874,8 +968,6 @@ cs_reader_open(cs_input *in, const cs_reader_opts *opts, csvstage_error *err)
   if (!r->buf)
     goto nomem;
   r->line = 1;
-  if (parser_init(r) != 0)
-    goto nomem;
 
   /* A UTF-8 byte order mark is not data. */
   while (r->len < 3 && !r->eof)
@@ -883,6 +975,10 @@ cs_reader_open(cs_input *in, const cs_reader_opts *opts, csvstage_error *err)
       goto fail;
   if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0)
     r->pos = 3;
+  if (reject_file(r, err) < 0)
+    goto fail;
+  if (parser_init(r) != 0)
+    goto nomem;
 
   if (r->header) {
     if (read_header(r, err) != CSVSTAGE_OK)
@@ -955,5 +1051,6 @@ cs_reader_free(cs_reader *r)
   free(r->fptr);
   free(r->null_marker);
   free(r->encoding);
+  free(r->comment);
   free(r);
 }

@@ -12,7 +12,8 @@
 
 typedef struct cs_reader_opts {
   char delimiter;           /* default ',' */
-  char quote;               /* default '"' */
+  char quote;               /* default '"'; '\0': none (quote = none), every
+                               byte is data and a record is one line */
   int header;               /* first record names the columns (default 1) */
   int ncolumns;             /* without a header: fields per record; 0 = as
                                many as the first record has */
@@ -25,6 +26,11 @@ typedef struct cs_reader_opts {
                                the fields they lack, and empty fields past
                                the last column are dropped (ragged = pad);
                                0: such records are malformed (22P04) */
+  const char *comment;      /* a line starting with this (outside a quoted
+                               field) is a comment, skipped and counted;
+                               NULL or "": none */
+  long long skip;           /* physical lines skipped before anything else
+                               (a preamble): counted, never read */
 } cs_reader_opts;
 
 /* Fills o with the defaults above. */
@@ -59,7 +65,12 @@ typedef struct cs_reader cs_reader;
  * Starts reading from in (which the reader does not own: close it after
  * cs_reader_free). With a header, the first record is read now: see
  * cs_reader_columns. Returns NULL with err filled on failure, including a
- * header that cannot be read (malformed, duplicate or empty names).
+ * header that cannot be read (malformed).
+ *
+ * A csvstage reject file (its first line starts _line,_sqlstate with the
+ * delimiter) is read as csvstage wrote it, whatever the options say of a
+ * preamble or of quoting: skip is not applied, and with no quote it is
+ * read with " (its messages and raw records may hold the delimiter).
  */
 cs_reader *cs_reader_open(cs_input *in, const cs_reader_opts *opts,
                           csvstage_error *err);
@@ -90,6 +101,11 @@ typedef struct cs_reader_stats {
   long long long_records;   /* ... and that had empty fields past the last */
   int renamed_columns;      /* header names made up (empty) or suffixed
                                (repeated): cs_header_rename */
+  long long comment_lines;  /* lines skipped as comments */
+  long long skipped_lines;  /* preamble lines skipped (skip = N) */
+  int reject_file;          /* the input is a csvstage reject file: read
+                               as csvstage writes them (no skip, and quoted
+                               with " when the source has no quote) */
 } cs_reader_stats;
 void cs_reader_get_stats(const cs_reader *r, cs_reader_stats *st);
 

@@ -193,7 +193,9 @@ cs_rejects_open(const char *path, char delimiter, char quote, const char *null_m
   if (!r)
     goto nomem;
   r->delimiter = delimiter;
-  r->quote = quote;
+  /* A source with no quote still gets a quoted reject file: messages and
+   * raw records hold the delimiter (the reader knows the file again). */
+  r->quote = quote ? quote : '"';
   r->early_line = -1;
   r->null_marker = strdup(null_marker ? null_marker : "");
   r->path = strdup(path);

@@ -66,7 +66,7 @@ typedef struct cs_rule {
 struct csvstage_settings {
   /* [source] */
   char delimiter;
-  char quote;
+  char quote;           /* '\0': quote = none */
   int header;
   char *encoding;       /* PostgreSQL client encoding name */
   char *null_marker;    /* unquoted text meaning NULL; "" by default */
@@ -76,6 +76,8 @@ struct csvstage_settings {
   int nignore;
   int trim;             /* strip white space around every value */
   int ragged;           /* ragged = pad: cs_reader_opts.ragged */
+  char *comment;        /* comment line prefix, or NULL */
+  long long skip;       /* preamble lines before the header */
   char *member;         /* the zip archive's file to read; NULL: its only one */
   cs_words words;       /* every boolean column's words, unless its own */
   cs_number_format number; /* every number column's, unless its own */

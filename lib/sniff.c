@@ -43,6 +43,7 @@ typedef struct column {
   long long zeros;                    /* numbers written with leading zeros
                                          (00501: a code, not a number) */
   long long offsets;                  /* times with a UTC offset (-08:00, Z) */
+  int truths;                         /* 1: a word for false seen, 2: for true */
   char yes[4][16], no[4][16];         /* the other words seen */
   int nyes, nno;
   int holds[NTYPES];         /* every value so far valid for TYPES[k] */
@@ -88,44 +89,213 @@ put(out_buf *b, const char *fmt, ...)
   }
 }
 
-/* The delimiter among , ; tab | that splits the first lines into the same
- * number of fields most often (quotes respected, roughly: a quote toggles). */
-static char
-find_delimiter(const char *s, size_t n, int *fields)
-{
-  static const char candidates[] = ",;\t|";
-  char best = ',';
-  int best_score = -1;
+/* ---- the dialect ----------------------------------------------------------- */
 
-  for (int c = 0; candidates[c]; c++) {
-    int counts[200], lines = 0, quoted = 0, count = 0;
-    for (size_t i = 0; i < n && lines < 200; i++) {
-      if (s[i] == '"')
-        quoted = !quoted;
-      else if (!quoted && s[i] == candidates[c])
-        count++;
-      else if (!quoted && s[i] == '\n') {
-        counts[lines++] = count;
-        count = 0;
+#define SCAN_RECORDS 200
+
+/* The first records of the head as one dialect splits them. */
+typedef struct scan {
+  int n;                       /* records (blank lines aside) */
+  int width[SCAN_RECORDS];     /* fields */
+  int filled[SCAN_RECORDS];    /* fields up to the last one not empty */
+  int hash[SCAN_RECORDS];      /* the record starts with # */
+  long line[SCAN_RECORDS];     /* its first physical line */
+  int strays;                  /* quotes CSV quoting cannot read */
+  int needed;                  /* quoted fields that hold the delimiter, a
+                                  line end or a doubled quote, closed well */
+  long stray_line;             /* the first stray's line */
+  int mode, often;             /* the most common width (not # records) */
+} scan;
+
+/*
+ * Splits the head s[0..n) into records with delimiter d and quote q ('\0':
+ * none), as a strict CSV reader would, but never stopping: a stray quote is
+ * counted and read on as data. When the head is cut (more follows), its
+ * last record is left out.
+ */
+static void
+scan_records(const char *s, size_t n, int cut, char d, char q, scan *sc)
+{
+  enum { START, UNQUOTED, QUOTED, AFTER_QUOTE } st = START;
+  long line = 1;
+  int width = 0, filled = 0, field_len = 0, holds = 0, at_record = 1;
+
+  memset(sc, 0, sizeof(*sc));
+  for (size_t i = 0; i <= n && sc->n < SCAN_RECORDS; i++) {
+    int end = i == n;
+    char c = end ? '\n' : s[i];
+    int eol = c == '\n' || c == '\r';
+    if (end && (cut || at_record))
+      break;
+    if (st == QUOTED) {
+      if (c == q)
+        st = AFTER_QUOTE;
+      else if (eol) {
+        holds = 1;
+        if (c == '\n' || i + 1 >= n || s[i + 1] != '\n')
+          line++;
+      } else if (c == d)
+        holds = 1;
+      field_len++;
+      continue;
+    }
+    if (st == AFTER_QUOTE) {
+      if (c == q && !end) {
+        st = QUOTED, holds = 1, field_len++;
+        continue;
       }
+      if (c != d && !eol) {   /* "ab"c: read on as data */
+        if (!sc->strays++)
+          sc->stray_line = line;
+        st = UNQUOTED, field_len++;
+        continue;
+      }
+      sc->needed += holds;
     }
-    /* the most common count, and how many lines have it */
-    int mode = 0, often = 0;
-    for (int a = 0; a < lines; a++) {
-      int k = 0;
-      for (int b = 0; b < lines; b++)
-        k += counts[b] == counts[a];
-      if (k > often || (k == often && counts[a] > mode))
-        mode = counts[a], often = k;
+    if (eol) {
+      if (at_record) {        /* a blank line */
+        if (c == '\n' || i + 1 >= n || s[i + 1] != '\n')
+          line++;
+        continue;
+      }
+      width++;
+      filled = field_len ? width : filled;
+      sc->width[sc->n] = width, sc->filled[sc->n] = filled;
+      sc->n++;
+      width = filled = field_len = holds = 0;
+      at_record = 1, st = START;
+      if (c == '\n' || i + 1 >= n || s[i + 1] != '\n')
+        line++;
+      continue;
     }
-    int score = mode > 0 ? often : 0;
-    if (score > best_score) {
-      best_score = score;
-      best = candidates[c];
-      *fields = mode + 1;
+    if (at_record) {
+      at_record = 0;
+      sc->line[sc->n] = line;
+      sc->hash[sc->n] = c == '#';
+    }
+    if (c == d) {
+      width++;
+      filled = field_len ? width : filled;
+      field_len = holds = 0, st = START;
+    } else if (q && c == q && st == START) {
+      st = QUOTED, field_len++;
+    } else {
+      if (q && c == q && !sc->strays++)
+        sc->stray_line = line;
+      st = UNQUOTED, field_len++;
     }
   }
-  return best;
+  for (int a = 0; a < sc->n; a++) {
+    int k = 0;
+    if (sc->hash[a])
+      continue;
+    for (int b = 0; b < sc->n; b++)
+      k += !sc->hash[b] && sc->width[b] == sc->width[a];
+    if (k > sc->often || (k == sc->often && sc->width[a] > sc->mode))
+      sc->mode = sc->width[a], sc->often = k;
+  }
+}
+
+/* How many records split into the most common width, when that is two
+ * fields or more: the evidence for a delimiter. */
+static int
+consistency(const scan *sc)
+{
+  return sc->mode >= 2 ? sc->often : 0;
+}
+
+/* The dialect of the head: delimiter, quote, comment lines, preamble. */
+typedef struct dialect {
+  char delimiter, quote;       /* quote '\0': none */
+  int fields;                  /* on most records */
+  int strays;                  /* with quote ", stray quotes seen */
+  long stray_line;
+  int comments;                /* # lines taken for comments */
+  long skip;                   /* preamble lines */
+  int preamble;                /* records in them */
+} dialect;
+
+/*
+ * The delimiter among , ; tab | that splits the first records into the
+ * same number of fields most often. The quote " unless the file does not
+ * use it: quotes it cannot read (a" or "a"b) and no quoted field that needs
+ * them, or the file splits more evenly without. Lines starting with # are
+ * comments when none of them splits like the records do (a "#CHROM" header
+ * after ## lines does: those lines are a preamble then). Records before the
+ * first one of the common width with at most half its fields filled (a
+ * title, a "Source:" line) are a preamble: skip.
+ */
+static void
+find_dialect(const char *s, size_t n, int cut, dialect *dl)
+{
+  static const char candidates[] = ",;\t|";
+  scan sc, best, none;
+  int best_score = -1;
+
+  memset(&best, 0, sizeof(best));
+  memset(dl, 0, sizeof(*dl));
+  dl->delimiter = ',';
+  dl->quote = '"';
+  dl->fields = 1;
+  for (int c = 0; candidates[c]; c++) {
+    scan_records(s, n, cut, candidates[c], '"', &sc);
+    int score = consistency(&sc);
+    if (score > best_score) {
+      best_score = score, best = sc;
+      dl->delimiter = candidates[c];
+    }
+  }
+  scan_records(s, n, cut, dl->delimiter, '\0', &none);
+  if (best.strays && (consistency(&none) > consistency(&best) ||
+                      (!best.needed && consistency(&none) >= consistency(&best)))) {
+    dl->quote = '\0';
+    dl->strays = best.strays, dl->stray_line = best.stray_line;
+    best = none;
+  }
+  if (best.mode >= 2)
+    dl->fields = best.mode;
+  else if (best.n)
+    dl->fields = best.width[0];
+
+  int fit = 0, misfit = 0, leading = 0;
+  for (int i = 0; i < best.n; i++) {
+    if (!best.hash[i])
+      continue;
+    if (best.width[i] == best.mode)
+      fit++;
+    else
+      misfit++;
+    leading += leading == i;
+  }
+  if (misfit && !fit) {
+    dl->comments = misfit;
+  } else if (fit == 1 && leading == fit + misfit && best.width[leading - 1] == best.mode) {
+    dl->skip = best.line[leading - 1] - 1;   /* ## lines, then a #NAME header */
+    dl->preamble = leading - 1;
+    return;
+  }
+  if (best.mode < 2)
+    return;
+  /* Widths up to the last filled field: "1,2,3," under "a,b,c" is as wide. */
+  int filled = 0, often = 0;
+  for (int a = 0; a < best.n; a++) {
+    int k = 0;
+    for (int b = 0; b < best.n; b++)
+      k += !best.hash[b] && best.filled[b] == best.filled[a];
+    if (!best.hash[a] && (k > often || (k == often && best.filled[a] > filled)))
+      filled = best.filled[a], often = k;
+  }
+  int first = 0;
+  while (first < best.n && first < 10 &&
+         (best.hash[first] ? dl->comments : best.filled[first] * 2 <= filled))
+    first++;
+  int pre = 0;
+  for (int i = 0; i < first; i++)
+    pre += !best.hash[i];
+  if (pre && first < best.n && best.filled[first] == filled) {
+    dl->skip = best.line[first] - 1;
+    dl->preamble = pre;
+  }
 }
 
 /* UTF8 when every byte read is valid UTF-8 (a sequence cut by the end of
@@ -162,6 +332,23 @@ find_encoding(const char *s, size_t n, int *sure)
     c1 = (unsigned char)s[i] >= 0x80 && (unsigned char)s[i] <= 0x9f;
   *sure = 0;
   return c1 ? "WIN1252" : "LATIN1";
+}
+
+/* A valid PostgreSQL boolean's value (true, yes, on, 1 and their
+ * prefixes: 1; the others 0). */
+static int
+pg_truth(const char *t)
+{
+  while (*t == ' ' || *t == '\t')
+    t++;
+  switch (*t | 0x20) {
+  case 't': case 'y': case '1' | 0x20:
+    return 1;
+  case 'o':
+    return (t[1] | 0x20) == 'n';
+  default:
+    return 0;
+  }
 }
 
 /* Whether t (n bytes) is a number written with a leading zero: 00501,
@@ -258,8 +445,12 @@ sniff_value(column *c, const cs_type *types, const char *v, size_t n)
   }
   {
     int64_t ival;
-    int w = cs_bool_word(t);
-    c->words += w >= 0 || cs_value_check(&types[0], t, n, &ival) == CS_VALID;
+    int w = cs_bool_word(t), pg = cs_value_check(&types[0], t, n, &ival) == CS_VALID;
+    c->words += w >= 0 || pg;
+    if (w >= 0)
+      c->truths |= 1 << w;
+    else if (pg)
+      c->truths |= 1 << pg_truth(t);
     if (w >= 0 && strlen(t) < 16) {
       char (*list)[16] = w ? c->yes : c->no;
       int *nl = w ? &c->nyes : &c->nno, seen = 0;
@@ -288,17 +479,23 @@ column_type(const column *c, char style, const char **why, const char **format)
   if (c->zeros > 0 && (c->holds[T_BIGINT] || c->holds[T_NUMERIC] ||
                        (style && (style == 'e' ? c->eu : c->us) == c->values)))
     return *why = "leading zeros: a code, kept as written", "text";
+  /* 10.97 reads the same in the style 1,234.5: no evidence of it, and no
+   * thousands separator to propose; in a file written 1.234,5 the same
+   * 1.000 is a thousand. */
   if (style && !c->holds[T_BOOLEAN] && !c->holds[T_BIGINT] &&
+      (style == 'e' || !c->holds[T_NUMERIC]) &&
       (style == 'e' ? c->eu : c->us) == c->values) {
     *why = style == 'e' ? "written 1.234,5" : "written 1,234.5";
     return (style == 'e' ? c->eu_int : c->us_int) == c->values ? "bigint" : "numeric";
   }
   if (c->holds[T_TIMESTAMP] && c->offsets > 0)
     return *why = "with UTC offsets", "timestamp with time zone";
+  /* A boolean needs both of its words in the sample: a column of x or of
+   * yes alone may hold anything else later. */
   for (int k = 0; k < NTYPES; k++)
-    if (c->holds[k])
+    if (c->holds[k] && (k != T_BOOLEAN || c->truths == 3))
       return TYPES[k];
-  if (c->words == c->values && c->nyes + c->nno > 0)
+  if (c->words == c->values && c->nyes + c->nno > 0 && c->truths == 3)
     return *why = "words for true and false", "boolean";
   if ((*format = cs_df_guess_best(&c->dates, &timed, &ambiguous))) {
     *why = ambiguous ? "a guess: day and month swapped fit every value too" : "its format";
@@ -316,6 +513,7 @@ merge_first(column *c, const column *first)
   c->eu += first->eu, c->us += first->us, c->eu_int += first->eu_int;
   c->us_int += first->us_int, c->eu_only += first->eu_only;
   c->us_only += first->us_only, c->words += first->words;
+  c->truths |= first->truths;
   c->zeros += first->zeros, c->offsets += first->offsets;
   for (int k = 0; k < NTYPES; k++)
     c->holds[k] &= first->holds[k] || first->values == 0;
@@ -335,10 +533,9 @@ merge_first(column *c, const column *first)
 
 /* What sniff() found. */
 typedef struct sniffed {
-  char delimiter;
+  dialect dl;                /* delimiter, quote, comments, preamble */
   const char *encoding;
   int sure;                  /* the encoding is valid UTF-8 */
-  int fields;                /* fields on most of the first lines */
   int header, typed_cols;
   int year_names;            /* the header names years (country,1960,1961) */
   int renamed;               /* header names made up or suffixed */
@@ -394,7 +591,6 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
   csvstage_code rc = CSVSTAGE_OK;
 
   memset(sn, 0, sizeof(*sn));
-  sn->fields = 1;
   if (sample <= 0)
     sample = 20000;
   if (!(head = malloc(HEAD_BYTES)) || !(sn->cols = calloc(MAX_COLUMNS, sizeof(column))) ||
@@ -409,7 +605,7 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
       goto fail;
   cs_input_close(in);
   in = NULL;
-  sn->delimiter = find_delimiter(head, (size_t)n, &sn->fields);
+  find_dialect(head, (size_t)n, n == HEAD_BYTES, &sn->dl);
   sn->encoding = find_encoding(head, (size_t)n, &sn->sure);
 
   for (int k = 0; k < NTYPES; k++)
@@ -417,7 +613,10 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
   if (!(in = cs_input_open(path, err)))
     goto fail;
   cs_reader_opts_init(&o);
-  o.delimiter = sn->delimiter;
+  o.delimiter = sn->dl.delimiter;
+  o.quote = sn->dl.quote;
+  o.comment = sn->dl.comments ? "#" : NULL;
+  o.skip = sn->dl.skip;
   o.encoding = sn->encoding;
   o.header = 0;
   o.ragged = 1;   /* short records are data too; counted, then proposed */
@@ -603,11 +802,20 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
   put(&b, "; csvstage config sniffed from %s (%ld records sampled): check it, name the\n"
           "; table, then load with: csvstage -c THIS.conf %s\n\n[source]\n", path,
       sn.records, path);
-  if (sn.delimiter == '\t')
-    put(&b, "delimiter = tab           ; %d fields on most of the first lines\n", sn.fields);
+  if (sn.dl.delimiter == '\t')
+    put(&b, "delimiter = tab           ; %d fields on most of the first lines\n", sn.dl.fields);
   else
-    put(&b, "delimiter = \"%c\"           ; %d fields on most of the first lines\n", sn.delimiter,
-        sn.fields);
+    put(&b, "delimiter = \"%c\"           ; %d fields on most of the first lines\n", sn.dl.delimiter,
+        sn.dl.fields);
+  if (!sn.dl.quote)
+    put(&b, "quote = none              ; %d quotes CSV quoting cannot read (the first on "
+            "line %ld), none it needs: every byte is data\n", sn.dl.strays, sn.dl.stray_line);
+  if (sn.dl.comments)
+    put(&b, "comment = \"#\"             ; %d of the first lines start with # and split "
+            "unlike the records\n", sn.dl.comments);
+  if (sn.dl.skip)
+    put(&b, "skip = %-18ld ; the lines before the %s are a preamble (%d of them text)\n",
+        sn.dl.skip, sn.header ? "header" : "records", sn.dl.preamble);
   put(&b, "encoding = %s%*s; %s\n", sn.encoding, (int)(15 - strlen(sn.encoding)), "",
       sn.sure ? "every byte read is valid UTF-8"
               : "a guess: not valid UTF-8; bytes 0x80-0x9F decide between WIN1252 and LATIN1");
@@ -697,11 +905,16 @@ csvstage_sniff_settings(const char *path, long long sample, csvstage_settings *s
 
   if ((rc = sniff(path, sample, &sn, err)) != CSVSTAGE_OK)
     return rc;
-  if (sn.delimiter == '\t')
+  if (sn.dl.delimiter == '\t')
     snprintf(buf, sizeof(buf), "tab");
   else
-    snprintf(buf, sizeof(buf), "\"%c\"", sn.delimiter);
+    snprintf(buf, sizeof(buf), "\"%c\"", sn.dl.delimiter);
+  char lines[32];
+  snprintf(lines, sizeof(lines), "%ld", sn.dl.skip);
   if ((rc = set(s, "source", "delimiter", buf, err)) ||
+      (!sn.dl.quote && (rc = set(s, "source", "quote", "none", err))) ||
+      (sn.dl.comments && (rc = set(s, "source", "comment", "\"#\"", err))) ||
+      (sn.dl.skip && (rc = set(s, "source", "skip", lines, err))) ||
       (rc = set(s, "source", "encoding", sn.encoding, err)) ||
       (rc = set(s, "source", "header", sn.header ? "true" : "false", err)) ||
       ((sn.short_records || sn.long_records) && (rc = set(s, "source", "ragged", "pad", err))))

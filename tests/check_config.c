@@ -158,6 +158,16 @@ START_TEST(char_forms)
   ck_assert_int_eq(s->max_rejects, 250);
   ck_assert(s->max_rejects_pct < 0);
   csvstage_settings_free(s);
+  s = read_conf("[source]\ndelimiter = tab\nquote = none\ncomment = \"#\"\nskip = 3\n", &rc, &err);
+  ck_assert_msg(rc == CSVSTAGE_OK, "%s", err.message);
+  ck_assert_int_eq(s->quote, '\0');
+  ck_assert_str_eq(s->comment, "#");
+  ck_assert_int_eq(s->skip, 3);
+  csvstage_settings_free(s);
+  s = read_conf("[source]\ncomment = //\n", &rc, &err);
+  ck_assert_msg(rc == CSVSTAGE_OK, "%s", err.message);
+  ck_assert_str_eq(s->comment, "//");
+  csvstage_settings_free(s);
   s = read_conf("[target]\nwait = 2.5\n", &rc, &err);
   ck_assert_msg(rc == CSVSTAGE_OK, "%s", err.message);
   ck_assert(s->lock_wait > 2.49 && s->lock_wait < 2.51);
@@ -188,6 +198,11 @@ START_TEST(errors)
   expect_error("[source]\nquote = ab\n", 2, "quote must be one character");
   expect_error("[source]\ndelimiter = \"|\"\nquote = |\n", 3, "delimiter and quote must differ");
   expect_error("[source]\nencoding = UTF 8\n", 2, "not an encoding name");
+  expect_error("[source]\nskip = -1\n", 2, "skip must be a number of lines (0 or more), not '-1'");
+  expect_error("[source]\nskip = two\n", 2, "skip must be a number of lines");
+  expect_error("[source]\ncomment = \"#########\"\n", 2, "comment must be the prefix");
+  expect_error("[source]\ndelimiter = \"#\"\ncomment = \"#\"\n", 3,
+               "comment cannot start with the delimiter or the quote");
   expect_error("[source]\ncolumns = a,,b\n", 2, "comma-separated list");
   expect_error("[target]\nmax_rejects = lots\n", 2, "max_rejects must be a count");
   expect_error("[target]\nmax_rejects = 101%\n", 2, "max_rejects must be a count");

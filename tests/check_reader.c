@@ -315,6 +315,121 @@ START_TEST(ragged_pad_fills_short_records_and_keeps_extra_data)
 }
 END_TEST
 
+/* Reads path whole with o and returns its stats. */
+static cs_reader_stats
+stats_of(const char *path, const cs_reader_opts *o)
+{
+  csvstage_error err;
+  cs_input *in;
+  cs_reader *r;
+  cs_record rec;
+  cs_reader_stats st;
+
+  csvstage_error_clear(&err);
+  ck_assert_ptr_nonnull(in = cs_input_open(path, &err));
+  ck_assert_ptr_nonnull(r = cs_reader_open(in, o, &err));
+  while (cs_reader_next(r, &rec, &err) == 1)
+    ;
+  cs_reader_get_stats(r, &st);
+  cs_reader_free(r);
+  cs_input_close(in);
+  return st;
+}
+
+START_TEST(comments_and_a_preamble_are_skipped_and_counted)
+{
+  /* A # inside a quoted field is data; lines keep their numbers. */
+  static const char csv[] = "Title line\nSource: x\n# c1\na,b\n1,\"x\n# not a comment\"\n"
+                            "# c2\r\n2,y\n#last";
+  const char *path = temp_file(csv, sizeof(csv) - 1);
+  cs_reader_opts o;
+  cs_reader_stats st;
+
+  cs_reader_opts_init(&o);
+  o.skip = 2;
+  o.comment = "#";
+  EXPECT(dump_path(path, &o, NULL),
+         "H: a|b\n"
+         "5-6: 1|x\\n# not a comment\n"
+         "8-8: 2|y\n");
+  st = stats_of(path, &o);
+  ck_assert_int_eq(st.records, 2);
+  ck_assert_int_eq(st.comment_lines, 3);
+  ck_assert_int_eq(st.skipped_lines, 2);
+  ck_assert_int_eq(st.lines, 9);
+  unlink(path);
+  /* Without them, the title is the header and the rest is malformed. */
+  o.skip = 0;
+  o.comment = NULL;
+  EXPECT(DUMPO("Title\n# c\na,b\n", &o),
+         "H: Title\n2-2: # c\n3-3: !22P04 extra data after last expected column [a,b\\n]\n");
+  /* The prefix may not be the delimiter. */
+  o.comment = ",";
+  EXPECT(DUMPO("a,b\n", &o), "ERROR: the comment prefix cannot hold a line end or start "
+                             "with the delimiter or the quote");
+}
+END_TEST
+
+START_TEST(a_comment_line_longer_than_the_buffer_is_skipped)
+{
+  size_t big = 700 * 1000;
+  char *csv = malloc(big + 100), *got;
+  size_t n = 0;
+  cs_reader_opts o;
+
+  n += (size_t)sprintf(csv + n, "a,b\n#");
+  memset(csv + n, 'x', big);
+  n += big;
+  n += (size_t)sprintf(csv + n, "\n2,ok\n");
+  cs_reader_opts_init(&o);
+  o.comment = "#";
+  o.max_field = 1000;   /* the buffer stays at its smallest */
+  got = dump_opts(csv, n, &o);
+  ck_assert_str_eq(got, "H: a|b\n3-3: 2|ok\n");
+  free(got);
+  free(csv);
+}
+END_TEST
+
+START_TEST(quote_none_reads_every_byte_as_data)
+{
+  cs_reader_opts o;
+
+  cs_reader_opts_init(&o);
+  o.delimiter = '\t';
+  o.quote = '\0';
+  /* A quote opens nothing: no line is swallowed by one. */
+  EXPECT(DUMPO("a\tb\n\"x\t\"y\"z\n\"open\tq\nnext\t1\n\"\"\t\n", &o),
+         "H: a|b\n"
+         "2-2: \"x|\"y\"z\n"
+         "3-3: \"open|q\n"
+         "4-4: next|1\n"
+         "5-5: \"\"|<NULL>\n");
+  /* A NUL is a bad byte like any other, never a quote: the next line is read. */
+  o.delimiter = ',';
+  EXPECT(dump_opts("a,b\n1,\0\"x\n2,ok\n", 15, &o),
+         "H: a|b\n"
+         "2-2: !22021 invalid byte sequence for encoding \"UTF8\": 0x00 (at byte 3 of line 2) "
+         "[1,\\x00\"x\\n]\n"
+         "3-3: 2|ok\n");
+}
+END_TEST
+
+START_TEST(a_reject_file_is_read_as_csvstage_wrote_it)
+{
+  static const char csv[] = "_line,_sqlstate,x\n7,22P04,\"a,\"\"b\"\n";
+  const char *path = temp_file(csv, sizeof(csv) - 1);
+  cs_reader_opts o;
+
+  cs_reader_opts_init(&o);
+  o.quote = '\0';
+  o.skip = 3;
+  EXPECT(dump_path(path, &o, NULL), "H: _line|_sqlstate|x\n2-2: 7|22P04|a,\"b\n");
+  ck_assert_int_eq(stats_of(path, &o).reject_file, 1);
+  unlink(path);
+}
+END_TEST
+
 START_TEST(unterminated_quote_is_reported_where_it_opened)
 {
   EXPECT(DUMP("a,b\n1,x\n2,\"open\n3,y\n4,z\n"),
@@ -774,6 +889,10 @@ make_reader_suite(void)
   tcase_add_test(tc, last_line_without_newline);
   tcase_add_test(tc, short_and_long_records_are_rejected);
   tcase_add_test(tc, ragged_pad_fills_short_records_and_keeps_extra_data);
+  tcase_add_test(tc, comments_and_a_preamble_are_skipped_and_counted);
+  tcase_add_test(tc, a_comment_line_longer_than_the_buffer_is_skipped);
+  tcase_add_test(tc, quote_none_reads_every_byte_as_data);
+  tcase_add_test(tc, a_reject_file_is_read_as_csvstage_wrote_it);
   tcase_add_test(tc, unterminated_quote_is_reported_where_it_opened);
   tcase_add_test(tc, reading_resumes_after_a_bad_quote);
   tcase_add_test(tc, invalid_utf8_is_22021_with_its_offset);

@@ -180,7 +180,7 @@ cs -d "$dsn" -t users -r "$tmp/rej.csv" "$tmp/a.csv" "$tmp/b.csv" 2>"$err"; st=$
 cs -d "$dsn" -t users -r "$tmp/rej.csv" --summary-json "$tmp/sum.json" "$tmp/a.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && ok || bad "summary run: exit $st, want 1: $(cat "$err")"
 tr -d ' \n' <"$tmp/sum.json" >"$tmp/sum.flat"
-grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"dropped":0,"inserted":0,"updated":0,"ignored":0,"mode":"append","stopped_at_line":null,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
+grep -q '^{"exit_code":1,"files":\[{"file":"[^"]*/a.csv","table":"public.users","records":2,"loaded":0,"rejected":2,"dropped":0,"inserted":0,"updated":0,"ignored":0,"comment_lines":0,"skipped_lines":0,"mode":"append","stopped_at_line":null,"rejects_by_sqlstate":{"23505":2},"reject_file":"[^"]*/rej.a.csv","committed":true,"dry_run":false,"skipped":false,"sha256":null,"exit_code":3,"error":null,"sqlstate":null,"started_at":"20[0-9-]*T[0-9:.]*Z","finished_at":"20[0-9-]*T[0-9:.]*Z","elapsed_s":[0-9.]*,"bytes":[0-9]*,"outcome_unknown":false},{"file":"[^"]*/none.csv",.*"records":0,"loaded":0,"rejected":0,.*"committed":false,.*"exit_code":1,"error":"[^"]*none.csv:Nosuchfileordirectory"' "$tmp/sum.flat" \
   && ok || bad "summary json: $(cat "$tmp/sum.json")"
 cs -d "$dsn" -t users --summary-json "$tmp/nodir/sum.json" "$tmp/a.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && grep -q 'cannot write the JSON summary: .*nodir/sum.json' "$err" \
@@ -909,6 +909,35 @@ grep -q '^  "column1" bigint NOT NULL,$' "$tmp/h_r.sql" && grep -q '^  "name_1" 
 printf 'Ann,1901,1950\nBob,1920,1990\nCy,1930,2001\n' >"$tmp/h_years.csv"
 "$bin" init "$tmp/h_years.csv" >"$tmp/h_years.conf" 2>"$err" &&
   grep -q '^header = false ' "$tmp/h_years.conf" && ok || bad "init, years as data: $(cat "$err" "$tmp/h_years.conf")"
+# Lines that are no records, each seen in a real file: comment lines
+# (a data source's notes), a preamble (a title and a source line before
+# the header), the ## lines of a VCF before its #CHROM header, and a TSV
+# that never quotes but has quotes in its text (npm's and Debian's
+# listings). The three steps find each, load every record as written and
+# count the lines they skip.
+printf '# Data source: x\n# fetched 2024\nDate,IBM\n1990-01-01,10.97\n# a note\n1990-01-02,11.5\n' >"$tmp/f_comment.csv"
+printf 'Population by state and county, 2020\nSource: census\n\nname,pop,area,code\nA,10,1.5,x1\nB,20,2.5,y2\n' >"$tmp/f_pre.csv"
+printf '##fileformat=VCFv4.2\n##source=x\n#CHROM\tPOS\tID\n1\t100\trs1\n2\t200\trs2\n' >"$tmp/f_vcf.csv"
+printf 'name\tversion\tdesc\nmooi\t2.5.0\t"Mooi & Anders": a lib\nfoo\t1.0\tsays "hi\nbar\t2.0\tplain\n' >"$tmp/f_tsv.csv"
+for n in f_comment f_pre f_vcf f_tsv; do
+  "$bin" init -d "$dsn" --create-table "$n" "$tmp/$n.csv" >"$tmp/$n.sql" 2>"$err" &&
+    sql "$(cat "$tmp/$n.sql")" >/dev/null &&
+    "$bin" init -d "$dsn" -t "$n" "$tmp/$n.csv" >"$tmp/$n.conf" 2>>"$err" &&
+    cs -d "$dsn" -c "$tmp/$n.conf" -r "$tmp/$n.rej" "$tmp/$n.csv" 2>"$tmp/$n.err"; st=$?
+  [ $st -eq 0 ] && [ ! -e "$tmp/$n.rej" ] && ok || bad "init, $n: exit $st: $(cat "$err" "$tmp/$n.err" "$tmp/$n.conf")"
+done
+grep -q '^comment = "#"$' "$tmp/f_comment.conf" && grep -q ', 3 comment lines skipped,' "$tmp/f_comment.err" &&
+  [ "$(sql 'SELECT string_agg(concat_ws(chr(32), "Date", "IBM"), chr(44) ORDER BY 1) FROM f_comment')" = "1990-01-01 10.97,1990-01-02 11.5" ] &&
+  ok || bad "init, comment lines: $(cat "$tmp/f_comment.conf" "$tmp/f_comment.err")"
+grep -q '^skip = 3$' "$tmp/f_pre.conf" && grep -q ', 3 preamble lines skipped,' "$tmp/f_pre.err" &&
+  [ "$(sql 'SELECT string_agg(concat_ws(chr(32), name, pop, area, code), chr(44) ORDER BY 1) FROM f_pre')" = "A 10 1.5 x1,B 20 2.5 y2" ] &&
+  ok || bad "init, preamble: $(cat "$tmp/f_pre.conf" "$tmp/f_pre.err")"
+grep -q '^skip = 2$' "$tmp/f_vcf.conf" &&
+  [ "$(sql 'SELECT string_agg(concat_ws(chr(32), "#CHROM", "POS", "ID"), chr(44) ORDER BY 1) FROM f_vcf')" = "1 100 rs1,2 200 rs2" ] &&
+  ok || bad "init, VCF header: $(cat "$tmp/f_vcf.conf" "$tmp/f_vcf.err")"
+grep -q '^quote = none$' "$tmp/f_tsv.conf" &&
+  [ "$(sql 'SELECT string_agg("desc", chr(124) ORDER BY name) FROM f_tsv')" = 'plain|says "hi|"Mooi & Anders": a lib' ] &&
+  ok || bad "init, TSV without quoting: $(cat "$tmp/f_tsv.conf" "$tmp/f_tsv.err")"
 "$bin" init -d "$dsn" --create-table rt_x --key nope "$tmp/tabh.csv" 2>"$err"; st=$?
 [ $st -eq 2 ] && grep -q 'no column "nope"' "$err" && ok || bad "--create-table --key nope: exit $st: $(cat "$err")"
 "$bin" init -d "$dsn" --create-table rt_x --key note "$tmp/tabh.csv" 2>"$err"; st=$?
@@ -1015,7 +1044,7 @@ cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction --summary-json "$tmp/
   "$tmp/st1.csv" "$tmp/none.csv" 2>"$err"; st=$?
 [ $st -eq 1 ] && [ "$(sql 'SELECT count(*) FROM st_t')" = 0 ] &&
   grep -q "rolled back, nothing of the run's 2 files committed" "$err" &&
-  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"dropped":0,"inserted":2,"updated":0,"ignored":0,"mode":"append","stopped_at_line":null,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
+  tr -d ' \n' <"$tmp/st.json" | grep -q '"file":"[^"]*st1.csv","table":"public.st_t","records":2,"loaded":2,"rejected":0,"dropped":0,"inserted":2,"updated":0,"ignored":0,"comment_lines":0,"skipped_lines":0,"mode":"append","stopped_at_line":null,"rejects_by_sqlstate":{},"reject_file":null,"committed":false' \
   && ok || bad "single transaction, one failing: exit $st: $(cat "$err" "$tmp/st.json")"
 cs -d "$dsn" -t st_t -r "$tmp/st.csv" --single-transaction "$tmp/st1.csv" "$tmp/st2.csv" 2>"$err"; st=$?
 [ $st -eq 3 ] && [ "$(sql 'SELECT string_agg(id::text, $$,$$ ORDER BY id) FROM st_t')" = "1,2,3" ] &&
