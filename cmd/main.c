@@ -554,17 +554,15 @@ init(const options *opts)
 
   csvstage_error_clear(&err);
   if (opts->create_table) {
-    /* The server quotes the names (libpq's rules for its encoding). */
-    session = csvstage_connect(opts->dbname, &err);
-    if (!session || csvstage_sniff_create_table(session, opts->files[0], opts->sample,
-                                                opts->create_table, opts->key, &text, &err)) {
+    /* SQL to print, not to run: no server (-d is taken, and not used). */
+    if (csvstage_sniff_create_table(opts->files[0], opts->sample, opts->create_table,
+                                    opts->key, &text, &err)) {
       report_error(stderr, &err);
       status = err.code == CSVSTAGE_E_CONFIG ? EXIT_USAGE : EXIT_FAILED;
     } else if (fputs(text, stdout) < 0 || !stdout_ok()) {
       status = EXIT_FAILED;
     }
     free(text);
-    csvstage_disconnect(session);
     return status;
   }
   if (!opts->table && !opts->config) {

@@ -12,7 +12,7 @@ const char options_usage[] =
   "Usage: csvstage [OPTIONS] [FILE...]\n"
   "       csvstage rejects [-c CONFIG] [-t TABLE] [--html PAGE] REJECT_FILE...\n"
   "       csvstage init [--sample N] [-t TABLE [-d CONNINFO] [-c CONFIG]] CSV_FILE > CONFIG\n"
-  "       csvstage init [--sample N] --create-table NAME [--key A,B] [-d CONNINFO] CSV_FILE > SQL\n"
+  "       csvstage init [--sample N] --create-table NAME [--key A,B] CSV_FILE > SQL\n"
   "Load CSV files (plain, or gzip, zstd, xz, bzip2 or zip compressed) into a\n"
   "PostgreSQL table; records that cannot go in are written, with their line\n"
   "and the server's error, to a reject file. With no FILE, or when FILE is -,\n"

@@ -185,6 +185,38 @@ cs_parse_max_rejects(const char *text, long long *count, double *pct)
 
 /* ---- values ---- */
 
+const char *
+cs_config_quote(const char *text, char *buf, size_t n)
+{
+  size_t o = 0;
+
+  buf[o++] = '"';
+  for (size_t i = 0; text[i] && o + 3 < n; i++) {
+    if (text[i] == '"')
+      buf[o++] = '"';
+    buf[o++] = text[i];
+  }
+  buf[o++] = '"';
+  buf[o] = '\0';
+  return buf;
+}
+
+/* The longest section name libinih keeps (its MAX_SECTION, 50, less the NUL). */
+#define INI_SECTION_MAX 49
+
+const char *
+cs_config_section(const char *column, char *buf, size_t n)
+{
+  char q[1100];
+
+  cs_config_quote(column, q, sizeof(q));
+  if (strlen("column ") + strlen(q) <= INI_SECTION_MAX)
+    snprintf(buf, n, "[column %s]", q);
+  else
+    snprintf(buf, n, "[column]\nname = %s", q);
+  return buf;
+}
+
 /*
  * A value as written, minus one pair of surrounding double quotes (inside
  * which "" stands for "), so that values with leading spaces, an inline
@@ -319,6 +351,7 @@ typedef struct parse_ctx {
   int line;             /* the line being parsed; 0 for API settings */
   int at_line_start;    /* the next chunk read starts a line */
   FILE *f;
+  char *column;         /* a [column] section's name = NAME, or NULL */
 } parse_ctx;
 
 static int
@@ -760,12 +793,30 @@ static int
 column_key(parse_ctx *c, const char *section, const char *key, const char *v)
 {
   csvstage_settings *s = c->s;
-  char *name = section_column(section);
+  char *name;
   cs_rule *r = NULL;
 
-  if (!name)
+  /* [column] with name = NAME first: for names longer than a section
+   * line can hold (libinih keeps 49 bytes of it). */
+  if (strcmp(section, "column") == 0) {
+    if (strcmp(key, "name") == 0) {
+      if (c->column)
+        return fail(c, "'name' is set twice");
+      if (!*v)
+        return fail(c, "name is empty");
+      if (!(c->column = unquote(v, strlen(v))))
+        return fail(c, "out of memory");
+    } else if (!c->column) {
+      return fail(c, "a [column] section starts with name = NAME (the table column's "
+                     "name), or is written [column \"NAME\"]");
+    }
+    name = strdup(c->column);
+    if (!name)
+      return fail(c, "out of memory");
+  } else if (!(name = section_column(section))) {
     return fail(c, "write the section as [column \"NAME\"], with the table "
                    "column's name in double quotes");
+  }
   for (int i = 0; i < s->nrules; i++)
     if (strcmp(s->rules[i].column, name) == 0)
       r = &s->rules[i];
@@ -784,6 +835,8 @@ column_key(parse_ctx *c, const char *section, const char *key, const char *v)
   } else {
     free(name);
   }
+  if (strcmp(key, "name") == 0 && strcmp(section, "column") == 0)
+    return 0;
   if (strcmp(key, "from") == 0) {
     if (once(c, &r->seen, SEEN_FROM, key))
       return -1;
@@ -869,8 +922,14 @@ ini_reader_cb(char *str, int num, void *user)
 
   if (!got)
     return NULL;
-  if (c->at_line_start)
+  if (c->at_line_start) {
     c->line++;
+    /* A section line ends the [column] section's name = NAME. */
+    if (got[strspn(got, " \t")] == '[') {
+      free(c->column);
+      c->column = NULL;
+    }
+  }
   n = strlen(got);
   c->at_line_start = n > 0 && got[n - 1] == '\n';
   return got;
@@ -908,6 +967,7 @@ csvstage_settings_read(csvstage_settings *s, const char *path, csvstage_error *e
   ini_max_line = 1 << 20;
   line = ini_parse_stream(ini_reader_cb, &c, ini_handler_cb, &c);
   fclose(c.f);
+  free(c.column);
   if (line == 0)
     return CSVSTAGE_OK;
   if (line < 0)

@@ -338,12 +338,15 @@ csvstage_code csvstage_sniff_settings(const char *path, long long sample, csvsta
  * A CREATE TABLE statement for the CSV file at path, in *text (free it):
  * the table's name (schema-qualified or not) and every column's name
  * quoted by libpq, the types csvstage_sniff_config finds, NOT NULL where
- * no sampled value is blank, and a primary key on key's columns (a
- * comma-separated list of the file's names) when key is not NULL.
+ * the whole file was read and no value is blank, and a primary key on
+ * key's columns (a comma-separated list of the file's names) when key is
+ * not NULL. No server is needed: the table's name is split as parse_ident()
+ * splits it, names longer than PostgreSQL keeps are shortened
+ * (cs_header_shorten), and a file not in UTF-8 gets a SET client_encoding
+ * before the statement (its names are the file's bytes).
  */
-csvstage_code csvstage_sniff_create_table(csvstage_session *session, const char *path,
-                                          long long sample, const char *table, const char *key,
-                                          char **text, csvstage_error *err);
+csvstage_code csvstage_sniff_create_table(const char *path, long long sample, const char *table,
+                                          const char *key, char **text, csvstage_error *err);
 
 /*
  * A starter config for loading the CSV file at path into the settings'

@@ -50,17 +50,18 @@ loose_eq(const char *a, const char *b)
   }
 }
 
-/* A value for the INI file: in double quotes when it holds what the
- * parser would take otherwise (; # = or surrounding spaces). */
+/* A value for the INI file: in double quotes (a quote doubled) when it
+ * holds what the parser would take otherwise: ; # = , or a quote (a list
+ * splits at commas outside quotes), white space around it, or nothing. */
 static const char *
 ini_value(const char *v, char *buf, size_t n)
 {
   size_t len = strlen(v);
 
-  if (len && !strpbrk(v, ";#=\"") && v[0] != ' ' && v[len - 1] != ' ')
+  if (len && !strpbrk(v, ";#=\",'") && !isspace((unsigned char)v[0]) &&
+      !isspace((unsigned char)v[len - 1]))
     return v;
-  snprintf(buf, n, "\"%s\"", v);
-  return buf;
+  return cs_config_quote(v, buf, n);
 }
 
 /* What the config is written from: the table, the file's header and which
@@ -72,6 +73,8 @@ typedef struct draft {
   int ncsv;
   int *src;              /* per table column: its CSV column, or -1 */
   int *used;             /* per CSV column: it feeds a table column */
+  char **shortened;      /* per CSV column: its name as init --create-table
+                            shortens it (cs_header_shorten) */
   cs_buf b;
   int failed;            /* out of memory while writing b */
 } draft;
@@ -99,6 +102,10 @@ match_columns(draft *d)
     for (int c = 0; c < d->ncsv && found < 0; c++)
       if (!d->used[c] && strcmp(csv_name(d, c), d->t->cols[i].name) == 0)
         found = c;
+    /* A name too long for the server: the table has it shortened. */
+    for (int c = 0; c < d->ncsv && found < 0; c++)
+      if (!d->used[c] && strcmp(d->shortened[c], d->t->cols[i].name) == 0)
+        found = c;
     for (int c = 0; c < d->ncsv && found < 0; c++)
       if (!d->used[c] && loose_eq(csv_name(d, c), d->t->cols[i].name))
         n++, found = n == 1 ? c : found;
@@ -113,7 +120,7 @@ match_columns(draft *d)
 static void
 write_words(draft *d, const cs_words *w)
 {
-  char qbuf[600];
+  char qbuf[1100];
 
   for (int yes = 1; yes >= 0; yes--) {
     char *const *list = yes ? w->yes : w->no;
@@ -132,7 +139,7 @@ write_words(draft *d, const cs_words *w)
 static void
 write_head(draft *d, const csvstage_settings *settings, const char *input_name)
 {
-  char delim[8], quote[8], qbuf[600];
+  char delim[8], quote[8], qbuf[1100];
   int any = 0;
 
   out(&d->b, &d->failed, "; csvstage config for loading %s into %s (written by csvstage init).\n"
@@ -199,9 +206,9 @@ write_column(draft *d, int i)
 {
   const cs_column *c = &d->t->cols[i];
   const char *name = d->src[i] >= 0 ? csv_name(d, d->src[i]) : NULL;
-  char qbuf[600];
+  char qbuf[1100], sbuf[1100];
 
-  out(&d->b, &d->failed, "\n[column \"%s\"]   ; %s%s%s%s\n", c->name, c->type,
+  out(&d->b, &d->failed, "\n%s   ; %s%s%s%s\n", cs_config_section(c->name, sbuf, sizeof(sbuf)), c->type,
       c->notnull ? " NOT NULL" : "", c->default_expr ? " DEFAULT " : "",
       c->default_expr ? c->default_expr : "");
   if (name && strcmp(name, c->name) == 0)
@@ -230,7 +237,7 @@ write_column(draft *d, int i)
     if (r->nnullif) {
       out(&d->b, &d->failed, "nullif = ");
       for (int k = 0; k < r->nnullif; k++)
-        out(&d->b, &d->failed, "%s\"%s\"", k ? ", " : "", r->nullif[k]);
+        out(&d->b, &d->failed, "%s%s", k ? ", " : "", cs_config_quote(r->nullif[k], qbuf, sizeof(qbuf)));
       out(&d->b, &d->failed, "\n");
     }
     write_words(d, &r->words);
@@ -262,6 +269,11 @@ csvstage_init_config(csvstage_session *session, const csvstage_settings *setting
   *text = NULL;
   if (!session || !settings || !settings->table)
     return cs_fail(err, CSVSTAGE_E_CONFIG, "no target table: give -t TABLE");
+  /* The table's names in the file's encoding, as the load reads them and
+   * as the config is written (its names are compared byte for byte). */
+  if (settings->encoding && PQsetClientEncoding(session->conn, settings->encoding) != 0)
+    return cs_fail(err, CSVSTAGE_E_CONFIG, "encoding %s: %s", settings->encoding,
+                   PQerrorMessage(session->conn));
   t = cs_table_load(session->conn, settings->table, err);
   if (!t) {
     rc = err ? err->code : CSVSTAGE_E_DB;
@@ -284,7 +296,19 @@ csvstage_init_config(csvstage_session *session, const csvstage_settings *setting
   d.ncsv = o.header ? cs_reader_ncolumns(d.rd) : settings->ncolumns;
   d.src = calloc((size_t)t->ncols + 1, sizeof(int));
   d.used = calloc((size_t)d.ncsv + 1, sizeof(int));
-  if (!d.src || !d.used) {
+  d.shortened = calloc((size_t)d.ncsv + 1, sizeof(char *));
+  if (!d.src || !d.used || !d.shortened) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+    goto done;
+  }
+  for (int c = 0; c < d.ncsv; c++)
+    if (!(d.shortened[c] = strdup(csv_name(&d, c)))) {
+      rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
+      goto done;
+    }
+  if (cs_header_shorten(d.shortened, d.ncsv, strcasecmp(settings->encoding, "UTF8") == 0 ||
+                                             strcasecmp(settings->encoding, "UTF-8") == 0 ||
+                                             strcasecmp(settings->encoding, "UNICODE") == 0) < 0) {
     rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto done;
   }
@@ -303,6 +327,9 @@ done:
   free(d.b.data);
   free(d.src);
   free(d.used);
+  for (int c = 0; d.shortened && c < d.ncsv; c++)
+    free(d.shortened[c]);
+  free(d.shortened);
   cs_reader_free(d.rd);
   cs_input_close(in);
   cs_table_free(t);

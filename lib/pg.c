@@ -140,6 +140,112 @@ cs_quote_ident(PGconn *conn, const char *name, csvstage_error *err)
   return q;
 }
 
+PGconn *
+cs_offline_conn(void)
+{
+  /* A socket path that cannot exist (/dev/null is no directory): the
+   * attempt fails at once, with no network and no wait; the object stays. */
+  PGconn *conn = PQconnectStart("host=/dev/null port=1");
+
+  return conn;
+}
+
+static int
+ident_start(unsigned char c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
+
+static int
+ident_cont(unsigned char c)
+{
+  return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+static int
+sql_space(char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+int
+cs_parse_ident(const char *text, char **parts, int max, char *why, size_t whylen)
+{
+  const char *p = text;
+  int n = 0, after_dot = 0;
+
+  while (sql_space(*p))
+    p++;
+  for (;;) {
+    char *part = NULL;
+    if (*p == '"') {
+      size_t len = 0;
+      if (!(part = malloc(strlen(p) + 1)))
+        goto nomem;
+      for (p++;; p++) {
+        if (!*p) {
+          snprintf(why, whylen, "string is not a valid identifier: \"%s\" (it has unclosed "
+                   "double quotes)", text);
+          goto bad;
+        }
+        if (*p == '"' && p[1] != '"')
+          break;
+        if (*p == '"')
+          p++;
+        part[len++] = *p;
+      }
+      p++;
+      part[len] = '\0';
+      if (len == 0) {
+        snprintf(why, whylen, "string is not a valid identifier: \"%s\" (a quoted identifier "
+                 "must not be empty)", text);
+        goto bad;
+      }
+    } else if (ident_start((unsigned char)*p)) {
+      size_t len = 0;
+      while (ident_cont((unsigned char)p[len]))
+        len++;
+      if (!(part = strndup(p, len)))
+        goto nomem;
+      for (size_t i = 0; i < len; i++)   /* ASCII only, as for a UTF8 server */
+        if (part[i] >= 'A' && part[i] <= 'Z')
+          part[i] = (char)(part[i] - 'A' + 'a');
+      p += len;
+    } else {
+      snprintf(why, whylen, "string is not a valid identifier: \"%s\"%s", text,
+               *p == '.' ? " (no valid identifier before \".\")"
+               : after_dot ? " (no valid identifier after \".\")" : "");
+      goto bad;
+    }
+    if (n == max) {
+      snprintf(why, whylen, "\"%s\" has more than %d parts", text, max);
+      goto bad;
+    }
+    parts[n++] = part;
+    while (sql_space(*p))
+      p++;
+    if (*p == '.') {
+      after_dot = 1;
+      for (p++; sql_space(*p); p++)
+        ;
+    } else if (!*p) {
+      return n;
+    } else {
+      snprintf(why, whylen, "string is not a valid identifier: \"%s\"", text);
+      part = NULL;
+      goto bad;
+    }
+    continue;
+  nomem:
+    snprintf(why, whylen, "out of memory");
+  bad:
+    free(part);
+    while (n > 0)
+      free(parts[--n]);
+    return -1;
+  }
+}
+
 char *
 cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err)
 {

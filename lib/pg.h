@@ -89,6 +89,25 @@ char *cs_quote_ident(PGconn *conn, const char *name, csvstage_error *err);
 char *cs_quote_literal(PGconn *conn, const char *text, csvstage_error *err);
 
 /*
+ * A libpq connection object that never connects, for SQL printed and not
+ * run (init --create-table): libpq's escaping needs one. Its client
+ * encoding is SQL_ASCII: names are quoted byte for byte, as a UTF8
+ * connection quotes valid UTF-8 and as any ASCII-based encoding needs
+ * (no character of one holds the byte "). PQfinish it. NULL when out of
+ * memory.
+ */
+PGconn *cs_offline_conn(void);
+
+/*
+ * Splits a qualified name (schema.table, "Odd.Name", public."T") into its
+ * parts as PostgreSQL's parse_ident() does: unquoted parts folded to lower
+ * case, "" in quotes a quote. At most max parts, each malloc'd into
+ * parts[]. Returns the count, or -1 with why filled (parse_ident's words)
+ * and nothing left to free.
+ */
+int cs_parse_ident(const char *text, char **parts, int max, char *why, size_t whylen);
+
+/*
  * COPY ... FROM STDIN, done as psql's copy.c does it, so that the connection
  * is usable afterwards whatever failed. cs_copy_begin runs the COPY command;
  * cs_copy_put sends data (any split: rows may straddle calls); cs_copy_end

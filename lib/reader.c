@@ -810,6 +810,67 @@ cs_header_rename(char **names, int n)
   return renamed;
 }
 
+/* The bytes of name[0..n) in the server's encoding, at most. */
+static size_t
+server_bytes(const char *name, size_t n, int utf8)
+{
+  size_t b = 0;
+
+  for (size_t i = 0; i < n; i++)
+    b += utf8 || (unsigned char)name[i] < 0x80 ? 1 : 3;
+  return b;
+}
+
+/* The longest prefix of name that is at most max server bytes, cut
+ * before a UTF-8 continuation byte. */
+static size_t
+cut_at(const char *name, size_t max, int utf8)
+{
+  size_t n = 0, b = 0;
+
+  for (; name[n]; n++) {
+    size_t w = server_bytes(name + n, 1, utf8);
+    if (b + w > max)
+      break;
+    b += w;
+  }
+  while (utf8 && n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}
+
+int
+cs_header_shorten(char **names, int n, int utf8)
+{
+  int shortened = 0;
+
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(names[i]);
+    if (server_bytes(names[i], len, utf8) <= CS_NAME_MAX)
+      continue;
+    char *cut = strndup(names[i], cut_at(names[i], CS_NAME_MAX, utf8));
+    if (!cut)
+      return -1;
+    if (name_taken(names, n, i, cut)) {
+      /* room for _N, then the first N no other name has */
+      char *base = strndup(cut, cut_at(cut, CS_NAME_MAX - 6, utf8));
+      int k = 0;
+      free(cut);
+      if (!base || !(cut = malloc(strlen(base) + 16))) {
+        free(base);
+        return -1;
+      }
+      do
+        snprintf(cut, strlen(base) + 16, "%s_%d", base, ++k);
+      while (name_taken(names, n, i, cut));
+      free(base);
+    }
+    free(names[i]);
+    names[i] = cut;
+    shortened++;
+  }
+  return shortened;
+}
 
 static csvstage_code
 read_header(cs_reader *r, csvstage_error *err)

@@ -118,6 +118,18 @@ void cs_reader_get_stats(const cs_reader *r, cs_reader_stats *st);
  */
 int cs_header_rename(char **names, int n);
 
+/*
+ * Shortens names too long for a PostgreSQL identifier (63 bytes, in the
+ * server's UTF-8) to unique ones: cut at a character, then _1, _2, ...
+ * when an earlier name has the cut. utf8: the names are UTF-8; else each
+ * byte past ASCII is counted as 3 (what any encoding's character can grow
+ * to). The same names give the same result, so that init --create-table
+ * and init -t agree. Returns how many were shortened, -1 when out of
+ * memory.
+ */
+int cs_header_shorten(char **names, int n, int utf8);
+#define CS_NAME_MAX 63
+
 void cs_reader_free(cs_reader *r);
 
 #endif

@@ -127,4 +127,17 @@ const cs_rule *cs_settings_rule(const csvstage_settings *s, const char *column);
  */
 int cs_parse_max_rejects(const char *text, long long *count, double *pct);
 
+/*
+ * text in double quotes, a quote doubled, as the config reads a value or
+ * a [column "NAME"] section's name, into buf (n bytes); returns buf.
+ */
+const char *cs_config_quote(const char *text, char *buf, size_t n);
+
+/*
+ * The line that opens column's section: [column "NAME"], or, for a name
+ * longer than libinih keeps in a section line (49 bytes), [column] and a
+ * line name = "NAME".
+ */
+const char *cs_config_section(const char *column, char *buf, size_t n);
+
 #endif

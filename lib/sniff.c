@@ -15,6 +15,7 @@
 #include "error.h"
 #include "pg.h"
 #include "session.h"
+#include "settings.h"
 #include "fixes.h"
 #include "input.h"
 #include "reader.h"
@@ -33,7 +34,7 @@ static const char *const TYPES[NTYPES] = {"boolean", "bigint", "numeric", "date"
                                           "timestamp with time zone", "uuid"};
 
 typedef struct column {
-  char name[128];
+  char name[256];
   long long values, blanks, markers;
   long long eu, us, eu_int, us_int;   /* values read as 1.234,5 or 1,234.5 (or
                                          plain), and as integers so */
@@ -868,7 +869,8 @@ csvstage_sniff_config(const char *path, long long sample, char **text, csvstage_
     int nullif = sn.cols[i].nmarkers && strcmp(t, "text") != 0;
     if (!fmt && !nullif)
       continue;
-    put(&b, "\n[column \"%s\"]\n", column_name(&sn, i, name, sizeof(name)));
+    char sec[1200];
+    put(&b, "\n%s\n", cs_config_section(column_name(&sn, i, name, sizeof(name)), sec, sizeof(sec)));
     if (fmt)
       put(&b, "format = '%s'%s\n", fmt, strncmp(why, "a guess", 7) == 0 ? "   ; a guess: day "
                                         "and month swapped fit every sampled value too" : "");
@@ -901,7 +903,7 @@ csvstage_sniff_settings(const char *path, long long sample, csvstage_settings *s
 {
   sniffed sn;
   csvstage_code rc;
-  char buf[1024], name[160], section[200], yes[160], no[160];
+  char buf[1024], name[160], section[1200], yes[160], no[160];
 
   if ((rc = sniff(path, sample, &sn, err)) != CSVSTAGE_OK)
     return rc;
@@ -936,7 +938,9 @@ csvstage_sniff_settings(const char *path, long long sample, csvstage_settings *s
     goto out;
   for (int i = 0; i < sn.ncols; i++) {
     const char *why, *fmt, *t = column_type(&sn.cols[i], sn.style, &why, &fmt);
-    snprintf(section, sizeof(section), "column \"%s\"", column_name(&sn, i, name, sizeof(name)));
+    char q[1100];
+    snprintf(section, sizeof(section), "column %s",
+             cs_config_quote(column_name(&sn, i, name, sizeof(name)), q, sizeof(q)));
     if (fmt && (rc = set(s, section, "format", fmt, err)))
       goto out;
     if (sn.cols[i].nmarkers && strcmp(t, "text") != 0) {
@@ -950,23 +954,33 @@ out:
   return rc;
 }
 
+/* Text for an SQL comment: a line end or other control byte in a path or
+ * a name would end the comment and start SQL. */
+static void
+comment_text(cs_buf *b, int *failed, const char *t)
+{
+  for (; *t; t++)
+    *failed |= cs_buf_printf(b, "%c", (unsigned char)*t < 0x20 ? '?' : *t) != 0;
+}
+
 csvstage_code
-csvstage_sniff_create_table(csvstage_session *session, const char *path, long long sample,
-                            const char *table, const char *key, char **text,
-                            csvstage_error *err)
+csvstage_sniff_create_table(const char *path, long long sample, const char *table,
+                            const char *key, char **text, csvstage_error *err)
 {
   sniffed sn;
   cs_buf b = {0};
   csvstage_code rc;
-  char name[160];
-  PGresult *res = NULL;
-  char *q = NULL;
-  int failed = 0, *in_key = NULL;
+  char name[300], bad[600];
+  char *parts[3], **names = NULL, *q = NULL;
+  int nparts = 0, failed = 0, *in_key = NULL, utf8;
+  PGconn *conn = NULL;
 
   *text = NULL;
   if ((rc = sniff(path, sample, &sn, err)) != CSVSTAGE_OK)
     return rc;
-  if (!(in_key = calloc((size_t)sn.ncols + 1, sizeof(int)))) {
+  utf8 = strcmp(sn.encoding, "UTF8") == 0;
+  if (!(in_key = calloc((size_t)sn.ncols + 1, sizeof(int))) ||
+      !(names = calloc((size_t)sn.ncols + 1, sizeof(char *))) || !(conn = cs_offline_conn())) {
     rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
   }
@@ -996,28 +1010,43 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
     in_key[found] = 1;
     k = *e ? e + 1 : e;
   }
-  /* The table's name as the server splits it (schema.name, "Odd.Name"),
-   * each part quoted by libpq. */
-  const char *params[1] = {table};
-  res = PQexecParams(session->conn, "SELECT pg_catalog.parse_ident($1)::text[]", 1, NULL, params,
-                     NULL, NULL, 0);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+  /* The table's name as the server splits it (schema.name, "Odd.Name"). */
+  if ((nparts = cs_parse_ident(table, parts, 3, bad, sizeof(bad))) < 0) {
+    nparts = 0;
     rc = cs_fail(err, CSVSTAGE_E_CONFIG, "--create-table: '%s' is not a table name: %s", table,
-                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+                 bad);
     goto out;
   }
-  PQclear(res);
-  res = PQexecParams(session->conn, "SELECT unnest(pg_catalog.parse_ident($1))", 1, NULL, params,
-                     NULL, NULL, 0);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 3) {
-    rc = cs_fail(err, CSVSTAGE_E_CONFIG, "--create-table: '%s' is not a table name", table);
+  /* The columns' names, each short enough for the server to keep whole
+   * (init -t shortens the header's the same way, to match them). */
+  for (int i = 0; i < sn.ncols; i++)
+    if (!(names[i] = strdup(column_name(&sn, i, name, sizeof(name)))))
+      break;
+  int shortened = !sn.ncols || names[sn.ncols - 1] ? cs_header_shorten(names, sn.ncols, utf8) : -1;
+  if (shortened < 0) {
+    rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
   }
-  failed |= cs_buf_printf(&b, "-- csvstage init --create-table: %s, from %s (%ld records "
-                              "%s)\nCREATE TABLE ", table, path, sn.records,
+  failed |= cs_buf_printf(&b, "-- csvstage init --create-table: ") != 0;
+  comment_text(&b, &failed, table);
+  failed |= cs_buf_printf(&b, ", from ") != 0;
+  comment_text(&b, &failed, path);
+  failed |= cs_buf_printf(&b, " (%ld records %s)\n", sn.records,
                           sn.whole ? "read, the whole file" : "sampled: no NOT NULL") != 0;
-  for (int i = 0; i < PQntuples(res); i++) {
-    if (!(q = cs_quote_ident(session->conn, PQgetvalue(res, i, 0), err))) {
+  if (!utf8) {
+    /* The names are the file's bytes: the statement says their encoding,
+     * and the server converts them. */
+    if (!(q = cs_quote_literal(conn, sn.encoding, err))) {
+      rc = err->code;
+      goto out;
+    }
+    failed |= cs_buf_printf(&b, "SET client_encoding = %s;\n", q) != 0;
+    PQfreemem(q);
+    q = NULL;
+  }
+  failed |= cs_buf_printf(&b, "CREATE TABLE ") != 0;
+  for (int i = 0; i < nparts; i++) {
+    if (!(q = cs_quote_ident(conn, parts[i], err))) {
       rc = err->code;
       goto out;
     }
@@ -1028,7 +1057,8 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
   failed |= cs_buf_printf(&b, " (\n") != 0;
   for (int i = 0; i < sn.ncols; i++) {
     const char *why, *fmt, *t = column_type(&sn.cols[i], sn.style, &why, &fmt);
-    if (!(q = cs_quote_ident(session->conn, column_name(&sn, i, name, sizeof(name)), err))) {
+    int cut = strcmp(names[i], column_name(&sn, i, name, sizeof(name))) != 0;
+    if (!(q = cs_quote_ident(conn, names[i], err))) {
       rc = err->code;
       goto out;
     }
@@ -1041,8 +1071,11 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
                             i + 1 < sn.ncols || key ? "," : "") != 0;
     PQfreemem(q);
     q = NULL;
-    if (why[0])
-      failed |= cs_buf_printf(&b, "   -- %s%s%s", why, fmt ? " " : "", fmt ? fmt : "") != 0;
+    if (why[0] || cut)
+      failed |= cs_buf_printf(&b, "   -- %s%s%s%s%s", why, fmt ? " " : "", fmt ? fmt : "",
+                              why[0] && cut ? "; " : "",
+                              cut ? "the file's name is longer than PostgreSQL keeps "
+                                    "(63 bytes): shortened" : "") != 0;
     failed |= cs_buf_printf(&b, "\n") != 0;
   }
   if (key) {
@@ -1050,7 +1083,7 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
     for (int i = 0, any = 0; i < sn.ncols; i++) {
       if (!in_key[i])
         continue;
-      if (!(q = cs_quote_ident(session->conn, column_name(&sn, i, name, sizeof(name)), err))) {
+      if (!(q = cs_quote_ident(conn, names[i], err))) {
         rc = err->code;
         goto out;
       }
@@ -1060,7 +1093,7 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
     }
     failed |= cs_buf_printf(&b, ")\n") != 0;
   }
-  failed |= cs_buf_printf(&b, ");\n") != 0;
+  failed |= cs_buf_printf(&b, ");\n%s", utf8 ? "" : "RESET client_encoding;\n") != 0;
   if (failed) {
     rc = cs_fail(err, CSVSTAGE_E_NOMEM, "out of memory");
     goto out;
@@ -1068,7 +1101,13 @@ csvstage_sniff_create_table(csvstage_session *session, const char *path, long lo
   *text = b.data;
   b.data = NULL;
 out:
-  PQclear(res);
+  for (int i = 0; i < nparts; i++)
+    free(parts[i]);
+  for (int i = 0; names && i < sn.ncols; i++)
+    free(names[i]);
+  free(names);
+  if (conn)
+    PQfinish(conn);
   free(b.data);
   free(in_key);
   sniffed_free(&sn);

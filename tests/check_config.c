@@ -164,6 +164,17 @@ START_TEST(char_forms)
   ck_assert_str_eq(s->comment, "#");
   ck_assert_int_eq(s->skip, 3);
   csvstage_settings_free(s);
+  /* [column] with name = first: names longer than a section line holds. */
+  s = read_conf("[column]\nname = \"a name of more than forty-nine bytes, \"\"quoted\"\" too\"\n"
+                "from = x\n[column]\nname = b\nfrom = y\n[column \"c\"]\nfrom = z\n", &rc, &err);
+  ck_assert_msg(rc == CSVSTAGE_OK, "%s", err.message);
+  ck_assert_int_eq(s->nrules, 3);
+  ck_assert_str_eq(s->rules[0].column, "a name of more than forty-nine bytes, \"quoted\" too");
+  ck_assert_str_eq(s->rules[0].from, "x");
+  ck_assert_str_eq(s->rules[1].column, "b");
+  ck_assert_str_eq(s->rules[1].from, "y");
+  ck_assert_str_eq(s->rules[2].from, "z");
+  csvstage_settings_free(s);
   s = read_conf("[source]\ncomment = //\n", &rc, &err);
   ck_assert_msg(rc == CSVSTAGE_OK, "%s", err.message);
   ck_assert_str_eq(s->comment, "//");
@@ -198,6 +209,8 @@ START_TEST(errors)
   expect_error("[source]\nquote = ab\n", 2, "quote must be one character");
   expect_error("[source]\ndelimiter = \"|\"\nquote = |\n", 3, "delimiter and quote must differ");
   expect_error("[source]\nencoding = UTF 8\n", 2, "not an encoding name");
+  expect_error("[column]\nfrom = x\n", 2, "a [column] section starts with name = NAME");
+  expect_error("[column]\nname = a\nname = b\n", 3, "'name' is set twice");
   expect_error("[source]\nskip = -1\n", 2, "skip must be a number of lines (0 or more), not '-1'");
   expect_error("[source]\nskip = two\n", 2, "skip must be a number of lines");
   expect_error("[source]\ncomment = \"#########\"\n", 2, "comment must be the prefix");

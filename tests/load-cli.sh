@@ -909,6 +909,42 @@ grep -q '^  "column1" bigint NOT NULL,$' "$tmp/h_r.sql" && grep -q '^  "name_1" 
 printf 'Ann,1901,1950\nBob,1920,1990\nCy,1930,2001\n' >"$tmp/h_years.csv"
 "$bin" init "$tmp/h_years.csv" >"$tmp/h_years.conf" 2>"$err" &&
   grep -q '^header = false ' "$tmp/h_years.conf" && ok || bad "init, years as data: $(cat "$err" "$tmp/h_years.conf")"
+# Names that round-trip through the three steps, with no server for the
+# first: header names holding a comma, quotes, =, #, ;, a leading space,
+# two of 200 bytes alike in their first 63 (PostgreSQL keeps 63: each is
+# shortened to a name of its own, mapped with from =, in a [column]
+# section with name = since a section line holds 49 bytes), and a LATIN1
+# file's names (the SQL says its client_encoding).
+long=$(printf 'x%.0s' $(seq 1 196))
+printf 'id,"a,b","say ""hi""",x=1,#tag,semi;colon, lead,%sA,%sB\n1,2,3,4,5,6,7,8,9\n' "$long" "$long" >"$tmp/names.csv"
+printf 'Ort;Stra\337e\nK\366ln;Hauptstra\337e 1\n' >"$tmp/latin1.csv"
+for n in names latin1; do
+  PGHOST=/nonexistent "$bin" init --create-table "rt_$n" "$tmp/$n.csv" >"$tmp/$n.sql" 2>"$err" &&
+    psql -X -q -v ON_ERROR_STOP=1 "$dsn" -f "$tmp/$n.sql" 2>>"$err" &&
+    "$bin" init -d "$dsn" -t "rt_$n" "$tmp/$n.csv" >"$tmp/$n.conf" 2>>"$err" &&
+    cs -d "$dsn" -c "$tmp/$n.conf" -r "$tmp/$n.rej" "$tmp/$n.csv" 2>>"$err"; st=$?
+  [ $st -eq 0 ] && ok || bad "names round trip, $n: exit $st: $(cat "$err" "$tmp/$n.sql" "$tmp/$n.conf")"
+done
+[ "$(sql "SELECT string_agg(attname || '=' || length(attname), ' ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'rt_names'::regclass AND attnum > 0 AND attname LIKE 'xxx%'")" = \
+  "$(printf 'x%.0s' $(seq 1 63))=63 $(printf 'x%.0s' $(seq 1 57))_1=59" ] &&
+  [ "$(sql "SELECT concat_ws(' ', id, \"a,b\", \"say \"\"hi\"\"\", \"x=1\", \"#tag\", \"semi;colon\", \" lead\") FROM rt_names")" = "1 2 3 4 5 6 7" ] &&
+  [ "$(sql "SELECT \"Ort\" || '|' || \"Straße\" FROM rt_latin1")" = "Köln|Hauptstraße 1" ] &&
+  grep -q "^SET client_encoding = 'LATIN1';$" "$tmp/latin1.sql" &&
+  ok || bad "names round trip: $(sql "TABLE rt_names") $(cat "$tmp/names.sql")"
+# The table name is split as the server's parse_ident() splits it.
+for t in 'plain' 'Mixed.Case' '"Odd.Name"' ' public . "Q1 ""Report""" ' 'a."b"."c"' 'ÄÖ.x$1'; do
+  ours=$("$bin" init --create-table "$t" "$tmp/latin1.csv" 2>"$err" | sed -n 's/^CREATE TABLE \(.*\) ($/\1/p')
+  theirs=$(echo "SELECT string_agg(quote_ident(p), '.') FROM unnest(parse_ident(:'t')) p" | psql -X -q -t -A "$dsn" -v t="$t" 2>&1)
+  # quote_ident leaves lower-case names bare; csvstage quotes every part.
+  [ -n "$ours" ] && [ "$(printf '%s' "$ours" | tr -d '"')" = "$(printf '%s' "$theirs" | tr -d '"')" ] &&
+    ok || bad "--create-table '$t': ours $ours, parse_ident's $theirs: $(cat "$err")"
+done
+for t in 'a.' '"unclosed' '""' 'a b' 'a.b.c.d'; do
+  "$bin" init --create-table "$t" "$tmp/latin1.csv" >/dev/null 2>"$err"; st=$?
+  echo "SELECT parse_ident(:'t')" | psql -X -q -t -A -v ON_ERROR_STOP=1 "$dsn" -v t="$t" >/dev/null 2>&1; pst=$?
+  [ $st -eq 2 ] && grep -q "is not a table name" "$err" && { [ $pst -ne 0 ] || [ "$t" = 'a.b.c.d' ]; } &&
+    ok || bad "--create-table '$t': exit $st (parse_ident: $pst): $(cat "$err")"
+done
 # Lines that are no records, each seen in a real file: comment lines
 # (a data source's notes), a preamble (a title and a source line before
 # the header), the ## lines of a VCF before its #CHROM header, and a TSV
