@@ -214,6 +214,7 @@ typedef struct dialect {
   int comments;                /* # lines taken for comments */
   long skip;                   /* preamble lines */
   int preamble;                /* records in them */
+  int widest;                  /* the most fields two records or more have */
 } dialect;
 
 /*
@@ -229,7 +230,7 @@ typedef struct dialect {
 static void
 find_dialect(const char *s, size_t n, int cut, dialect *dl)
 {
-  static const char candidates[] = ",;\t|";
+  static const char candidates[] = ",;\t| ";
   scan sc, best, none;
   int best_score = -1;
 
@@ -240,7 +241,13 @@ find_dialect(const char *s, size_t n, int cut, dialect *dl)
   dl->fields = 1;
   for (int c = 0; candidates[c]; c++) {
     scan_records(s, n, cut, candidates[c], '"', &sc);
-    int score = consistency(&sc);
+    int score = consistency(&sc), records = 0;
+    for (int i = 0; i < sc.n; i++)
+      records += !sc.hash[i];
+    /* A space splits any text: only when nearly every record splits so
+     * (5 162 60, one space between numbers) is it the delimiter. */
+    if (candidates[c] == ' ' && score * 10 < records * 9)
+      continue;
     if (score > best_score) {
       best_score = score, best = sc;
       dl->delimiter = candidates[c];
@@ -268,12 +275,21 @@ find_dialect(const char *s, size_t n, int cut, dialect *dl)
       misfit++;
     leading += leading == i;
   }
-  if (misfit && !fit) {
-    dl->comments = misfit;
-  } else if (fit == 1 && leading == fit + misfit && best.width[leading - 1] == best.mode) {
+  if (fit == 1 && leading == fit + misfit && best.width[leading - 1] == best.mode) {
     dl->skip = best.line[leading - 1] - 1;   /* ## lines, then a #NAME header */
     dl->preamble = leading - 1;
     return;
+  }
+  if (misfit > fit)   /* "#codes<TAB>coordinates<TAB>TZ" among them is a comment too */
+    dl->comments = misfit + fit;
+  /* The widest records, when more than one is so wide: a file without a
+   * header has as many columns (zone.tab's last column is often left out). */
+  for (int i = 0; i < best.n; i++) {
+    int k = 0;
+    for (int j = 0; j < best.n && k < 2; j++)
+      k += !best.hash[j] && best.width[j] == best.width[i];
+    if (!best.hash[i] && k >= 2 && best.width[i] > dl->widest)
+      dl->widest = best.width[i];
   }
   if (best.mode < 2)
     return;
@@ -396,6 +412,7 @@ static void
 sniff_value(column *c, const cs_type *types, const char *v, size_t n)
 {
   char t[256];
+  size_t was = n;
 
   while (n > 0 && (*v == ' ' || *v == '\t'))
     v++, n--;
@@ -403,6 +420,14 @@ sniff_value(column *c, const cs_type *types, const char *v, size_t n)
     n--;
   if (n == 0) {
     c->blanks++;
+    /* A quoted "" is an empty string, not NULL: a typed column refuses
+     * it unless nullif says "" (an empty unquoted field is NULL already). */
+    int seen = 0;
+    for (int i = 0; i < c->nmarkers; i++)
+      seen |= c->markers_seen[i][0] == '\0';
+    if (was == 0 && !seen && c->nmarkers < 4)
+      c->markers_seen[c->nmarkers++][0] = '\0';
+    c->markers += was == 0;
     return;
   }
   if (n >= sizeof(t))
@@ -620,6 +645,7 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
   o.skip = sn->dl.skip;
   o.encoding = sn->encoding;
   o.header = 0;
+  o.ncolumns = sn->dl.widest < MAX_COLUMNS ? sn->dl.widest : MAX_COLUMNS;
   o.ragged = 1;   /* short records are data too; counted, then proposed */
   if (!(rd = cs_reader_open(in, &o, err)))
     goto fail;
@@ -698,7 +724,7 @@ sniff(const char *path, long long sample, sniffed *sn, csvstage_error *err)
     last_year = y;
     year_like_below += year(cols[i].first) != 0;
   }
-  sn->header = sn->typed_cols ? (misses > 0 && fits == 0)
+  sn->header = sn->typed_cols ? misses > fits
                               : (named && distinct);
   if (!sn->header && sn->typed_cols >= 2 && years == sn->typed_cols && fits == years && rising &&
       year_like_below * 2 < years)
