@@ -165,6 +165,27 @@ dump_opts(const char *csv, size_t n, const cs_reader_opts *opts)
     free(g_);                                                                \
   } while (0)
 
+/* Reads path whole with o and returns its stats. */
+static cs_reader_stats
+stats_of(const char *path, const cs_reader_opts *o)
+{
+  csvstage_error err;
+  cs_input *in;
+  cs_reader *r;
+  cs_record rec;
+  cs_reader_stats st;
+
+  csvstage_error_clear(&err);
+  ck_assert_ptr_nonnull(in = cs_input_open(path, &err));
+  ck_assert_ptr_nonnull(r = cs_reader_open(in, o, &err));
+  while (cs_reader_next(r, &rec, &err) == 1)
+    ;
+  cs_reader_get_stats(r, &st);
+  cs_reader_free(r);
+  cs_input_close(in);
+  return st;
+}
+
 START_TEST(plain_records_with_header)
 {
   EXPECT(DUMP("id,name\n1,Ann\n2,Bob\n"),
@@ -277,11 +298,7 @@ START_TEST(ragged_pad_fills_short_records_and_keeps_extra_data)
 {
   static const char csv[] = "a,b,c\n1,2\n1,2,3,\n1,2,3,4\n1,2,3,,\n1\n1,\"\",\n";
   const char *path = temp_file(csv, sizeof(csv) - 1);
-  csvstage_error err;
   cs_reader_opts o;
-  cs_input *in;
-  cs_reader *r;
-  cs_record rec;
   cs_reader_stats st;
 
   cs_reader_opts_init(&o);
@@ -294,17 +311,10 @@ START_TEST(ragged_pad_fills_short_records_and_keeps_extra_data)
          "5-5: 1|2|3\n"
          "6-6: 1|<NULL>|<NULL>\n"
          "7-7: 1||<NULL>\n");
-  csvstage_error_clear(&err);
-  ck_assert_ptr_nonnull(in = cs_input_open(path, &err));
-  ck_assert_ptr_nonnull(r = cs_reader_open(in, &o, &err));
-  while (cs_reader_next(r, &rec, &err) == 1)
-    ;
-  cs_reader_get_stats(r, &st);
+  st = stats_of(path, &o);
   ck_assert_int_eq(st.short_records, 2);
   ck_assert_int_eq(st.long_records, 2);
   ck_assert_int_eq(st.rejects, 1);
-  cs_reader_free(r);
-  cs_input_close(in);
   unlink(path);
   /* Without it, the same records are malformed. */
   o.ragged = 0;
@@ -314,27 +324,6 @@ START_TEST(ragged_pad_fills_short_records_and_keeps_extra_data)
          "3-3: !22P04 extra data after last expected column [1,2,3,\\n]\n");
 }
 END_TEST
-
-/* Reads path whole with o and returns its stats. */
-static cs_reader_stats
-stats_of(const char *path, const cs_reader_opts *o)
-{
-  csvstage_error err;
-  cs_input *in;
-  cs_reader *r;
-  cs_record rec;
-  cs_reader_stats st;
-
-  csvstage_error_clear(&err);
-  ck_assert_ptr_nonnull(in = cs_input_open(path, &err));
-  ck_assert_ptr_nonnull(r = cs_reader_open(in, o, &err));
-  while (cs_reader_next(r, &rec, &err) == 1)
-    ;
-  cs_reader_get_stats(r, &st);
-  cs_reader_free(r);
-  cs_input_close(in);
-  return st;
-}
 
 START_TEST(comments_and_a_preamble_are_skipped_and_counted)
 {
